@@ -1,0 +1,28 @@
+"""Errors the aggregator raises on purpose.
+
+    AggregatorError                 base of every domain error; the CLI shows its message
+    ├── SourcesError                the sources file is unreadable or invalid (names file, source, key)
+    ├── FetchError                  a URL could not be fetched outside Scrapy (sources add/check)
+    ├── StoreError                  the database cannot be opened, migrated or written
+    └── ImportLineError             one line of an import file is invalid (names the line)
+"""
+
+
+class AggregatorError(Exception):
+    """Base class of every error the aggregator raises on purpose."""
+
+
+class SourcesError(AggregatorError):
+    """The sources file is unreadable or invalid."""
+
+
+class FetchError(AggregatorError):
+    """A URL could not be fetched or did not hold what was expected."""
+
+
+class StoreError(AggregatorError):
+    """The database cannot be opened, migrated or written."""
+
+
+class ImportLineError(AggregatorError):
+    """One line of an import file is invalid."""

@@ -1,0 +1,72 @@
+"""Scrapy settings and AGGREGATOR_* settings: the one source of truth for configuration.
+
+Every AGGREGATOR_* value can be overridden by an environment variable of the same name
+(read here) or by `-s NAME=VALUE` on the scrapy command line.
+"""
+
+import os
+
+from aggregator import __version__
+
+# Scrapy project wiring
+BOT_NAME = "techblog-aggregator"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# Identify ourselves honestly so site owners can reach us
+USER_AGENT = (
+    f"techblog-aggregator/{__version__} "
+    "(+https://github.com/techblog-aggregator/techblog-aggregator)"
+)
+
+# Politeness: robots.txt, few parallel requests per site, adaptive delays
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+# Limits: a slow or huge response never stalls or floods the crawl
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_TIMES = 2
+
+# Feeds, sitemaps and pages are fetched once per crawl; our own seen-set handles repeats
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+
+# Clean -> dedup -> store, in this order
+ITEM_PIPELINES = {
+    "pipelines.clean.CleanPipeline": 300,
+    "pipelines.dedup.DedupPipeline": 400,
+    "pipelines.store.StorePipeline": 500,
+}
+
+# Progress line on stderr (sources done, pages, articles stored, errors)
+EXTENSIONS = {
+    "aggregator.progress.ProgressExtension": 500,
+}
+
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# Where the articles are stored (SQLAlchemy URL; SQLite file in the working directory)
+AGGREGATOR_DB_URL = os.environ.get("AGGREGATOR_DB_URL", "sqlite:///aggregator.db")
+
+# The TOML file that lists the blogs to crawl
+AGGREGATOR_SOURCES = os.environ.get("AGGREGATOR_SOURCES", "sources.toml")
+
+# Article pages fetched per source and crawl (the spider's -a limit=N overrides it)
+AGGREGATOR_ARTICLE_LIMIT = int(os.environ.get("AGGREGATOR_ARTICLE_LIMIT", "50"))
+
+# How many listing pages deep the spider follows pagination
+AGGREGATOR_LISTING_DEPTH = int(os.environ.get("AGGREGATOR_LISTING_DEPTH", "3"))
+
+# Keep the raw HTML (zlib-compressed) so articles can be re-extracted later
+AGGREGATOR_KEEP_RAW_HTML = os.environ.get("AGGREGATOR_KEEP_RAW_HTML", "1") not in {"0", "false"}
+
+# Print the progress line on stderr every N seconds (0 disables it)
+AGGREGATOR_PROGRESS_INTERVAL = float(os.environ.get("AGGREGATOR_PROGRESS_INTERVAL", "0"))
