@@ -4,7 +4,8 @@
     ├── SourcesError                the sources file is unreadable or invalid (names file, source, key)
     ├── FetchError                  a URL could not be fetched outside Scrapy (sources add/check)
     ├── StoreError                  the database cannot be opened, migrated or written
-    └── ImportLineError             one line of an import file is invalid (names the line)
+    ├── ImportLineError             one line of an import file is invalid (names the line)
+    └── RejectedPage                a page is not stored: not HTML, no article, a repeat
 """
 
 
@@ -26,3 +27,7 @@ class StoreError(AggregatorError):
 
 class ImportLineError(AggregatorError):
     """One line of an import file is invalid."""
+
+
+class RejectedPage(AggregatorError):
+    """A fetched page is not stored: not HTML, no article in it, or a repeat within one run."""

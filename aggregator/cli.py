@@ -1,0 +1,553 @@
+"""The `aggregator` command: crawl, read and manage the store of clean articles."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+
+from aggregator import settings as default_settings
+from aggregator.exceptions import AggregatorError, ImportLineError
+from aggregator.store import queries
+from aggregator.store.db import open_store, session_scope
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """Options shared by every command: where the store and the sources file are."""
+
+    def __init__(self, db_url: str, sources_path: str) -> None:
+        self.db_url = db_url
+        self.sources_path = sources_path
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_store(self.db_url)
+        return self._engine
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def domain_errors(func: F) -> F:
+    """Turn domain errors into readable click errors (no traceback for user mistakes)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AggregatorError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
+    if not value:
+        return None
+    from aggregator.sources import parse_duration
+
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is neither a duration (30m, 2h, 2d) nor an ISO 8601 date"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db_url",
+    envvar="AGGREGATOR_DB_URL",
+    default=default_settings.AGGREGATOR_DB_URL,
+    show_default=True,
+    help="SQLAlchemy database URL (env AGGREGATOR_DB_URL).",
+)
+@click.option(
+    "--sources",
+    "sources_path",
+    envvar="AGGREGATOR_SOURCES",
+    default=default_settings.AGGREGATOR_SOURCES,
+    show_default=True,
+    help="The TOML file of sources (env AGGREGATOR_SOURCES).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="techblog-aggregator")
+@click.pass_context
+def main(ctx: click.Context, db_url: str, sources_path: str, verbose: int) -> None:
+    """Crawl tech blogs into a SQL store of clean articles, and read it.
+
+    \b
+    Example:
+      aggregator crawl                 # crawl every enabled source of sources.toml
+      aggregator articles --since 2d   # what arrived in the last two days
+    """
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(db_url, sources_path)
+
+
+# -- crawling --------------------------------------------------------------------------
+
+
+def run_crawl(
+    db_url: str,
+    sources_path: str,
+    spider_args: dict[str, str],
+    extra_settings: dict[str, Any] | None = None,
+    progress: bool = True,
+    log_level: str = "WARNING",
+) -> int | None:
+    """Run the techblogs spider in this process; return the id of the crawl run it recorded."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("aggregator.settings", priority="project")
+    settings.set("AGGREGATOR_DB_URL", db_url, priority="cmdline")
+    settings.set("AGGREGATOR_SOURCES", sources_path, priority="cmdline")
+    settings.set("AGGREGATOR_PROGRESS_INTERVAL", 1.0 if progress else 0, priority="cmdline")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    for key, value in (extra_settings or {}).items():
+        settings.set(key, value, priority="cmdline")
+    process = CrawlerProcess(settings, install_root_handler=True)
+    process.crawl("techblogs", **spider_args)
+    process.start()
+    engine = open_store(db_url)
+    try:
+        with session_scope(engine) as session:
+            runs = queries.recent_runs(session, limit=1)
+            return runs[0].id if runs else None
+    finally:
+        engine.dispose()
+
+
+def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        runs = [run for run in queries.recent_runs(session, limit=20) if run.id == run_id]
+        if not runs:
+            raise click.ClickException("the crawl did not record a run: see the log above")
+        run = runs[0]
+        elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
+        return {
+            "run": run.id,
+            "status": run.status,
+            "sources": run.sources,
+            "pages_fetched": run.pages_fetched,
+            "articles_stored": run.articles_stored,
+            "articles_updated": int(run.stats.get("aggregator/store/updated", 0)),
+            "errors": run.error_count,
+            "seconds": round(elapsed, 2),
+            "error_list": [{"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors],
+        }
+
+
+@main.command()
+@click.argument("source_names", metavar="[SOURCE]...", nargs=-1)
+@click.option("--limit", type=click.IntRange(min=1), help="Article pages per source (default 50).")
+@click.option("--url", help="Fetch this one page instead of the sources' feeds.")
+@click.option("--refresh", is_flag=True, help="Fetch articles again even if already stored.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
+@pass_context
+@domain_errors
+def crawl(
+    obj: Context,
+    source_names: tuple[str, ...],
+    limit: int | None,
+    url: str | None,
+    refresh: bool,
+    as_json: bool,
+) -> None:
+    """Crawl sources now and store their new articles.
+
+    \b
+    Example:
+      aggregator crawl                      # every enabled source
+      aggregator crawl arstechnica lwn --limit 10
+      aggregator crawl --url https://example.com/2026/11/a-post/
+    """
+    from aggregator.sources import load_sources, select_sources
+
+    if not url:
+        # Validate before any request: a bad file stops here with a readable message
+        select_sources(load_sources(obj.sources_path), list(source_names))
+    spider_args: dict[str, str] = {}
+    if source_names:
+        spider_args["source"] = ",".join(source_names)
+    if limit:
+        spider_args["limit"] = str(limit)
+    if url:
+        spider_args["url"] = url
+    if refresh:
+        spider_args["refresh"] = "1"
+    run_id = run_crawl(obj.db_url, obj.sources_path, spider_args, progress=not as_json)
+    summary = _run_summary(obj.engine, run_id)
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(
+        f"Crawl run {summary['run']} {summary['status']} in {summary['seconds']} s: "
+        f"{summary['pages_fetched']} pages fetched, {summary['articles_stored']} articles stored, "
+        f"{summary['articles_updated']} updated, {summary['errors']} errors."
+    )
+    for error in summary["error_list"][:20]:
+        click.echo(f"  {error['source'] or '-'}: {error['url']}: {error['reason']}", err=True)
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--source", help="Only this source.")
+@click.option("--since", help="Only articles newer than this: 2d, 36h, or an ISO date.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@click.option("--hide-duplicates", is_flag=True, help="Leave out copies of other articles.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one article a line.")
+@pass_context
+@domain_errors
+def articles(
+    obj: Context,
+    source: str | None,
+    since: str | None,
+    limit: int | None,
+    hide_duplicates: bool,
+    as_json: bool,
+) -> None:
+    """List stored articles, newest first.
+
+    \b
+    Example:
+      aggregator articles --since 2d
+      aggregator articles --source techpulse --json | jq .title
+    """
+    moment = parse_since(since)
+    with session_scope(obj.engine) as session:
+        found = 0
+        for article in queries.list_articles(
+            session, source, moment, include_duplicates=not hide_duplicates, limit=limit
+        ):
+            found += 1
+            if as_json:
+                emit_json(queries.article_to_dict(article))
+                continue
+            when = (article.published or article.fetched_at).strftime("%Y-%m-%d %H:%M")
+            copy = f"  (copy of {article.duplicate_of})" if article.duplicate_of else ""
+            click.echo(f"{article.id:>6}  {when}  {article.source.name:<16} {article.title}{copy}")
+        if not found and not as_json:
+            click.echo("No articles stored yet. Run `aggregator crawl` first.", err=True)
+
+
+@main.command()
+@click.argument("key", metavar="ID|URL")
+@click.option("--json", "as_json", is_flag=True, help="The article as one JSON object.")
+@pass_context
+@domain_errors
+def show(obj: Context, key: str, as_json: bool) -> None:
+    """Show one stored article: its metadata and clean text.
+
+    \b
+    Example:
+      aggregator show 12
+      aggregator show https://example.com/2026/11/a-post/ --json
+    """
+    with session_scope(obj.engine) as session:
+        article = queries.get_article(session, key)
+        if article is None:
+            raise click.ClickException(f"no stored article has the id or URL {key!r}")
+        copies = queries.copies_of(session, article.id)
+        data = queries.article_to_dict(article)
+        data["also_published_at"] = [copy.url for copy in copies]
+        if as_json:
+            emit_json(data)
+            return
+        click.secho(article.title, bold=True)
+        click.echo(f"{article.url}\nsource: {article.source.name}")
+        if article.authors:
+            click.echo("by " + ", ".join(article.authors))
+        if article.published:
+            click.echo(f"published {article.published.isoformat()}")
+        if article.duplicate_of:
+            click.echo(f"copy of article {article.duplicate_of}")
+        for url in data["also_published_at"]:
+            click.echo(f"also published at {url}")
+        click.echo("\n" + article.text)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object.")
+@pass_context
+@domain_errors
+def stats(obj: Context, as_json: bool) -> None:
+    """Counts of the store: articles, duplicates, per source, latest crawl runs.
+
+    \b
+    Example:
+      aggregator stats
+    """
+    with session_scope(obj.engine) as session:
+        data = queries.store_stats(session)
+        data["recent_runs"] = [
+            {
+                "id": run.id,
+                "started_at": run.started_at.isoformat(),
+                "status": run.status,
+                "pages_fetched": run.pages_fetched,
+                "articles_stored": run.articles_stored,
+                "errors": run.error_count,
+            }
+            for run in queries.recent_runs(session)
+        ]
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(
+        f"{data['visible_articles']} articles ({data['duplicates']} more are copies) "
+        f"from {len(data['sources'])} sources, {data['crawl_runs']} crawl runs"
+    )
+    for source in data["sources"]:
+        click.echo(f"  {source['name']:<20} {source['articles']:>6}  last {source['last_fetched']}")
+    for run in data["recent_runs"]:
+        click.echo(
+            f"  run {run['id']}: {run['started_at'][:19]} {run['status']}, "
+            f"{run['pages_fetched']} pages, {run['articles_stored']} stored, {run['errors']} errors"
+        )
+
+
+# -- import ----------------------------------------------------------------------------
+
+
+def _read_import_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ImportLineError(f"{path}:{number}: not JSON: {exc.msg}") from exc
+            if not isinstance(data, dict):
+                raise ImportLineError(f"{path}:{number}: expected a JSON object")
+            yield number, data
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "default_source", help="Source name for lines that give none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_context
+@domain_errors
+def import_(obj: Context, file: Path, default_source: str | None, as_json: bool) -> None:
+    """Import articles from a JSON lines file through the same clean/dedup/store path.
+
+    Each line: {"url": ..., "source": ..., "title": ..., "text" or "html": ...,
+    "authors": [...], "published": "2026-11-20T10:00:00Z"}; only url is required.
+
+    \b
+    Example:
+      aggregator import archive.jsonl --source oldblog
+    """
+    from aggregator.importer import import_line
+
+    counts: dict[str, int] = {}
+    failures: list[str] = []
+    lines = _read_import_lines(file)
+    number = 0
+    while True:
+        try:
+            number, data = next(lines)
+        except StopIteration:
+            break
+        except ImportLineError as exc:
+            failures.append(str(exc))
+            counts["error"] = counts.get("error", 0) + 1
+            continue
+        try:
+            with session_scope(obj.engine) as session:
+                status = import_line(session, data, default_source)
+        except AggregatorError as exc:
+            failures.append(f"{file}:{number}: {exc}")
+            status = "error"
+        counts[status] = counts.get(status, 0) + 1
+        if number % 500 == 0 and not as_json:
+            click.echo(f"... line {number}: {counts}", err=True)
+    for failure in failures:
+        click.echo(failure, err=True)
+    if as_json:
+        emit_json({"lines": number, **counts})
+    else:
+        click.echo(
+            f"Imported {file}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        )
+
+
+# -- database and sources --------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Manage the database schema.
+
+    \b
+    Example:
+      aggregator db upgrade
+    """
+
+
+@db.command()
+@pass_context
+@domain_errors
+def upgrade(obj: Context) -> None:
+    """Create the schema or migrate it to the newest revision.
+
+    \b
+    Example:
+      AGGREGATOR_DB_URL=postgresql+psycopg://postgres@127.0.0.1/news aggregator db upgrade
+    """
+    from aggregator.store.db import current_revision
+
+    click.echo(f"Database {obj.engine.url.render_as_string()} is at revision "
+               f"{current_revision(obj.engine)}")
+
+
+@main.group()
+def sources() -> None:
+    """List, add and check the blogs in the sources file.
+
+    \b
+    Example:
+      aggregator sources list
+    """
+
+
+@sources.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one source a line.")
+@pass_context
+@domain_errors
+def sources_list(obj: Context, as_json: bool) -> None:
+    """List the sources of the sources file.
+
+    \b
+    Example:
+      aggregator --sources my-blogs.toml sources list
+    """
+    from aggregator.sources import load_sources
+
+    for source in load_sources(obj.sources_path):
+        if as_json:
+            emit_json(
+                {
+                    "name": source.name,
+                    "url": source.url,
+                    "feeds": list(source.feeds),
+                    "sitemaps": list(source.sitemaps),
+                    "listings": list(source.listings),
+                    "interval": source.interval.total_seconds() if source.interval else None,
+                    "enabled": source.enabled,
+                }
+            )
+        else:
+            state = "" if source.enabled else "  (disabled)"
+            where = ", ".join(source.feeds or source.sitemaps or source.listings) or "discover"
+            click.echo(f"{source.name:<20} {source.url}  <- {where}{state}")
+
+
+@sources.command(name="add")
+@click.argument("url")
+@click.option("--name", help="Slug for the source (default: from the host name).")
+@pass_context
+@domain_errors
+def sources_add(obj: Context, url: str, name: str | None) -> None:
+    """Discover the feeds of a blog and append it to the sources file.
+
+    \b
+    Example:
+      aggregator sources add https://blog.example.com/ --name example
+    """
+    from aggregator.sources import append_source, source_from_url
+
+    source = source_from_url(url, name=name)
+    append_source(obj.sources_path, source)
+    feeds = ", ".join(source.feeds) or "none found: the crawler will read the home page"
+    click.echo(f"Added {source.name} ({source.url}) to {obj.sources_path}; feeds: {feeds}")
+
+
+@sources.command(name="check")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one URL checked a line.")
+@pass_context
+@domain_errors
+def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Validate the sources file and report which feeds and sitemaps answer.
+
+    \b
+    Example:
+      aggregator sources check
+      aggregator sources check techpulse devwire
+    """
+    from aggregator.sources import check_source, load_sources, select_sources
+
+    selected = select_sources(load_sources(obj.sources_path), list(names))
+    if not as_json:
+        click.echo(f"{obj.sources_path}: {len(selected)} sources, valid")
+    failing = 0
+    for source in selected:
+        for check in check_source(source):
+            failing += not check.ok
+            if as_json:
+                emit_json(
+                    {"source": source.name, "url": check.url, "ok": check.ok, "detail": check.detail}
+                )
+            else:
+                mark = "ok  " if check.ok else "FAIL"
+                click.echo(f"{mark} {source.name:<20} {check.url}  {check.detail}")
+    if failing:
+        sys.exit(1)
+
+
+# -- demo ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--db",
+    "demo_db",
+    help="Store into this database instead of a fresh SQLite file in a temporary folder.",
+)
+@click.option("--serve", is_flag=True, help="Keep the demo blogs running after the crawl.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored articles as JSON lines.")
+def demo(demo_db: str | None, serve: bool, as_json: bool) -> None:
+    """Serve the bundled demo blogs on 127.0.0.1, crawl them with the real spider, show the result.
+
+    \b
+    Example:
+      aggregator demo
+      aggregator demo --db sqlite:///demo.db --serve
+    """
+    from aggregator.demo.run import run_demo
+
+    workdir = Path(tempfile.mkdtemp(prefix="aggregator-demo-"))
+    db_url = demo_db or f"sqlite:///{workdir / 'demo.db'}"
+    run_demo(workdir, db_url, serve=serve, as_json=as_json)

@@ -1,0 +1,120 @@
+"""Engines and sessions from a database URL, SQLite pragmas, and automatic migrations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from aggregator.exceptions import StoreError
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant works: it only has to be the same in every process sharing the database
+_PG_MIGRATION_LOCK = 4_242_001
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT (a RELEASE commits everything):
+    # let SQLAlchemy emit BEGIN itself, see _sqlite_begin
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (CLI, web) work while a crawl writes; busy_timeout waits for the lock
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a
+    # "database is locked" error when two processes upgrade a read to a write
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a SQLAlchemy URL, with SQLite tuned for one writer and many readers."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"database URL {url!r} is not valid: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except Exception as exc:  # missing driver, bad options: say which URL
+        raise StoreError(f"cannot open database {parsed.render_as_string()}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the migration revision the database is at, or None for an empty database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """Return the newest migration revision this code knows."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision; safe to call from several processes at once."""
+    try:
+        if current_revision(engine) == head_revision():
+            return
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                try:
+                    command.upgrade(_alembic_config(engine), "head")
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+                    conn.commit()
+        else:
+            command.upgrade(_alembic_config(engine), "head")
+    except OperationalError as exc:
+        raise StoreError(
+            f"cannot migrate database {engine.url.render_as_string()}: {exc.orig}"
+        ) from exc
+    logger.info("Database %s is at revision %s", engine.url.render_as_string(), head_revision())
+
+
+def open_store(url: str) -> Engine:
+    """Open the database at url, creating or migrating its schema when needed."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back when it raises."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

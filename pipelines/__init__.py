@@ -1,0 +1,1 @@
+"""Scrapy item pipelines: thin adapters over aggregator.ingest and aggregator.store."""

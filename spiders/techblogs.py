@@ -1,0 +1,352 @@
+"""The `techblogs` spider: discovers article URLs from feeds, sitemaps and listings, fetches them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy import Engine
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+from twisted.python.failure import Failure
+
+from aggregator.dedup.urls import canonical_url
+from aggregator.discovery import (
+    EntryLink,
+    non_html_reason,
+    parse_feed,
+    parse_listing,
+    parse_sitemap,
+)
+from aggregator.items import PageItem
+from aggregator.sources import (
+    Source,
+    candidate_feed_urls,
+    discover_feed_links,
+    load_sources,
+    looks_like_feed,
+    select_sources,
+)
+from aggregator.store import queries
+from aggregator.store.db import open_store, session_scope
+
+logger = logging.getLogger(__name__)
+
+# How deep child sitemaps of a sitemap index are followed
+_SITEMAP_DEPTH = 3
+
+
+@dataclass
+class _SourceState:
+    """What the spider knows about one source during a crawl."""
+
+    source: Source
+    pending: int = 0
+    scheduled: int = 0
+    done: bool = False
+    seen: set[str] = field(default_factory=set)
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {
+        key.decode("latin-1").lower(): b", ".join(values).decode("latin-1")
+        for key, values in response.headers.items()
+    }
+
+
+def _failure_reason(failure: Failure) -> tuple[str, str]:
+    """A stats key and a readable reason for a failed request."""
+    if failure.check(HttpError):
+        status = failure.value.response.status
+        return f"http_{status}", f"HTTP {status}"
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return "timeout", "timed out"
+    if failure.check(DNSLookupError):
+        return "dns", "DNS lookup failed"
+    message = str(failure.value) or failure.type.__name__
+    if "robots.txt" in message:
+        return "robots", "forbidden by robots.txt"
+    return failure.type.__name__.lower(), message
+
+
+class TechBlogsSpider(scrapy.Spider):
+    """Crawl the selected sources (-a source=a,b) or one page (-a url=URL) into PageItems."""
+
+    name = "techblogs"
+
+    def __init__(
+        self,
+        source: str | None = None,
+        limit: str | int | None = None,
+        url: str | None = None,
+        refresh: str | bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_names = [name.strip() for name in (source or "").split(",") if name.strip()]
+        self.limit_arg = limit
+        self.single_url = url
+        self.refresh = str(refresh).lower() in {"1", "true", "yes"} if refresh else False
+        self.sources: list[Source] = []
+        self.states: dict[str, _SourceState] = {}
+        self.crawl_errors: list[tuple[str | None, str, str]] = []
+        self.limit = 50
+        self.listing_depth = 3
+        self.engine: Engine | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TechBlogsSpider:
+        spider: TechBlogsSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider._configure(crawler)
+        return spider
+
+    def _configure(self, crawler: Crawler) -> None:
+        """Load and validate the sources before any request; a bad file stops the crawl here."""
+        settings = crawler.settings
+        self.limit = int(self.limit_arg or settings.getint("AGGREGATOR_ARTICLE_LIMIT", 50))
+        if self.limit < 1:
+            raise ValueError(f"limit must be a positive number, not {self.limit_arg!r}")
+        self.listing_depth = settings.getint("AGGREGATOR_LISTING_DEPTH", 3)
+        if self.single_url:
+            self.sources = [self._source_for_url(settings.get("AGGREGATOR_SOURCES"))]
+            self.refresh = True
+        else:
+            all_sources = load_sources(settings.get("AGGREGATOR_SOURCES"))
+            self.sources = select_sources(all_sources, self.source_names)
+        self.states = {source.name: _SourceState(source) for source in self.sources}
+        self.engine = open_store(settings.get("AGGREGATOR_DB_URL"))
+
+    def _source_for_url(self, sources_path: str) -> Source:
+        """The configured source a single URL belongs to, or an ad-hoc one named after its host."""
+        host = urlsplit(self.single_url or "").hostname or ""
+        try:
+            sources = load_sources(sources_path)
+        except Exception:  # no sources file is fine for one URL
+            sources = []
+        wanted = set(self.source_names)
+        for source in sources:
+            if source.name in wanted or (not wanted and urlsplit(source.url).hostname == host):
+                return source
+        name = self.source_names[0] if self.source_names else host.removeprefix("www.")
+        return Source(name=name or "adhoc", url=f"{urlsplit(self.single_url or '').scheme}://{host}/")
+
+    def closed(self, reason: str) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    # -- requests and bookkeeping -------------------------------------------------------
+
+    def _request(
+        self, state: _SourceState, url: str, callback: Callable[..., Any], **meta: Any
+    ) -> scrapy.Request:
+        state.pending += 1
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self._on_error,
+            dont_filter=True,
+            meta={"source": state.source.name, **meta},
+        )
+
+    def _state(self, response_or_failure: Response | Failure) -> _SourceState:
+        if isinstance(response_or_failure, Failure):
+            meta = response_or_failure.request.meta  # type: ignore[attr-defined]
+        else:
+            meta = response_or_failure.meta
+        return self.states[meta["source"]]
+
+    def _finish(self, state: _SourceState) -> None:
+        """Count one request of the source as answered; the source is done when none is left."""
+        state.pending -= 1
+        if state.pending == 0 and not state.done:
+            state.done = True
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("aggregator/sources_done")
+            logger.info("Source %s done: %d article pages", state.source.name, state.scheduled)
+
+    def _record_error(self, state: _SourceState | None, url: str, key: str, reason: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("aggregator/errors")
+        self.crawler.stats.inc_value(f"aggregator/errors/{key}")
+        self.crawl_errors.append((state.source.name if state else None, url, reason))
+        logger.warning("%s: %s", url, reason)
+
+    def _on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
+        request = failure.request  # type: ignore[attr-defined]
+        state = self._state(failure)
+        key, reason = _failure_reason(failure)
+        try:
+            self._record_error(state, request.url, key, reason)
+            fallback = request.meta.get("on_failure")
+            if fallback is not None:
+                yield from fallback(state)
+        finally:
+            self._finish(state)
+
+    # -- discovery ----------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("aggregator/sources_total", len(self.sources))
+        if self.single_url:
+            state = self.states[self.sources[0].name]
+            state.seen.add(canonical_url(self.single_url))
+            state.scheduled += 1
+            yield self._request(state, self.single_url, self.parse_article, entry=None)
+            return
+        for state in self.states.values():
+            for request in self._discovery_requests(state):
+                yield request
+
+    def _discovery_requests(self, state: _SourceState) -> Iterator[scrapy.Request]:
+        source = state.source
+        for feed in source.feeds:
+            yield self._request(state, feed, self.parse_feed)
+        for sitemap in source.sitemaps:
+            yield self._request(state, sitemap, self.parse_sitemap, depth=0)
+        for listing in source.listings:
+            yield self._request(state, listing, self.parse_listing, depth=0)
+        if not source.feeds:
+            yield self._request(state, source.url, self.parse_home)
+
+    def parse_home(self, response: Response) -> Iterator[scrapy.Request]:
+        """Find the feeds of a source that lists none: <link rel=alternate>, then usual paths."""
+        state = self._state(response)
+        try:
+            links = discover_feed_links(response.body, response.url)
+            if links:
+                logger.info("%s: discovered feeds %s", state.source.name, ", ".join(links))
+                for link in links:
+                    yield self._request(state, link, self.parse_feed)
+            else:
+                yield from self._try_feed_candidates(state, candidate_feed_urls(state.source.url))
+        finally:
+            self._finish(state)
+
+    def _try_feed_candidates(
+        self, state: _SourceState, candidates: list[str]
+    ) -> Iterator[scrapy.Request]:
+        """Try the usual feed paths one after the other; without any, read the home page."""
+        if not candidates:
+            if not state.source.listings and not state.source.sitemaps:
+                logger.info("%s: no feed found, reading the home page", state.source.name)
+                yield self._request(state, state.source.url, self.parse_listing, depth=0)
+            return
+        first, rest = candidates[0], candidates[1:]
+
+        def next_candidate(state: _SourceState) -> Iterator[scrapy.Request]:
+            return self._try_feed_candidates(state, rest)
+
+        yield self._request(
+            state, first, self.parse_feed, candidate=True, on_failure=next_candidate
+        )
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        state = self._state(response)
+        try:
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            if response.meta.get("candidate") and not looks_like_feed(response.body, content_type):
+                yield from response.meta["on_failure"](state)
+                return
+            result = parse_feed(response.body, response.url, content_type)
+            if result.error:
+                self._record_error(state, response.url, "bad_feed", f"malformed feed: {result.error}")
+            logger.info(
+                "%s: feed %s lists %d entries", state.source.name, response.url, len(result.entries)
+            )
+            yield from self._article_requests(state, result.entries)
+        finally:
+            self._finish(state)
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        state = self._state(response)
+        try:
+            result = parse_sitemap(response.body, response.url)
+            if result.error:
+                self._record_error(
+                    state, response.url, "bad_sitemap", f"malformed sitemap: {result.error}"
+                )
+            depth = response.meta.get("depth", 0)
+            if depth < _SITEMAP_DEPTH:
+                for child in result.sitemaps:
+                    yield self._request(state, child.url, self.parse_sitemap, depth=depth + 1)
+            yield from self._article_requests(state, [EntryLink(url=u.url) for u in result.urls])
+        finally:
+            self._finish(state)
+
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        state = self._state(response)
+        try:
+            result = parse_listing(response.body, response.url, state.source.url)
+            yield from self._article_requests(state, [EntryLink(url=u) for u in result.article_urls])
+            depth = response.meta.get("depth", 0)
+            if depth < self.listing_depth and state.scheduled < self.limit:
+                for page in result.next_pages[:1]:
+                    yield self._request(state, page, self.parse_listing, depth=depth + 1)
+        finally:
+            self._finish(state)
+
+    def _article_requests(
+        self, state: _SourceState, entries: Iterable[EntryLink]
+    ) -> Iterator[scrapy.Request]:
+        """Requests for new article URLs: not seen in this run, not stored yet, within the limit."""
+        fresh: list[tuple[str, EntryLink]] = []
+        for entry in entries:
+            key = canonical_url(entry.url)
+            if key not in state.seen:
+                state.seen.add(key)
+                fresh.append((key, entry))
+        if not fresh:
+            return
+        if not self.refresh and self.engine is not None:
+            with session_scope(self.engine) as session:
+                stored = queries.known_urls(
+                    session, [k for k, _ in fresh] + [e.url for _, e in fresh]
+                )
+            before = len(fresh)
+            fresh = [(k, e) for k, e in fresh if k not in stored and e.url not in stored]
+            if before > len(fresh):
+                assert self.crawler.stats is not None
+                self.crawler.stats.inc_value("aggregator/known_skipped", before - len(fresh))
+        for _, entry in fresh:
+            if state.scheduled >= self.limit:
+                return
+            state.scheduled += 1
+            yield self._request(state, entry.url, self.parse_article, entry=entry)
+
+    # -- article pages ------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[PageItem]:
+        state = self._state(response)
+        try:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("aggregator/pages_fetched")
+            headers = _headers(response)
+            skip = non_html_reason(headers.get("content-type"), response.body)
+            if skip:
+                self._record_error(state, response.url, "non_html", f"skipped: {skip}")
+                return
+            entry: EntryLink | None = response.meta.get("entry")
+            redirects = response.meta.get("redirect_urls") or []
+            yield PageItem(
+                url=response.url,
+                source=state.source.name,
+                body=response.body,
+                headers=headers,
+                status=response.status,
+                requested_url=redirects[0] if redirects else response.request.url
+                if response.request
+                else response.url,
+                feed_title=entry.title if entry else None,
+                feed_published=entry.published if entry else None,
+                feed_authors=list(entry.authors) if entry else [],
+                feed_summary=entry.summary if entry else None,
+            )
+        finally:
+            self._finish(state)
