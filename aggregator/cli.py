@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -339,18 +339,14 @@ def stats(obj: Context, as_json: bool) -> None:
 # -- import ----------------------------------------------------------------------------
 
 
-def _read_import_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ImportLineError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-            if not isinstance(data, dict):
-                raise ImportLineError(f"{path}:{number}: expected a JSON object")
-            yield number, data
+def _parse_import_line(line: str) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ImportLineError(f"not JSON: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise ImportLineError("expected a JSON object")
+    return data
 
 
 @main.command(name="import")
@@ -373,26 +369,21 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
 
     counts: dict[str, int] = {}
     failures: list[str] = []
-    lines = _read_import_lines(file)
     number = 0
-    while True:
-        try:
-            number, data = next(lines)
-        except StopIteration:
-            break
-        except ImportLineError as exc:
-            failures.append(str(exc))
-            counts["error"] = counts.get("error", 0) + 1
-            continue
-        try:
-            with session_scope(obj.engine) as session:
-                status = import_line(session, data, default_source)
-        except AggregatorError as exc:
-            failures.append(f"{file}:{number}: {exc}")
-            status = "error"
-        counts[status] = counts.get(status, 0) + 1
-        if number % 500 == 0 and not as_json:
-            click.echo(f"... line {number}: {counts}", err=True)
+    with file.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                data = _parse_import_line(line)
+                with session_scope(obj.engine) as session:
+                    status = import_line(session, data, default_source)
+            except AggregatorError as exc:
+                failures.append(f"{file}:{number}: {exc}")
+                status = "error"
+            counts[status] = counts.get(status, 0) + 1
+            if number % 500 == 0 and not as_json:
+                click.echo(f"... line {number}: {counts}", err=True)
     for failure in failures:
         click.echo(failure, err=True)
     if as_json:

@@ -1,0 +1,808 @@
+"""Load and validate the sources file; discover, fetch and check blog feeds outside Scrapy."""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import hashlib
+import http.client
+import json
+import logging
+import re
+import socket
+import ssl
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import feedparser
+from lxml import etree
+
+from aggregator.exceptions import FetchError, SourcesError
+from aggregator.settings import DOWNLOAD_MAXSIZE, USER_AGENT
+
+logger = logging.getLogger(__name__)
+
+COMMON_FEED_PATHS = ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml")
+
+DEFAULT_TIMEOUT = 15.0
+MAX_FETCH_BYTES = DOWNLOAD_MAXSIZE
+
+FEED_LINK_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/feed+json",
+        "application/json",
+        "application/rdf+xml",
+    }
+)
+
+SOURCE_KEYS = ("name", "url", "feeds", "sitemaps", "listings", "interval", "enabled")
+REQUIRED_KEYS = ("name", "url")
+URL_LIST_KEYS = ("feeds", "sitemaps", "listings")
+
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_DURATION_RE = re.compile(r"(\d+)([smhdw])")
+_DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_SOURCES_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*sources[ \t]*\]\]", re.MULTILINE)
+# Second-level labels under a country code that are not the site's own name (bbc.co.uk)
+_SECOND_LEVEL_LABELS = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"})
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
+)
+_ATOM_NAMESPACES = frozenset({"http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"})
+_RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_JSON_FEED_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
+_TOML_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+_NEW_FILE_HEADER = "# Blogs to crawl; aggregator/default_sources.toml documents every key.\n"
+# Sniffing the root element never needs more than the head of the document
+_SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Source:
+    """One blog to crawl, as configured in the sources file."""
+
+    name: str
+    url: str
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    listings: tuple[str, ...] = ()
+    interval: timedelta | None = None
+    enabled: bool = True
+
+    def to_toml(self) -> str:
+        """Render this source as one `[[sources]]` block holding only its non-default keys."""
+        lines = [
+            "[[sources]]",
+            f"name = {_toml_string(self.name)}",
+            f"url = {_toml_string(self.url)}",
+        ]
+        for key in URL_LIST_KEYS:
+            values: tuple[str, ...] = getattr(self, key)
+            if len(values) == 1:
+                lines.append(f"{key} = [{_toml_string(values[0])}]")
+            elif values:
+                lines.append(f"{key} = [")
+                lines.extend(f"    {_toml_string(value)}," for value in values)
+                lines.append("]")
+        if self.interval is not None:
+            lines.append(f"interval = {_toml_string(format_duration(self.interval))}")
+        if not self.enabled:
+            lines.append("enabled = false")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class FeedCheck:
+    """The outcome of fetching one feed, sitemap or listing URL of a source."""
+
+    url: str
+    ok: bool
+    detail: str
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a compact duration such as "45s", "30m", "2h", "1d" or "1h30m"."""
+    compact = text.strip().lower() if isinstance(text, str) else ""
+    pos = 0
+    seconds = 0
+    for match in _DURATION_RE.finditer(compact):
+        if match.start() != pos:
+            break
+        seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if not compact or pos != len(compact):
+        raise ValueError(
+            f"invalid duration {text!r}: expected a number and a unit "
+            "(s, m, h, d or w), like '45s', '30m', '2h', '1d' or '1h30m'"
+        )
+    if seconds <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Render a timedelta in the compact form parse_duration reads ("1h30m")."""
+    seconds = int(value.total_seconds())
+    if seconds <= 0 or seconds != value.total_seconds():
+        raise ValueError(f"cannot render {value!r}: only whole, positive seconds are supported")
+    parts = []
+    for unit, size in _DURATION_UNITS.items():
+        if unit == "w":
+            # Weeks read oddly in a crawl interval ("1w3d"); days say the same thing plainly
+            continue
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def load_sources(path: str | Path) -> list[Source]:
+    """Read and validate a sources file, reporting every problem at once."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise SourcesError(f"{path}: sources file not found") from None
+    except UnicodeDecodeError as exc:
+        raise SourcesError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SourcesError(f"{path}: cannot read sources file ({exc.strerror or exc})") from None
+    return _parse_sources_text(text, str(path))
+
+
+def select_sources(sources: Iterable[Source], names: Sequence[str] | None) -> list[Source]:
+    """Pick the named sources (even disabled ones), or every enabled source when none are named."""
+    sources = list(sources)
+    if not names:
+        return [source for source in sources if source.enabled]
+    by_name = {source.name: source for source in sources}
+    unknown = [name for name in dict.fromkeys(names) if name not in by_name]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, list(by_name), n=1)
+            hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+        raise SourcesError(f"unknown source name(s): {', '.join(hints)}")
+    return [by_name[name] for name in dict.fromkeys(names)]
+
+
+def discover_feed_links(html: str | bytes, base_url: str) -> list[str]:
+    """Return the feed URLs a page announces with `<link rel="alternate">`, in document order."""
+    data = html.encode("utf-8") if isinstance(html, str) else html
+    if not data.strip():
+        return []
+    parser = etree.HTMLParser(encoding="utf-8" if isinstance(html, str) else None)
+    root = etree.fromstring(data, parser)
+    if root is None:
+        return []
+    base = base_url
+    for base_href in root.iterfind(".//base[@href]"):
+        base = urljoin(base_url, base_href.get("href", "").strip())
+        break
+    found: list[str] = []
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        link_type = (link.get("type") or "").split(";")[0].strip().lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" not in rel or link_type not in FEED_LINK_TYPES or not href:
+            continue
+        title = link.get("title") or ""
+        if "comments" in href.lower() or "comments" in title.lower():
+            continue
+        url = urldefrag(urljoin(base, href)).url
+        # WordPress announces its REST API as application/json on every page; it is no feed
+        if link_type == "application/json" and "/wp-json/" in urlsplit(url).path:
+            continue
+        if urlsplit(url).scheme in {"http", "https"} and url not in found:
+            found.append(url)
+    return found
+
+
+def candidate_feed_urls(home_url: str) -> list[str]:
+    """Return the usual feed locations (COMMON_FEED_PATHS) at the root of a site."""
+    return [urljoin(home_url, path) for path in COMMON_FEED_PATHS]
+
+
+def looks_like_feed(body: bytes, content_type: str | None) -> bool:
+    """Tell whether a response body is an RSS, Atom or RDF document or a JSON Feed."""
+    return _feed_kind(body, content_type) is not None
+
+
+def fetch(
+    url: str, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = MAX_FETCH_BYTES
+) -> tuple[str, bytes, dict[str, str]]:
+    """Fetch a URL with the project's User-Agent; return (final URL, body, lower-cased headers)."""
+    try:
+        final_url, _status, body, headers = _fetch(url, timeout, max_bytes)
+    except _FetchFailed as exc:
+        raise FetchError(f"{url}: {exc.reason}") from exc
+    return final_url, body, headers
+
+
+def discover_feeds(home_url: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Return the feed URLs of a site that really answer as feeds."""
+    return _discover(home_url, timeout)[1]
+
+
+def slug_from_url(url: str) -> str:
+    """Derive a source name from a URL's host ("https://www.example.com/" -> "example")."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    labels = [label for label in host.split(".") if label]
+    is_ip = bool(labels) and all(label.isdigit() for label in labels)
+    if not is_ip:
+        if labels and labels[0] == "www":
+            labels = labels[1:]
+        if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL_LABELS:
+            labels = labels[:-2]
+        elif len(labels) >= 2:
+            labels = labels[:-1]
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None:
+        labels.append(str(port))
+    slug = re.sub(r"[^a-z0-9]+", "-", "-".join(labels).lower()).strip("-")
+    return slug or "source"
+
+
+def source_from_url(url: str, name: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Source:
+    """Build a Source for a blog's home page, discovering its feeds."""
+    problem = _url_problem(url)
+    if problem:
+        raise SourcesError(f"{url!r}: {problem}")
+    if name is not None and not _NAME_RE.fullmatch(name):
+        raise SourcesError(f"{name!r}: a source name must match [a-z0-9][a-z0-9_-]*")
+    home, feeds = _discover(url, timeout)
+    if not feeds:
+        # Without a feed the home page is the best list of posts we have
+        logger.warning("No feed found for %s; using the home page as a listing", home)
+        return Source(name=name or slug_from_url(home), url=home, listings=(home,))
+    return Source(name=name or slug_from_url(home), url=home, feeds=tuple(feeds))
+
+
+def append_source(path: str | Path, source: Source) -> None:
+    """Append a source to a sources file as text, keeping the user's comments and layout."""
+    path = Path(path)
+    text = ""
+    existing: list[Source] = []
+    if path.exists():
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SourcesError(f"{path}: cannot read sources file ({exc})") from None
+        if _has_content(text):
+            existing = load_sources(path)
+    _refuse_duplicate(path, existing, source)
+    if not text:
+        addition = _NEW_FILE_HEADER + "\n"
+    elif text.endswith("\n\n"):
+        addition = ""
+    elif text.endswith("\n"):
+        addition = "\n"
+    else:
+        addition = "\n\n"
+    addition += source.to_toml()
+    # Validate the would-be file first so a bad source never leaves a broken file behind
+    _parse_sources_text(text + addition, str(path))
+    try:
+        with path.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.write(addition)
+    except OSError as exc:
+        raise SourcesError(f"{path}: cannot write sources file ({exc.strerror or exc})") from None
+    load_sources(path)
+    logger.info("Added source %s (%s) to %s", source.name, source.url, path)
+
+
+def check_source(source: Source, timeout: float = DEFAULT_TIMEOUT) -> list[FeedCheck]:
+    """Fetch each feed, sitemap and listing of a source (or its discovered feeds) and report."""
+    checks: list[FeedCheck] = []
+    if not (source.feeds or source.sitemaps or source.listings):
+        try:
+            discovered = discover_feeds(source.url, timeout)
+        except FetchError as exc:
+            return [FeedCheck(source.url, False, _strip_url(str(exc), source.url))]
+        if not discovered:
+            return [FeedCheck(source.url, False, "no feed configured and none discovered")]
+        return [_check_feed(url, timeout, prefix="discovered: ") for url in discovered]
+    checks.extend(_check_feed(url, timeout) for url in source.feeds)
+    checks.extend(_check_sitemap(url, timeout) for url in source.sitemaps)
+    checks.extend(_check_listing(url, timeout) for url in source.listings)
+    return checks
+
+
+class _FetchFailed(Exception):
+    """A fetch failed; `reason` is short and says why without the URL."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _HttpOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http and https URLs."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        """Refuse a redirect that leaves http(s)."""
+        if urlsplit(newurl).scheme.lower() not in {"http", "https"}:
+            raise _FetchFailed(f"redirect to a non-http(s) URL: {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch(
+    url: str, timeout: float, max_bytes: int = MAX_FETCH_BYTES
+) -> tuple[str, int, bytes, dict[str, str]]:
+    """Fetch a URL; return (final URL, status, body, headers) or raise _FetchFailed."""
+    problem = _url_problem(url)
+    if problem:
+        raise _FetchFailed(problem)
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT})
+    opener = urllib.request.build_opener(_HttpOnlyRedirectHandler)
+    deadline = time.monotonic() + timeout
+    logger.debug("Fetching %s", url)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            chunks: list[bytes] = []
+            size = 0
+            # read1 returns what has arrived, so a trickling server cannot outlast the deadline
+            while chunk := response.read1(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _FetchFailed(f"response larger than {max_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise _FetchFailed("timed out")
+                chunks.append(chunk)
+            headers: dict[str, str] = {}
+            for key, value in response.headers.items():
+                key = key.lower()
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            return response.geturl(), response.status, b"".join(chunks), headers
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise _FetchFailed(_http_error_reason(exc.code, exc.reason)) from None
+    except urllib.error.URLError as exc:
+        raise _FetchFailed(_network_error_reason(exc.reason)) from None
+    except TimeoutError:
+        raise _FetchFailed("timed out") from None
+    except http.client.HTTPException as exc:
+        raise _FetchFailed(f"bad HTTP response ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise _FetchFailed(_network_error_reason(exc)) from None
+
+
+def _http_error_reason(code: int, reason: object) -> str:
+    """Render an HTTP error status as "404 Not Found"."""
+    phrase = str(reason or "").strip()
+    if not phrase:
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "HTTP error"
+    return f"{code} {phrase}"
+
+
+def _network_error_reason(reason: object) -> str:
+    """Render a connection-level failure as a short phrase."""
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, socket.gaierror):
+        return "host not found"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, ConnectionResetError):
+        return "connection reset"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS error ({reason.reason or reason})"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror.lower()
+    return str(reason) or type(reason).__name__
+
+
+def _discover(home_url: str, timeout: float) -> tuple[str, list[str]]:
+    """Fetch a home page; return its final URL and the feeds that really answer as feeds."""
+    home, body, _headers = fetch(home_url, timeout)
+    announced = discover_feed_links(body, home)
+    logger.debug("%s announces feeds %s", home, announced)
+    feeds = _working_feeds(announced, timeout)
+    if not feeds:
+        feeds = _working_feeds(candidate_feed_urls(home), timeout)
+    return home, feeds
+
+
+def _working_feeds(urls: Iterable[str], timeout: float) -> list[str]:
+    """Return the final URLs of those candidates that answer with a feed, without repeats."""
+    found: list[str] = []
+    seen_bodies: set[bytes] = set()
+    for url in urls:
+        try:
+            final_url, _status, body, headers = _fetch(url, timeout)
+        except _FetchFailed as exc:
+            logger.debug("Feed candidate %s failed: %s", url, exc.reason)
+            continue
+        if not looks_like_feed(body, headers.get("content-type")):
+            logger.debug("Feed candidate %s is not a feed", url)
+            continue
+        # /feed and /rss often serve the same document; keep only the first
+        digest = hashlib.sha256(body).digest()
+        if final_url in found or digest in seen_bodies:
+            continue
+        seen_bodies.add(digest)
+        found.append(final_url)
+    return found
+
+
+def _feed_kind(body: bytes, content_type: str | None) -> str | None:
+    """Return "RSS", "Atom", "RDF" or "JSON Feed" for a feed body, None for anything else."""
+    main_type = (content_type or "").split("/")[0].strip().lower()
+    if main_type in {"image", "audio", "video", "font"}:
+        return None
+    head = body.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"{"):
+        try:
+            document = json.loads(head)
+        except ValueError:
+            return None
+        version = document.get("version") if isinstance(document, dict) else None
+        if isinstance(version, str) and version.startswith(_JSON_FEED_PREFIXES):
+            return "JSON Feed"
+        return None
+    root_tag = _xml_root_tag(head if head.startswith(b"<") else body)
+    if root_tag is None:
+        return None
+    namespace, _, local = root_tag.rpartition("}")
+    namespace = namespace.lstrip("{")
+    if local == "rss" and not namespace:
+        return "RSS"
+    if local == "feed" and namespace in _ATOM_NAMESPACES:
+        return "Atom"
+    if local == "RDF" and namespace == _RDF_NAMESPACE:
+        return "RDF"
+    return None
+
+
+def _xml_root_tag(body: bytes) -> str | None:
+    """Return the root element tag of an XML document, reading only its head."""
+    parser = etree.XMLPullParser(
+        events=("start",), resolve_entities=False, no_network=True, load_dtd=False
+    )
+    head = body[:_SNIFF_BYTES]
+    for offset in range(0, len(head), 4096):
+        try:
+            parser.feed(head[offset : offset + 4096])
+        except etree.XMLSyntaxError:
+            pass
+        try:
+            for _event, element in parser.read_events():
+                tag = element.tag
+                return tag if isinstance(tag, str) else None
+        except etree.XMLSyntaxError:
+            return None
+    return None
+
+
+def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
+    """Fetch one feed URL and describe what it holds."""
+    try:
+        final_url, status, body, headers = _fetch(url, timeout)
+    except _FetchFailed as exc:
+        return FeedCheck(url, False, prefix + exc.reason)
+    content_type = headers.get("content-type")
+    kind = _feed_kind(body, content_type)
+    if kind is None:
+        return FeedCheck(
+            url, False, f"{prefix}{status}, not a feed ({_describe_type(content_type)})"
+        )
+    entries = _count_entries(body, kind)
+    detail = f"{prefix}{status}, {kind}, {entries} {'entry' if entries == 1 else 'entries'}"
+    return FeedCheck(url, True, detail + _redirect_note(url, final_url))
+
+
+def _check_sitemap(url: str, timeout: float) -> FeedCheck:
+    """Fetch one sitemap URL and count the URLs or sitemaps it lists."""
+    try:
+        final_url, status, body, headers = _fetch(url, timeout)
+    except _FetchFailed as exc:
+        return FeedCheck(url, False, exc.reason)
+    if body.startswith(b"\x1f\x8b"):
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError):
+            return FeedCheck(url, False, f"{status}, broken gzip")
+    note = _redirect_note(url, final_url)
+    root_tag = _xml_root_tag(body.removeprefix(b"\xef\xbb\xbf").lstrip())
+    local = root_tag.rpartition("}")[2] if root_tag else None
+    if local in {"urlset", "sitemapindex"}:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
+        root = etree.fromstring(body, parser)
+        child = "url" if local == "urlset" else "sitemap"
+        count = 0 if root is None else len(root.findall(f"{{*}}{child}"))
+        label = "sitemap" if local == "urlset" else "sitemap index"
+        unit = "URLs" if local == "urlset" else "sitemaps"
+        return FeedCheck(url, True, f"{status}, {label}, {count} {unit}{note}")
+    lines = [line.strip() for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
+    if lines and all(line.startswith(("http://", "https://")) for line in lines):
+        return FeedCheck(url, True, f"{status}, text sitemap, {len(lines)} URLs{note}")
+    content_type = headers.get("content-type")
+    return FeedCheck(url, False, f"{status}, not a sitemap ({_describe_type(content_type)})")
+
+
+def _check_listing(url: str, timeout: float) -> FeedCheck:
+    """Fetch one listing page and count the links on it."""
+    try:
+        final_url, status, body, _headers = _fetch(url, timeout)
+    except _FetchFailed as exc:
+        return FeedCheck(url, False, exc.reason)
+    root = etree.fromstring(body, etree.HTMLParser()) if body.strip() else None
+    if root is None:
+        return FeedCheck(url, False, f"{status}, empty page")
+    links = {a.get("href") for a in root.iter("a") if a.get("href")}
+    return FeedCheck(
+        url, True, f"{status}, HTML page, {len(links)} links{_redirect_note(url, final_url)}"
+    )
+
+
+def _count_entries(body: bytes, kind: str) -> int:
+    """Count the entries of a feed body whose kind is known."""
+    if kind == "JSON Feed":
+        items = json.loads(body.removeprefix(b"\xef\xbb\xbf")).get("items")
+        return len(items) if isinstance(items, list) else 0
+    return len(feedparser.parse(body).entries)
+
+
+def _describe_type(content_type: str | None) -> str:
+    """Return the media type of a Content-Type header, or "no content type"."""
+    media_type = (content_type or "").split(";")[0].strip()
+    return media_type or "no content type"
+
+
+def _redirect_note(url: str, final_url: str) -> str:
+    """Say where a URL redirected to, if it did."""
+    return f", redirected to {final_url}" if final_url != url else ""
+
+
+def _strip_url(message: str, url: str) -> str:
+    """Drop the "URL: " prefix of a FetchError message."""
+    return message.removeprefix(f"{url}: ")
+
+
+def _parse_sources_text(text: str, label: str) -> list[Source]:
+    """Validate the text of a sources file; `label` names the file in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{label}: invalid TOML: {exc}") from None
+    errors: list[str] = []
+    for key in data:
+        if key != "sources":
+            errors.append(f"{label}: unknown top-level key {key!r}{_suggest(key, ('sources',))}")
+    entries = data.get("sources")
+    if entries is None:
+        errors.append(f"{label}: no sources: expected a [[sources]] array of tables")
+        raise SourcesError("\n".join(errors))
+    if not isinstance(entries, list):
+        errors.append(
+            f"{label}: 'sources' must be an array of tables ([[sources]]), "
+            f"got {_type_name(entries)}"
+        )
+        raise SourcesError("\n".join(errors))
+    header_lines = _sources_header_lines(text, len(entries))
+    sources: list[Source] = []
+    first_by_name: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        line = f" (line {header_lines[index]})" if header_lines else ""
+        where = f"sources[{index}]{line}"
+        if not isinstance(entry, dict):
+            errors.append(f"{label}: {where}: must be a table, got {_type_name(entry)}")
+            continue
+        name = entry.get("name")
+        if isinstance(name, str) and name:
+            where = f"source {name!r}{line}"
+        entry_errors: list[str] = []
+        source = _validate_entry(entry, entry_errors)
+        errors.extend(f"{label}: {where}: {message}" for message in entry_errors)
+        if isinstance(name, str) and name:
+            if name in first_by_name:
+                errors.append(
+                    f"{label}: {where}: key 'name': duplicate name {name!r} "
+                    f"(first used by {first_by_name[name]})"
+                )
+            else:
+                first_by_name[name] = f"sources[{index}]"
+        if source is not None:
+            sources.append(source)
+    if errors:
+        raise SourcesError("\n".join(errors))
+    return sources
+
+
+def _validate_entry(entry: dict[str, Any], errors: list[str]) -> Source | None:
+    """Check one [[sources]] table; append problems to `errors`, return the Source if valid."""
+    for key in entry:
+        if key not in SOURCE_KEYS:
+            errors.append(f"key {key!r}: unknown key{_suggest(key, SOURCE_KEYS)}")
+    for key in REQUIRED_KEYS:
+        if key not in entry:
+            errors.append(f"key {key!r}: required key is missing")
+    name = entry.get("name")
+    if "name" in entry:
+        if not isinstance(name, str):
+            errors.append(f"key 'name': must be a string, got {_type_name(name)}")
+        elif not _NAME_RE.fullmatch(name):
+            errors.append(
+                f"key 'name': {name!r} is not a valid name: use lower-case letters, digits, "
+                "'-' and '_', starting with a letter or digit"
+            )
+    url = entry.get("url")
+    if "url" in entry:
+        if not isinstance(url, str):
+            errors.append(f"key 'url': must be a string, got {_type_name(url)}")
+        elif problem := _url_problem(url):
+            errors.append(f"key 'url': {url!r}: {problem}")
+    url_lists: dict[str, tuple[str, ...]] = {}
+    for key in URL_LIST_KEYS:
+        if key not in entry:
+            continue
+        values = entry[key]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            errors.append(f"key {key!r}: must be an array of URL strings, got {_type_name(values)}")
+            continue
+        for position, value in enumerate(values):
+            if problem := _url_problem(value):
+                errors.append(f"key {key!r}: {key}[{position}] {value!r}: {problem}")
+        url_lists[key] = tuple(dict.fromkeys(values))
+    interval: timedelta | None = None
+    if "interval" in entry:
+        raw = entry["interval"]
+        if not isinstance(raw, str):
+            errors.append(
+                f"key 'interval': must be a duration string like '30m', got {_type_name(raw)}"
+            )
+        else:
+            try:
+                interval = parse_duration(raw)
+            except ValueError as exc:
+                errors.append(f"key 'interval': {exc}")
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        errors.append(f"key 'enabled': must be true or false, got {_type_name(enabled)}")
+    if errors:
+        return None
+    assert isinstance(name, str) and isinstance(url, str) and isinstance(enabled, bool)
+    return Source(
+        name=name,
+        url=url,
+        feeds=url_lists.get("feeds", ()),
+        sitemaps=url_lists.get("sitemaps", ()),
+        listings=url_lists.get("listings", ()),
+        interval=interval,
+        enabled=enabled,
+    )
+
+
+def _url_problem(url: str) -> str | None:
+    """Say what is wrong with a URL that must be absolute http(s) with a host, or None."""
+    if not url or url != url.strip() or any(c.isspace() for c in url):
+        return "must be an absolute http(s) URL without spaces"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parts.scheme.lower() not in {"http", "https"}:
+        return "must be an absolute http(s) URL (like 'https://example.com/')"
+    if not parts.hostname:
+        return "URL has no host"
+    if port == 0:
+        return "URL has an invalid port"
+    return None
+
+
+def _refuse_duplicate(path: Path, existing: Sequence[Source], source: Source) -> None:
+    """Raise SourcesError if the new source repeats the name, URL or a feed of an existing one."""
+    new_url = _url_key(source.url)
+    new_feeds = {_url_key(feed) for feed in source.feeds}
+    for other in existing:
+        if other.name == source.name:
+            raise SourcesError(f"{path}: source {source.name!r}: key 'name': name already used")
+        if _url_key(other.url) == new_url:
+            raise SourcesError(
+                f"{path}: source {source.name!r}: key 'url': {source.url} is already "
+                f"configured as source {other.name!r}"
+            )
+        shared = new_feeds & {_url_key(feed) for feed in other.feeds}
+        if shared:
+            raise SourcesError(
+                f"{path}: source {source.name!r}: key 'feeds': {sorted(shared)[0]} is already "
+                f"a feed of source {other.name!r}"
+            )
+
+
+def _url_key(url: str) -> str:
+    """Normalise a URL for duplicate detection: scheme and host case, trailing slash."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.lower().removeprefix("www.")
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{netloc}{path}{query}"
+
+
+def _has_content(text: str) -> bool:
+    """Tell whether a TOML text holds any key at all (not only comments and blank lines)."""
+    try:
+        return bool(tomllib.loads(text))
+    except tomllib.TOMLDecodeError:
+        return True
+
+
+def _sources_header_lines(text: str, count: int) -> list[int]:
+    """Return the line of each `[[sources]]` header when they match the entries one to one."""
+    lines = [text.count("\n", 0, match.start()) + 1 for match in _SOURCES_HEADER_RE.finditer(text)]
+    return lines if len(lines) == count else []
+
+
+def _suggest(key: str, known: Sequence[str]) -> str:
+    """Return " (did you mean 'x'?)" for the closest known key, or ""."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _toml_string(value: str) -> str:
+    """Quote a string as a TOML basic string."""
+    escaped = []
+    for char in value:
+        if char in _TOML_ESCAPES:
+            escaped.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{ord(char):04X}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def _type_name(value: object) -> str:
+    """Name a TOML value's type the way a user of the file would."""
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
+    for python_type, name in names.items():
+        if isinstance(value, python_type):
+            return name
+    return f"a {type(value).__name__}"

@@ -1,0 +1,143 @@
+"""The `aggregator` command through click's CliRunner, on a real database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from aggregator.cli import main
+
+PARAGRAPH = (
+    "The storage team rewrote the compaction scheduler so that large tenants no longer "
+    "starve small ones, and the change cut tail latency by a third in production. "
+)
+ARTICLE_TEXT = f"{PARAGRAPH * 3}\n\n{PARAGRAPH * 2}Engineers plan to publish the design notes."
+
+
+def invoke(db_url: str, *args: str, sources: Path | None = None) -> click.testing.Result:
+    options = ["--db", db_url]
+    if sources is not None:
+        options += ["--sources", str(sources)]
+    return CliRunner().invoke(main, [*options, *args], catch_exceptions=False)
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", all_commands(main), ids=lambda p: " ".join(p) or "aggregator")
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+    assert "aggregator" in result.output.split("Example", 1)[1]
+
+
+def write_import(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "import.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Path) -> None:
+    good = {
+        "url": "https://blog.example/2026/11/compaction/?utm_source=rss",
+        "source": "example",
+        "title": "Compaction without starvation",
+        "text": ARTICLE_TEXT,
+        "authors": ["Grace Hopper"],
+        "published": "2026-11-20T10:00:00Z",
+    }
+    copy = {**good, "url": "https://mirror.example/compaction", "source": "mirror"}
+    path = write_import(
+        tmp_path,
+        [
+            json.dumps(good),
+            "{not json",
+            json.dumps({"title": "no url", "text": ARTICLE_TEXT}),
+            json.dumps({"url": "https://blog.example/x", "published": "yesterday", "text": "t"}),
+            json.dumps(copy),
+        ],
+    )
+    result = CliRunner().invoke(main, ["--db", db_url, "import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert f"{path}:2: not JSON" in result.stderr
+    assert f"{path}:3: url is required" in result.stderr
+    assert f"{path}:4: published 'yesterday'" in result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"lines": 5, "inserted": 1, "duplicate": 1, "error": 3}
+
+    listed = invoke(db_url, "articles", "--json")
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert len(rows) == 2
+    keys = {"id", "url", "canonical_url", "source", "title", "text", "authors", "published",
+            "fetched_at", "duplicate_of", "story_id"}
+    assert all(keys <= set(row) for row in rows)
+    original = next(r for r in rows if r["duplicate_of"] is None)
+    assert original["canonical_url"] == "https://blog.example/2026/11/compaction"
+    assert original["title"] == "Compaction without starvation"
+    assert original["authors"] == ["Grace Hopper"]
+    assert original["published"].startswith("2026-11-20T10:00:00")
+    assert original["text"].split("\n\n")[0].startswith("The storage team")
+    assert original["story_id"] is None
+
+    shown = invoke(db_url, "show", str(original["id"]))
+    assert "also published at https://mirror.example/compaction" in shown.output
+    assert invoke(db_url, "articles", "--hide-duplicates").output.count("\n") == 1
+    stats = json.loads(invoke(db_url, "stats", "--json").output)
+    assert (stats["articles"], stats["duplicates"]) == (2, 1)
+
+
+def test_show_unknown_article_is_a_clean_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--db", f"sqlite:///{tmp_path / 's.db'}", "show", "999"])
+    assert result.exit_code == 1
+    assert "no stored article has the id or URL '999'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_crawl_with_a_bad_sources_file_names_file_source_and_key(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "x"\nurl = "https://x.example/"\nintervl = "5m"\n')
+    result = CliRunner().invoke(
+        main, ["--db", f"sqlite:///{tmp_path / 's.db'}", "--sources", str(sources), "crawl"]
+    )
+    assert result.exit_code == 1
+    assert str(sources) in result.output and "x" in result.output and "intervl" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sources_list(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[sources]]\nname = "one"\nurl = "https://one.example/"\nfeeds = ["https://one.example/feed"]\n'
+        '[[sources]]\nname = "two"\nurl = "https://two.example/"\nenabled = false\n'
+    )
+    result = invoke(f"sqlite:///{tmp_path / 's.db'}", "sources", "list", "--json", sources=sources)
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["name"], r["enabled"]) for r in rows] == [("one", True), ("two", False)]
+    assert rows[0]["feeds"] == ["https://one.example/feed"]
+
+
+def test_since_accepts_durations_and_dates_and_rejects_the_rest(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert invoke(db, "articles", "--since", "2d").exit_code == 0
+    assert invoke(db, "articles", "--since", "2026-11-01").exit_code == 0
+    bad = CliRunner().invoke(main, ["--db", db, "articles", "--since", "soon"])
+    assert bad.exit_code == 2
+    assert "'soon' is neither a duration" in bad.output
+
+
+def test_db_upgrade_reports_the_revision(tmp_path: Path) -> None:
+    result = invoke(f"sqlite:///{tmp_path / 'fresh.db'}", "db", "upgrade")
+    assert result.exit_code == 0
+    assert "is at revision 0001" in result.output
