@@ -1,0 +1,1 @@
+"""Duplicate detection: canonical URLs and text fingerprints."""
