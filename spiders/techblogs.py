@@ -10,10 +10,16 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from sqlalchemy import Engine
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 from aggregator.dedup.urls import canonical_url
@@ -65,14 +71,18 @@ def _failure_reason(failure: Failure) -> tuple[str, str]:
     if failure.check(HttpError):
         status = failure.value.response.status
         return f"http_{status}", f"HTTP {status}"
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(DownloadTimeoutError):
         return "timeout", "timed out"
-    if failure.check(DNSLookupError):
-        return "dns", "DNS lookup failed"
-    message = str(failure.value) or failure.type.__name__
-    if "robots.txt" in message:
+    if failure.check(CannotResolveHostError):
+        return "dns", "host name not found"
+    if failure.check(DownloadConnectionRefusedError):
+        return "refused", "connection refused"
+    if failure.check(DownloadCancelledError):
+        return "too_large", f"download cancelled: {failure.value}"
+    message = str(failure.value) or failure.type.__name__  # type: ignore[union-attr]
+    if failure.check(IgnoreRequest) and "robots.txt" in message:
         return "robots", "forbidden by robots.txt"
-    return failure.type.__name__.lower(), message
+    return failure.type.__name__.lower(), message  # type: ignore[union-attr]
 
 
 class TechBlogsSpider(scrapy.Spider):

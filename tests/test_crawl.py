@@ -1,0 +1,284 @@
+"""End to end: `scrapy crawl techblogs` against blogs served on 127.0.0.1, into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from aggregator.demo.run import SITES as DEMO_SITES
+from aggregator.demo.server import SiteGroup, slow_route, status_route
+from aggregator.store import queries
+from aggregator.store.db import open_store, session_scope
+from aggregator.store.models import Article, CrawlRun
+from tests.conftest import FAST_CRAWL, ROOT, SITES, scrapy_crawl
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "techblog-page-sample.txt"
+CLUTTER_LINES = (
+    "What do you think?",
+    "Written by",
+    "Avatar of",
+    "Leave a Reply",
+    "Your email address will not be published",
+    "GIPHY App Key not set",
+    "Required fields are marked",
+    "is a tech blogger who",
+)
+
+
+@pytest.fixture(scope="module")
+def demo_group() -> Iterator[SiteGroup]:
+    with SiteGroup(DEMO_SITES) as group:
+        yield group
+
+
+@pytest.fixture
+def demo_sources(demo_group: SiteGroup, tmp_path: Path) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(demo_group.sources_toml(), encoding="utf-8")
+    for server in demo_group.servers.values():
+        server.hits.clear()
+    return path
+
+
+def article_hits(group: SiteGroup) -> dict[str, int]:
+    """Requests per path that were article pages (not feeds, sitemaps, listings, robots)."""
+    hits: dict[str, int] = {}
+    for name, server in group.servers.items():
+        for path, count in server.hits.items():
+            if path.endswith((".xml", ".json", "/feed/", "robots.txt")) or path in {"/"}:
+                continue
+            if "/page/" in path or path.rstrip("/").endswith("/posts"):
+                continue
+            hits[f"{name}{path}"] = count
+    return hits
+
+
+def stored(db_url: str) -> list[dict[str, object]]:
+    engine = open_store(db_url)
+    try:
+        with session_scope(engine) as session:
+            return [queries.article_to_dict(a) for a in queries.list_articles(session)]
+    finally:
+        engine.dispose()
+
+
+def last_run(db_url: str) -> dict[str, object]:
+    engine = open_store(db_url)
+    try:
+        with session_scope(engine) as session:
+            run = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+            assert run is not None
+            return {
+                "status": run.status,
+                "errors": [(e.url, e.reason) for e in run.errors],
+                "stats": dict(run.stats),
+                "pages_fetched": run.pages_fetched,
+                "articles_stored": run.articles_stored,
+            }
+    finally:
+        engine.dispose()
+
+
+def test_demo_blogs_are_stored_clean_and_once(
+    demo_group: SiteGroup, demo_sources: Path, db_url: str
+) -> None:
+    result = scrapy_crawl(demo_sources, db_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    articles = stored(db_url)
+    by_source: dict[str, list[dict[str, object]]] = {}
+    for article in articles:
+        by_source.setdefault(str(article["source"]), []).append(article)
+    assert set(by_source) == set(demo_group.servers)
+    for article in articles:
+        text = str(article["text"])
+        for clutter in CLUTTER_LINES:
+            assert clutter not in text, (article["url"], clutter)
+        assert not text.startswith(str(article["title"]))
+    seed = [a for a in articles if a["title"] == "Microsoft is continuing its fight against "
+            "warrants overseas data"]
+    assert len(seed) == 1
+    paragraphs = SEED.read_text(encoding="utf-8").split("\n\n")[2:4]
+    assert seed[0]["text"] == "\n\n".join(p.strip() for p in paragraphs)
+    assert seed[0]["authors"] == ["Connor Livingston"]
+    copies = [a for a in articles if a["duplicate_of"] is not None]
+    assert len(copies) == 1
+    original = next(a for a in articles if a["id"] == copies[0]["duplicate_of"])
+    assert original["source"] != copies[0]["source"]
+    assert original["text"] == copies[0]["text"]
+    run = last_run(db_url)
+    assert run["status"] == "finished"
+    assert run["articles_stored"] == len(articles)
+
+
+def test_second_crawl_fetches_no_article_twice_unless_refresh(
+    demo_group: SiteGroup, demo_sources: Path, db_url: str
+) -> None:
+    assert scrapy_crawl(demo_sources, db_url).returncode == 0
+    first = stored(db_url)
+    hits_after_first = article_hits(demo_group)
+    assert hits_after_first and all(count == 1 for count in hits_after_first.values())
+    result = scrapy_crawl(demo_sources, db_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert article_hits(demo_group) == hits_after_first
+    assert len(stored(db_url)) == len(first)
+    assert last_run(db_url)["stats"].get("aggregator/known_skipped", 0) >= len(first)  # type: ignore[union-attr]
+    assert scrapy_crawl(demo_sources, db_url, "-a", "refresh=1").returncode == 0
+    refreshed = article_hits(demo_group)
+    assert sum(refreshed.values()) > sum(hits_after_first.values())
+    assert len(stored(db_url)) == len(first)
+    assert last_run(db_url)["stats"].get("aggregator/store/unchanged", 0) > 0  # type: ignore[union-attr]
+
+
+def test_limit_and_source_selection(demo_group: SiteGroup, demo_sources: Path, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'limited.db'}"
+    result = scrapy_crawl(demo_sources, db_url, "-a", "source=kernelnotes", "-a", "limit=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    articles = stored(db_url)
+    assert len(articles) == 2
+    assert {a["source"] for a in articles} == {"kernelnotes"}
+
+
+def test_listing_pagination_finds_posts_the_feed_does_not_list(
+    demo_group: SiteGroup, demo_sources: Path, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'listing.db'}"
+    result = scrapy_crawl(demo_sources, db_url, "-a", "source=kernelnotes")
+    assert result.returncode == 0, result.stderr[-3000:]
+    server = demo_group.servers["kernelnotes"]
+    assert server.hits["/atom.xml"] == 1  # discovered from <link rel=alternate>
+    assert server.hits["/posts/page/2/"] == 1
+    assert len(stored(db_url)) >= 7
+
+
+def test_single_url(demo_group: SiteGroup, demo_sources: Path, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'one.db'}"
+    feedless = [p for p in demo_group.servers["kernelnotes"].hits if p.startswith("/posts/")]
+    del feedless
+    url = demo_group.servers["devwire"].base_url + "/"
+    home = scrapy_crawl(demo_sources, db_url, "-a", f"url={url}")
+    assert home.returncode == 0
+    # The home page is a listing, not an article: dropped with its reason
+    assert stored(db_url) == []
+    assert any("no article" in reason for _, reason in last_run(db_url)["errors"])  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def faulty_group() -> Iterator[SiteGroup]:
+    routes = {
+        "faulty": {
+            "/broken/": status_route(500, b"<h1>Internal Server Error</h1>"),
+            "/slow/": slow_route(8.0, b"<html><body><p>too late</p></body></html>", "text/html"),
+        }
+    }
+    with SiteGroup(SITES, routes=routes, names=["faulty"]) as group:
+        yield group
+
+
+def test_faults_are_counted_and_the_crawl_goes_on(
+    faulty_group: SiteGroup, tmp_path: Path, db_url: str
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text(faulty_group.sources_toml(), encoding="utf-8")
+    result = scrapy_crawl(sources, db_url, settings={"DOWNLOAD_TIMEOUT": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    urls = {str(a["url"]).rsplit("/", 2)[-2] for a in stored(db_url)}
+    assert {"good-1", "good-2", "good-3"} <= urls
+    run = last_run(db_url)
+    assert run["status"] == "finished"
+    reasons = {url.split("/", 3)[-1]: reason for url, reason in run["errors"]}  # type: ignore[union-attr]
+    assert reasons["missing/"] == "HTTP 404"
+    assert reasons["broken/"] == "HTTP 500"
+    assert reasons["slow/"] == "timed out"
+    assert "not HTML" in reasons["report.pdf"]
+    assert "no article" in reasons["empty/"]
+    assert "malformed feed" in reasons["feed.xml"]
+    assert "malformed sitemap" in reasons["sitemap.xml"]
+
+
+def test_bad_sources_file_stops_before_any_request(
+    demo_group: SiteGroup, tmp_path: Path
+) -> None:
+    base = demo_group.servers["techpulse"].base_url
+    sources = tmp_path / "bad.toml"
+    sources.write_text(
+        f'[[sources]]\nname = "techpulse"\nurl = "{base}/"\nfeeds = ["{base}/feed/"]\n'
+        '[[sources]]\nname = "broken"\nurl = "not a url"\nfedds = []\n',
+        encoding="utf-8",
+    )
+    for server in demo_group.servers.values():
+        server.hits.clear()
+    result = scrapy_crawl(sources, f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode != 0
+    assert str(sources) in result.stderr and "broken" in result.stderr
+    assert "fedds" in result.stderr and "url" in result.stderr
+    assert sum(sum(s.hits.values()) for s in demo_group.servers.values()) == 0
+
+
+def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> None:
+    # A site whose article pages answer slowly, so the interrupt lands mid-crawl
+    paragraphs = " ".join(["Engineers shipped a careful change to the storage layer."] * 12)
+    page = (
+        "<html><head><title>Post {n}</title></head><body><article><h1>Post {n}</h1>"
+        f"<p>{paragraphs}</p><p>{paragraphs} Second.</p></article></body></html>"
+    )
+    root = tmp_path / "sites" / "slowblog"
+    root.mkdir(parents=True)
+    items = "".join(
+        f"<item><title>Post {n}</title><link>{{{{BASE}}}}/post-{n}/</link></item>" for n in range(40)
+    )
+    (root / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>s</title>{items}</channel></rss>'
+    )
+    (root / "source.toml").write_text(
+        '[[sources]]\nname = "slowblog"\nurl = "{{BASE}}/"\nfeeds = ["{{BASE}}/feed.xml"]\n'
+    )
+    routes = {
+        "slowblog": {
+            f"/post-{n}/": slow_route(
+                0.4, page.format(n=n).encode(), "text/html; charset=utf-8"
+            )
+            for n in range(40)
+        }
+    }
+    with SiteGroup(root.parent, routes=routes) as group:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(group.sources_toml(), encoding="utf-8")
+        command = [sys.executable, "-m", "scrapy", "crawl", "techblogs"]
+        for key, value in {**FAST_CRAWL, "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}.items():
+            command += ["-s", f"{key}={value}"]
+        env = {"AGGREGATOR_SOURCES": str(sources), "AGGREGATOR_DB_URL": db_url}
+        import os
+
+        process = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        engine = open_store(db_url)
+        try:
+            while time.monotonic() < deadline:
+                with session_scope(engine) as session:
+                    if (session.scalar(select(func.count(Article.id))) or 0) >= 3:
+                        break
+                time.sleep(0.1)
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+            with session_scope(engine) as session:
+                articles = list(session.scalars(select(Article)))
+                run = session.scalars(select(CrawlRun)).one()
+                assert 3 <= len(articles) < 40
+                for article in articles:
+                    assert article.title.startswith("Post ")
+                    assert article.text.count("\n\n") == 1 and article.content_hash
+                assert run.status == "interrupted", stderr[-2000:]
+                assert run.finished_at is not None
+        finally:
+            engine.dispose()
+            if process.poll() is None:
+                process.kill()
