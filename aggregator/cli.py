@@ -106,7 +106,11 @@ def main(ctx: click.Context, db_url: str, sources_path: str, verbose: int) -> No
       aggregator articles --since 2d   # what arrived in the last two days
     """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # The level sits on the handler: Scrapy lowers the root logger's level when it starts
+    logging.basicConfig(level=level, handlers=[handler])
     ctx.obj = Context(db_url, sources_path)
 
 
@@ -119,7 +123,6 @@ def run_crawl(
     spider_args: dict[str, str],
     extra_settings: dict[str, Any] | None = None,
     progress: bool = True,
-    log_level: str = "WARNING",
 ) -> int | None:
     """Run the techblogs spider in this process; return the id of the crawl run it recorded."""
     from scrapy.crawler import CrawlerProcess
@@ -130,10 +133,10 @@ def run_crawl(
     settings.set("AGGREGATOR_DB_URL", db_url, priority="cmdline")
     settings.set("AGGREGATOR_SOURCES", sources_path, priority="cmdline")
     settings.set("AGGREGATOR_PROGRESS_INTERVAL", 1.0 if progress else 0, priority="cmdline")
-    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     for key, value in (extra_settings or {}).items():
         settings.set(key, value, priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     process.crawl("techblogs", **spider_args)
     process.start()
     engine = open_store(db_url)
@@ -161,7 +164,9 @@ def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
             "articles_updated": int(run.stats.get("aggregator/store/updated", 0)),
             "errors": run.error_count,
             "seconds": round(elapsed, 2),
-            "error_list": [{"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors],
+            "error_list": [
+                {"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors
+            ],
         }
 
 
@@ -389,9 +394,7 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
     if as_json:
         emit_json({"lines": number, **counts})
     else:
-        click.echo(
-            f"Imported {file}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-        )
+        click.echo(f"Imported {file}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
 
 
 # -- database and sources --------------------------------------------------------------
@@ -419,8 +422,10 @@ def upgrade(obj: Context) -> None:
     """
     from aggregator.store.db import current_revision
 
-    click.echo(f"Database {obj.engine.url.render_as_string()} is at revision "
-               f"{current_revision(obj.engine)}")
+    click.echo(
+        f"Database {obj.engine.url.render_as_string()} is at revision "
+        f"{current_revision(obj.engine)}"
+    )
 
 
 @main.group()
@@ -509,7 +514,12 @@ def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
             failing += not check.ok
             if as_json:
                 emit_json(
-                    {"source": source.name, "url": check.url, "ok": check.ok, "detail": check.detail}
+                    {
+                        "source": source.name,
+                        "url": check.url,
+                        "ok": check.ok,
+                        "detail": check.detail,
+                    }
                 )
             else:
                 mark = "ok  " if check.ok else "FAIL"

@@ -1,11 +1,11 @@
 """Errors the aggregator raises on purpose.
 
-    AggregatorError                 base of every domain error; the CLI shows its message
-    ├── SourcesError                the sources file is unreadable or invalid (names file, source, key)
-    ├── FetchError                  a URL could not be fetched outside Scrapy (sources add/check)
-    ├── StoreError                  the database cannot be opened, migrated or written
-    ├── ImportLineError             one line of an import file is invalid (names the line)
-    └── RejectedPage                a page is not stored: not HTML, no article, a repeat
+AggregatorError                 base of every domain error; the CLI shows its message
+├── SourcesError                the sources file is unreadable or invalid (names file, source, key)
+├── FetchError                  a URL could not be fetched outside Scrapy (sources add/check)
+├── StoreError                  the database cannot be opened, migrated or written
+├── ImportLineError             one line of an import file is invalid (names the line)
+└── RejectedPage                a page is not stored: not HTML, no article, a repeat
 """
 
 

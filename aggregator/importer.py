@@ -1,4 +1,4 @@
-"""Import articles from JSON objects through the same clean, fingerprint and store steps as a crawl."""
+"""Import articles from JSON objects through the same clean and store steps as a crawl."""
 
 from __future__ import annotations
 
@@ -43,10 +43,12 @@ def page_from_json(data: dict[str, Any], default_source: str | None = None) -> P
     """Validate one import object and turn it into a PageItem."""
     unknown = sorted(set(data) - KNOWN_KEYS)
     if unknown:
-        raise ImportLineError(f"unknown keys {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_KEYS))})")
+        raise ImportLineError(
+            f"unknown keys {', '.join(unknown)} (known: {', '.join(sorted(KNOWN_KEYS))})"
+        )
     url = data.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+    if url is None or parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ImportLineError(f"url is required and must be an absolute http(s) URL, not {url!r}")
     source = data.get("source") or default_source or parts.hostname.removeprefix("www.")
     title = data.get("title") or ""

@@ -1,4 +1,4 @@
-"""The clean and fingerprint steps as plain functions, shared by the pipelines and `aggregator import`."""
+"""The clean and fingerprint steps, shared by the pipelines and `aggregator import`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aggregator.items import PageItem
 
 
 def clean_page(page: PageItem) -> PageItem:
-    """Extract the article of a fetched page, completed with its feed metadata; reject non-articles."""
+    """Extract the article of a page, completed with its feed metadata; reject non-articles."""
     content_type = page.headers.get("content-type")
     reason = non_html_reason(content_type, page.body)
     if reason:

@@ -23,8 +23,9 @@ def progress_line(stats: dict[str, object]) -> str:
     return (
         f"sources {count('aggregator/sources_done')}/{count('aggregator/sources_total')}"
         f" · pages {count('aggregator/pages_fetched')}"
-        f" · stored {stored}" + (f" (+{updated} updated)" if updated else "") +
-        f" · errors {count('aggregator/errors')}"
+        f" · stored {stored}"
+        + (f" (+{updated} updated)" if updated else "")
+        + f" · errors {count('aggregator/errors')}"
     )
 
 

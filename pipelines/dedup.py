@@ -11,7 +11,7 @@ from aggregator.items import PageItem
 
 
 class DedupPipeline:
-    """Canonical URL and exact-text fingerprint; copies are linked to their original by the store."""
+    """Canonical URL and exact-text fingerprint; the store links copies to their original."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler

@@ -51,7 +51,9 @@ class StorePipeline:
             for source in sources:
                 queries.ensure_source(session, source.name, source.url)
             self.run_id = queries.start_run(session, [source.name for source in sources])
-        logger.info("Storing into %s (crawl run %s)", self.engine.url.render_as_string(), self.run_id)
+        logger.info(
+            "Storing into %s (crawl run %s)", self.engine.url.render_as_string(), self.run_id
+        )
 
     def process_item(self, item: PageItem) -> PageItem:
         assert self.engine is not None

@@ -1,4 +1,4 @@
-"""The `techblogs` spider: discovers article URLs from feeds, sitemaps and listings, fetches them."""
+"""The `techblogs` spider: finds article URLs in feeds, sitemaps and listings; fetches them."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _headers(response: Response) -> dict[str, str]:
 
 def _failure_reason(failure: Failure) -> tuple[str, str]:
     """A stats key and a readable reason for a failed request."""
-    if failure.check(HttpError):
+    if isinstance(failure.value, HttpError):
         status = failure.value.response.status
         return f"http_{status}", f"HTTP {status}"
     if failure.check(DownloadTimeoutError):
@@ -144,7 +144,9 @@ class TechBlogsSpider(scrapy.Spider):
             if source.name in wanted or (not wanted and urlsplit(source.url).hostname == host):
                 return source
         name = self.source_names[0] if self.source_names else host.removeprefix("www.")
-        return Source(name=name or "adhoc", url=f"{urlsplit(self.single_url or '').scheme}://{host}/")
+        return Source(
+            name=name or "adhoc", url=f"{urlsplit(self.single_url or '').scheme}://{host}/"
+        )
 
     def closed(self, reason: str) -> None:
         if self.engine is not None:
@@ -260,13 +262,15 @@ class TechBlogsSpider(scrapy.Spider):
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
         state = self._state(response)
         try:
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
             if response.meta.get("candidate") and not looks_like_feed(response.body, content_type):
                 yield from response.meta["on_failure"](state)
                 return
             result = parse_feed(response.body, response.url, content_type)
             if result.error:
-                self._record_error(state, response.url, "bad_feed", f"malformed feed: {result.error}")
+                self._record_error(
+                    state, response.url, "bad_feed", f"malformed feed: {result.error}"
+                )
             logger.info(
                 "%s: feed %s lists %d entries", state.source.name, response.url, len(result.entries)
             )
@@ -294,7 +298,9 @@ class TechBlogsSpider(scrapy.Spider):
         state = self._state(response)
         try:
             result = parse_listing(response.body, response.url, state.source.url)
-            yield from self._article_requests(state, [EntryLink(url=u) for u in result.article_urls])
+            yield from self._article_requests(
+                state, [EntryLink(url=u) for u in result.article_urls]
+            )
             depth = response.meta.get("depth", 0)
             if depth < self.listing_depth and state.scheduled < self.limit:
                 for page in result.next_pages[:1]:
@@ -350,7 +356,9 @@ class TechBlogsSpider(scrapy.Spider):
                 body=response.body,
                 headers=headers,
                 status=response.status,
-                requested_url=redirects[0] if redirects else response.request.url
+                requested_url=redirects[0]
+                if redirects
+                else response.request.url
                 if response.request
                 else response.url,
                 feed_title=entry.title if entry else None,

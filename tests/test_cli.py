@@ -80,8 +80,19 @@ def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Pa
     listed = invoke(db_url, "articles", "--json")
     rows = [json.loads(line) for line in listed.output.splitlines()]
     assert len(rows) == 2
-    keys = {"id", "url", "canonical_url", "source", "title", "text", "authors", "published",
-            "fetched_at", "duplicate_of", "story_id"}
+    keys = {
+        "id",
+        "url",
+        "canonical_url",
+        "source",
+        "title",
+        "text",
+        "authors",
+        "published",
+        "fetched_at",
+        "duplicate_of",
+        "story_id",
+    }
     assert all(keys <= set(row) for row in rows)
     original = next(r for r in rows if r["duplicate_of"] is None)
     assert original["canonical_url"] == "https://blog.example/2026/11/compaction"

@@ -1,4 +1,4 @@
-"""End to end: `scrapy crawl techblogs` against blogs served on 127.0.0.1, into SQLite and PostgreSQL."""
+"""End to end: `scrapy crawl techblogs` against blogs on 127.0.0.1, into SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -101,8 +101,11 @@ def test_demo_blogs_are_stored_clean_and_once(
         for clutter in CLUTTER_LINES:
             assert clutter not in text, (article["url"], clutter)
         assert not text.startswith(str(article["title"]))
-    seed = [a for a in articles if a["title"] == "Microsoft is continuing its fight against "
-            "warrants overseas data"]
+    seed = [
+        a
+        for a in articles
+        if a["title"] == "Microsoft is continuing its fight against warrants overseas data"
+    ]
     assert len(seed) == 1
     paragraphs = SEED.read_text(encoding="utf-8").split("\n\n")[2:4]
     assert seed[0]["text"] == "\n\n".join(p.strip() for p in paragraphs)
@@ -136,7 +139,9 @@ def test_second_crawl_fetches_no_article_twice_unless_refresh(
     assert last_run(db_url)["stats"].get("aggregator/store/unchanged", 0) > 0  # type: ignore[union-attr]
 
 
-def test_limit_and_source_selection(demo_group: SiteGroup, demo_sources: Path, tmp_path: Path) -> None:
+def test_limit_and_source_selection(
+    demo_group: SiteGroup, demo_sources: Path, tmp_path: Path
+) -> None:
     db_url = f"sqlite:///{tmp_path / 'limited.db'}"
     result = scrapy_crawl(demo_sources, db_url, "-a", "source=kernelnotes", "-a", "limit=2")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -202,9 +207,7 @@ def test_faults_are_counted_and_the_crawl_goes_on(
     assert "malformed sitemap" in reasons["sitemap.xml"]
 
 
-def test_bad_sources_file_stops_before_any_request(
-    demo_group: SiteGroup, tmp_path: Path
-) -> None:
+def test_bad_sources_file_stops_before_any_request(demo_group: SiteGroup, tmp_path: Path) -> None:
     base = demo_group.servers["techpulse"].base_url
     sources = tmp_path / "bad.toml"
     sources.write_text(
@@ -231,7 +234,8 @@ def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> N
     root = tmp_path / "sites" / "slowblog"
     root.mkdir(parents=True)
     items = "".join(
-        f"<item><title>Post {n}</title><link>{{{{BASE}}}}/post-{n}/</link></item>" for n in range(40)
+        f"<item><title>Post {n}</title><link>{{{{BASE}}}}/post-{n}/</link></item>"
+        for n in range(40)
     )
     (root / "feed.xml").write_text(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>s</title>{items}</channel></rss>'
@@ -241,9 +245,7 @@ def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> N
     )
     routes = {
         "slowblog": {
-            f"/post-{n}/": slow_route(
-                0.4, page.format(n=n).encode(), "text/html; charset=utf-8"
-            )
+            f"/post-{n}/": slow_route(0.4, page.format(n=n).encode(), "text/html; charset=utf-8")
             for n in range(40)
         }
     }

@@ -1,4 +1,4 @@
-"""`aggregator demo`: serve the bundled blogs, crawl them with the real spider, show what was stored."""
+"""`aggregator demo`: serve the bundled blogs, crawl them with the real spider, show the result."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def _apply(article: Article, page: PageItem, keep_raw: bool) -> None:
 
 
 def save_article(session: Session, page: PageItem, keep_raw: bool = True) -> SaveResult:
-    """Upsert one cleaned, fingerprinted page by canonical URL; an exact copy points at its original."""
+    """Upsert a cleaned page by canonical URL; an exact copy points at its original."""
     if page.article is None or not page.canonical_url or not page.content_hash:
         raise ValueError(f"{page.url}: page is not cleaned and fingerprinted")
     source = ensure_source(session, page.source, "")
@@ -253,8 +253,7 @@ def store_stats(session: Session) -> dict[str, Any]:
     """Counts of the store: articles, duplicates, per source, crawl runs."""
     total = session.scalar(select(func.count(Article.id))) or 0
     duplicates = (
-        session.scalar(select(func.count(Article.id)).where(Article.duplicate_of.is_not(None)))
-        or 0
+        session.scalar(select(func.count(Article.id)).where(Article.duplicate_of.is_not(None))) or 0
     )
     per_source = session.execute(
         select(

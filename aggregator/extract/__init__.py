@@ -1,0 +1,392 @@
+"""HTML -> Article: trafilatura's main text plus structured metadata and clutter rules.
+
+The layers, in order:
+
+1. decode: bytes to text (BOM, HTTP charset, <meta charset>, detection) -- ``decode.py``
+2. parse once with lxml; read metadata (JSON-LD, OpenGraph, meta, <time>, URL) -- ``metadata.py``
+3. remove clutter elements by selector before extraction -- ``clutter.py``
+4. trafilatura extracts the main text from the cleaned tree
+5. drop clutter paragraphs after extraction: clutter phrases, bylines, author bios,
+   empty category lines, the repeated headline, trailing titles of other posts
+6. merge metadata (ours first, trafilatura's as fallback) and decide whether the page
+   holds an article at all
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Iterable
+from itertools import islice
+from urllib.parse import urljoin, urlsplit
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from trafilatura.metadata import extract_metadata as extract_trafilatura_metadata
+from trafilatura.settings import Document
+
+from aggregator.extract.clutter import (
+    AVATAR_PATTERN,
+    SOCIAL_PATTERN,
+    is_clutter_phrase,
+    is_empty_taxonomy,
+    normalise,
+    remove_clutter,
+)
+from aggregator.extract.decode import decode_html
+from aggregator.extract.metadata import (
+    PageMetadata,
+    byline_author,
+    clean_author_names,
+    clean_title,
+    collapse,
+    date_from_url,
+    dedupe,
+    extract_metadata,
+    find_byline,
+    parse_date,
+)
+from aggregator.items import Article
+
+__all__ = ["extract_article"]
+
+logger = logging.getLogger(__name__)
+
+# A page holds an article when its text has at least MIN_TEXT_CHARS characters, or at least
+# MIN_SENTENCES sentences and MIN_SHORT_TEXT_CHARS characters (a short news brief).
+MIN_TEXT_CHARS = 200
+MIN_SENTENCES = 2
+MIN_SHORT_TEXT_CHARS = 80
+# Pages longer than this, once script and style code is emptied, are cut before parsing
+# (the article sits near the top in practice); it keeps a 10 MB page within about a second.
+MAX_HTML_CHARS = 1_000_000
+# Pages with more elements than this skip trafilatura's second opinion (readability,
+# justext), whose cost grows faster than linearly with the page.
+MAX_FULL_EXTRACTION_ELEMENTS = 15_000
+# trafilatura's own metadata is read as a fallback only on pages with at most this many
+# elements: its date search grows faster than linearly with the page.
+MAX_FALLBACK_METADATA_ELEMENTS = MAX_FULL_EXTRACTION_ELEMENTS
+# A trailing paragraph that repeats the text of a link to another page of the same site is
+# the title of another post (next/previous navigation) when it is at most this long.
+MAX_LINK_TITLE_CHARS = 160
+# A leading paragraph this similar to the headline is the headline repeated.
+TITLE_SIMILARITY = 0.9
+# Listing pages: at least this many <article> elements, none holding most of the text.
+LISTING_MIN_ARTICLES = 3
+LISTING_MAX_SHARE = 0.6
+# Listing pages: at least this many paragraphs that are teasers ("…", "Read more").
+LISTING_MIN_TEASERS = 3
+
+_SENTENCE_END_RE = re.compile(r"[.!?…。！？]['\"’”)\]]*(?:\s|$)")
+_TERMINAL_PUNCTUATION = tuple(".!?…:;。！？\"'”’)")
+_TEASER_RE = re.compile(
+    r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\s*$|^(?:read more|continue reading)\b", re.I
+)
+_BIO_VERB_RE = r"\s+(?:is|was|has been|writes|covers|joined|lives)\b"
+_XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+
+_PARSER = HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8", no_network=True)
+
+
+def extract_article(
+    html: str | bytes, url: str | None = None, content_type: str | None = None
+) -> Article | None:
+    """Extract the article of an HTML page, or None when the page holds no article."""
+    try:
+        return _extract(html, url, content_type)
+    except Exception:
+        # extraction must never take the crawl down; the page is simply skipped
+        logger.warning("extraction failed for %s", url, exc_info=True)
+        return None
+
+
+def _extract(html: str | bytes, url: str | None, content_type: str | None) -> Article | None:
+    tree = _parse(html, content_type)
+    if tree is None:
+        logger.debug("no HTML tree for %s", url)
+        return None
+    meta = extract_metadata(tree, url)
+    site_links = _same_site_link_texts(tree, url or meta.canonical_url)
+    markup_byline = [] if meta.authors else find_byline(tree)
+
+    remove_clutter(tree)
+    elements = sum(1 for _ in islice(tree.iter(), MAX_FULL_EXTRACTION_ELEMENTS + 1))
+    if meta.is_listing or _looks_like_listing(tree):
+        logger.info("listing page, not an article: %s", url)
+        return None
+
+    document = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=elements > MAX_FULL_EXTRACTION_ELEMENTS,
+        with_metadata=False,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+    )
+    body = document.body if isinstance(document, Document) else None
+    paragraphs = _paragraphs(body) if body is not None else []
+    if not paragraphs and meta.article_body:
+        paragraphs = [p for p in (collapse(line) for line in meta.article_body.splitlines()) if p]
+
+    fallback = _trafilatura_metadata(tree, url, meta, elements)
+    title = clean_title(
+        meta.title or fallback.title,
+        meta.site_name,
+        meta.h1,
+        url or meta.canonical_url,
+    )
+    authors = list(meta.authors)
+    paragraphs, byline_names = _drop_clutter_paragraphs(paragraphs, title, authors, site_links)
+    text = "\n\n".join(paragraphs)
+    if not _is_article_text(text):
+        logger.info("no article text (%d chars) in %s", len(text), url)
+        return None
+    if len(paragraphs) >= LISTING_MIN_TEASERS and _is_teaser_list(paragraphs):
+        logger.info("teaser list, not an article: %s", url)
+        return None
+
+    if not authors:
+        authors = byline_names or markup_byline
+    if not authors and fallback.author:
+        authors = clean_author_names(fallback.author.split(";"))
+    published = (
+        meta.published
+        or parse_date(fallback.date)
+        or date_from_url(url)
+        or date_from_url(meta.canonical_url)
+    )
+    tags = meta.tags or [t for t in (fallback.tags or []) if isinstance(t, str)]
+    return Article(
+        title=title or (paragraphs[0][:200] if paragraphs else ""),
+        text=text,
+        authors=dedupe(authors, 10),
+        published=published,
+        modified=meta.modified,
+        image_url=meta.image_url or _absolute(fallback.image, url),
+        tags=dedupe([collapse(t) for t in tags if collapse(t)], 30),
+        language=meta.language,
+        canonical_url=meta.canonical_url,
+        site_name=meta.site_name or fallback.sitename,
+        description=meta.description or fallback.description,
+    )
+
+
+def _parse(html: str | bytes, content_type: str | None) -> HtmlElement | None:
+    """Decode and parse the page once with lxml; None for input that holds no HTML."""
+    if isinstance(html, bytes | bytearray):
+        if not html.strip():
+            return None
+        html = decode_html(bytes(html), content_type)
+    if not isinstance(html, str) or not html.strip():
+        return None
+    html = _empty_code_blocks(html)
+    if len(html) > MAX_HTML_CHARS:
+        logger.debug("page of %d chars cut to %d", len(html), MAX_HTML_CHARS)
+        html = html[:MAX_HTML_CHARS]
+    html = _XML_DECLARATION_RE.sub("", html, count=1).replace("\x00", "")
+    try:
+        tree = document_fromstring(html.encode("utf-8", "replace"), parser=_PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
+    if tree is None or not isinstance(tree, HtmlElement):
+        return None
+    return tree
+
+
+def _empty_code_blocks(html: str) -> str:
+    """Empty <script> (except JSON-LD) and <style> elements in one linear scan of the text."""
+    lower = html.lower()
+    if "<script" not in lower and "<style" not in lower:
+        return html
+    pieces: list[str] = []
+    position = 0
+    while True:
+        script, style = lower.find("<script", position), lower.find("<style", position)
+        start = min(i for i in (script, style) if i >= 0) if max(script, style) >= 0 else -1
+        if start < 0:
+            break
+        tag = "script" if start == script else "style"
+        open_end = lower.find(">", start)
+        if open_end < 0:
+            break
+        close = lower.find("</" + tag, open_end)
+        if close < 0:
+            break
+        keep = "ld+json" in lower[start:open_end]
+        pieces.append(html[position : close if keep else open_end + 1])
+        position = close
+    pieces.append(html[position:])
+    return "".join(pieces)
+
+
+def _same_site_link_texts(tree: HtmlElement, url: str | None) -> set[str]:
+    """Normalised texts of links to other pages of the same site (titles of other posts)."""
+    host = urlsplit(url).hostname if url else None
+    path = urlsplit(url).path.rstrip("/") if url else None
+    texts: set[str] = set()
+    for link in tree.iter("a"):
+        href = (link.get("href") or "").strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:")):
+            continue
+        try:
+            target = urlsplit(urljoin(url, href) if url else href)
+        except ValueError:
+            continue
+        if target.hostname and host and target.hostname != host:
+            continue
+        if path is not None and target.path.rstrip("/") == path:
+            continue
+        text = collapse(link.text_content())
+        if 0 < len(text) <= MAX_LINK_TITLE_CHARS:
+            texts.add(normalise(text))
+        if len(texts) > 5000:
+            break
+    return texts
+
+
+def _trafilatura_metadata(
+    tree: HtmlElement, url: str | None, meta: PageMetadata, elements: int
+) -> Document:
+    """trafilatura's metadata, read only when ours misses something and the page is small."""
+    if meta.title and meta.authors and meta.published and meta.site_name:
+        return Document()
+    if elements > MAX_FALLBACK_METADATA_ELEMENTS:
+        logger.debug("page too large for trafilatura's metadata: %s", url)
+        return Document()
+    # no extensive date search: it guesses from dates in links to other posts
+    return extract_trafilatura_metadata(tree, default_url=url, extensive=False)
+
+
+def _looks_like_listing(tree: HtmlElement) -> bool:
+    """Several <article> elements and none holding most of their text: a listing page."""
+    articles = tree.xpath("//article")
+    if len(articles) < LISTING_MIN_ARTICLES:
+        return False
+    lengths = [len(collapse(a.text_content())) for a in articles[:200]]
+    total = sum(lengths)
+    return total > 0 and max(lengths) < LISTING_MAX_SHARE * total
+
+
+def _is_teaser_list(paragraphs: list[str]) -> bool:
+    teasers = sum(1 for p in paragraphs if _TEASER_RE.search(p))
+    return teasers >= LISTING_MIN_TEASERS and teasers * 2 >= len(paragraphs)
+
+
+def _paragraphs(body: etree._Element) -> list[str]:
+    """Text blocks of trafilatura's output tree: one per paragraph, heading, list item, row."""
+    blocks: list[str] = []
+    for element in body:
+        _collect_blocks(element, blocks)
+    return [b for b in blocks if b]
+
+
+def _collect_blocks(element: etree._Element, blocks: list[str]) -> None:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag == "list":
+        for item in element.iterchildren("item"):
+            nested = [child for child in item if child.tag == "list"]
+            for child in nested:
+                item.remove(child)
+            blocks.append(collapse("".join(item.itertext())))
+            for child in nested:
+                _collect_blocks(child, blocks)
+    elif tag == "table":
+        for row in element.iter("row"):
+            cells = [collapse("".join(cell.itertext())) for cell in row.iterchildren("cell")]
+            blocks.append(" | ".join(c for c in cells if c))
+    elif tag == "code":
+        # code keeps its lines; blank lines would read as paragraph breaks, so they go
+        lines = "".join(element.itertext()).splitlines()
+        blocks.append("\n".join(line.rstrip() for line in lines if line.strip()))
+    elif tag in ("div", "quote") and any(
+        child.tag in ("p", "list", "table", "code") for child in element
+    ):
+        if element.text and element.text.strip():
+            blocks.append(collapse(element.text))
+        for child in element:
+            _collect_blocks(child, blocks)
+            if child.tail and child.tail.strip():
+                blocks.append(collapse(child.tail))
+    else:
+        blocks.append(collapse("".join(element.itertext())))
+
+
+def _drop_clutter_paragraphs(
+    paragraphs: list[str], title: str, authors: list[str], site_links: set[str]
+) -> tuple[list[str], list[str]]:
+    """Remove clutter paragraphs; return the kept ones and the names found in dropped bylines."""
+    byline_names: list[str] = []
+    kept: list[str] = []
+    for paragraph in paragraphs:
+        names = byline_author(paragraph)
+        if names:
+            byline_names.extend(names)
+            continue
+        if is_clutter_phrase(paragraph) or is_empty_taxonomy(paragraph):
+            continue
+        if AVATAR_PATTERN.match(paragraph):
+            continue
+        kept.append(paragraph)
+
+    known_authors = dedupe(authors + byline_names, 10)
+    kept = [p for p in kept if not _is_author_bio(p, known_authors)]
+
+    # the headline (and empty meta lines) repeated at the top of the text
+    title_norm = normalise(title)
+    while kept and title_norm and _similar(normalise(kept[0]), title_norm):
+        kept.pop(0)
+
+    # titles of other posts after the body: short, no sentence end, linked elsewhere on the site
+    while kept and _is_link_title(kept[-1], site_links):
+        kept.pop()
+    return kept, byline_names
+
+
+def _is_author_bio(paragraph: str, authors: Iterable[str]) -> bool:
+    """An author-box bio: "<author> is a ... who ...", or a short one naming social profiles."""
+    for name in authors:
+        if re.match(re.escape(name) + _BIO_VERB_RE, paragraph):
+            return True
+    return (
+        len(paragraph) < 600
+        and SOCIAL_PATTERN.search(paragraph) is not None
+        and bool(re.match(r"^[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){0,3}" + _BIO_VERB_RE, paragraph))
+    )
+
+
+def _similar(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if not a or not b or abs(len(a) - len(b)) > 0.2 * max(len(a), len(b)):
+        return False
+    return difflib.SequenceMatcher(None, a, b).ratio() >= TITLE_SIMILARITY
+
+
+def _is_link_title(paragraph: str, site_links: set[str]) -> bool:
+    return (
+        len(paragraph) <= MAX_LINK_TITLE_CHARS
+        and not paragraph.rstrip().endswith(_TERMINAL_PUNCTUATION)
+        and normalise(paragraph) in site_links
+    )
+
+
+def _is_article_text(text: str) -> bool:
+    """Long enough to be an article: see MIN_TEXT_CHARS and MIN_SENTENCES."""
+    if len(text) >= MIN_TEXT_CHARS:
+        return True
+    sentences = len(_SENTENCE_END_RE.findall(text))
+    return sentences >= MIN_SENTENCES and len(text) >= MIN_SHORT_TEXT_CHARS
+
+
+def _absolute(value: str | None, base: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        absolute = urljoin(base, value.strip()) if base else value.strip()
+    except ValueError:
+        return None
+    return absolute if absolute.startswith(("http://", "https://")) else None

@@ -1,0 +1,39 @@
+"""`aggregator demo` as a newcomer runs it: bundled blogs crawled into a fresh SQLite file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+from tests.test_crawl import CLUTTER_LINES
+
+
+def test_demo_prints_every_blog_clean_and_the_republished_post_once() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "aggregator", "demo"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for blog in ("[techpulse]", "[kernelnotes]", "[devwire]"):
+        assert blog in out
+    for clutter in CLUTTER_LINES:
+        assert clutter not in out
+    assert out.count("Microsoft is continuing its fight against warrants overseas data") == 1
+    assert "Recognised" in out and "as a copy of" in out
+    assert out.count("right-to-repair rules now") == 1
+    assert "sources 3/3" in result.stderr
+
+
+def test_demo_json_lists_every_stored_article() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "aggregator", "demo", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {row["source"] for row in rows} == {"techpulse", "kernelnotes", "devwire"}
+    assert sum(1 for row in rows if row["duplicate_of"] is not None) == 1
+    assert all(row["text"] and row["title"] for row in rows)

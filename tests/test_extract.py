@@ -1,0 +1,528 @@
+"""Tests for aggregator.extract: seed pages, clutter rules, metadata, charsets, robustness."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aggregator.extract import extract_article
+from aggregator.extract.clutter import is_clutter_phrase, is_empty_taxonomy
+from aggregator.extract.decode import decode_html
+from aggregator.extract.metadata import byline_author, clean_title, date_from_url, parse_date
+from aggregator.items import Article
+
+SEED = Path(__file__).parent / "sites" / "seed"
+SEED_URL = (
+    "https://techfragments.example/2014/09/01/microsoft-continuing-fight-warrants-overseas-data/"
+)
+SEED_TITLE = "Microsoft is continuing its fight against warrants overseas data"
+PARA1 = (
+    "A US judge on Friday lifted a suspension on her order directing Microsoft to turn over a"
+    " customer’s emails stored overseas to US prosecutors, but the software company said it would"
+    " not release any emails while it appeals the ruling. Chief Judge Loretta Preska of the US"
+    " District Court in Manhattan had on July 31 upheld a magistrate judge’s ruling on the emails,"
+    " which have been held in a data center in Ireland. That prospect had drawn concern from"
+    " technology companies – fearful of losing revenue from foreign customers worried that US law"
+    " enforcement might win broad power to seize their data."
+)
+PARA2 = (
+    "A search warrant commanding Microsoft to turn over certain customer email data that is"
+    " currently stored overseas was unfrozen late this week. The company declined to comply. In a"
+    " statement, Microsoft said that it “will not be turning over the email and plans to appeal.”"
+    " This protest act by Microsoft, arguing that domestic warrants should not be able to command"
+    " access to data stored abroad, has picked up support from other technology companies. Profits"
+    " are at risk. Modern technology companies vend cloud-based services to a global user base —"
+    " if any one country can use domestic warrants to command access to the data of all companies"
+    " that are headquartered within its borders, regardless of where the information in question"
+    " is physically stored, no company can protect the data of users who hail from other countries"
+    " from its own government. That would harm the company’s ability to sell services to those"
+    " potential international customers. More to the point, why a United States search warrant"
+    " would apply to a datacenter in Ireland holding data of a person that may not be a United"
+    " States citizen is somewhat suspect."
+)
+SEED_CLUTTER = (
+    "In ,",
+    "What do you think?",
+    "Avatar of Connor Livingston",
+    "Written by Connor Livingston",
+    "is a tech blogger",
+    "Find him on Twitter",
+    "Leave a Reply",
+    "Your email address will not be published",
+    "Required fields are marked",
+    "GIPHY App Key not set",
+    "The FCC’s next CTO is an expert on net neutrality",
+    "The Galaxy Note 4 has been spotted on Samsung’s website",
+    "Share this",
+    "Subscribe to our newsletter",
+    "cookies",
+    "Recent Posts",
+)
+
+BODY = (
+    "<p>Rust 1.80 ships lazy cells in the standard library, which replaces a crate that almost"
+    " every large project pulled in. The release also stabilises exclusive ranges in patterns.</p>"
+    "<p>Upgrading is a matter of running rustup update. Projects that pinned once_cell can drop the"
+    " dependency once their minimum supported version reaches the new release.</p>"
+)
+
+
+def page(head: str = "", body: str = BODY, lang: str = "en") -> str:
+    """A minimal article page with the given head and article body."""
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">{head}</head>'
+        f"<body><header><a href='/'>Home</a></header><main><article><h1>Rust 1.80 is out</h1>"
+        f"{body}</article></main><footer>© Example</footer></body></html>"
+    )
+
+
+def ld(data: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+# --- the seed pages: the acceptance test --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["wordpress.html", "bare.html"])
+@pytest.mark.parametrize("url", [SEED_URL, None])
+def test_seed_page_gives_exactly_the_two_body_paragraphs(name: str, url: str | None) -> None:
+    article = extract_article((SEED / name).read_bytes(), url=url)
+    assert article is not None
+    assert article.text == PARA1 + "\n\n" + PARA2
+    assert article.authors == ["Connor Livingston"]
+    assert article.title == SEED_TITLE
+
+
+@pytest.mark.parametrize("name", ["wordpress.html", "bare.html"])
+def test_seed_page_golden_must_not_contain(name: str) -> None:
+    article = extract_article((SEED / name).read_text(encoding="utf-8"), url=SEED_URL)
+    assert article is not None
+    for must_contain in ("Loretta Preska", "somewhat suspect.", "plans to appeal.”"):
+        assert must_contain in article.text
+    for clutter in SEED_CLUTTER:
+        assert clutter not in article.text, clutter
+    assert not article.text.startswith(SEED_TITLE)
+
+
+def test_wordpress_seed_metadata() -> None:
+    article = extract_article((SEED / "wordpress.html").read_bytes(), url=SEED_URL)
+    assert article is not None
+    assert article.published == datetime(2014, 9, 1, 14, 32, 10, tzinfo=UTC)
+    assert article.modified == datetime(2014, 9, 2, 8, 0, tzinfo=UTC)
+    assert article.site_name == "Techfragments"
+    assert article.language == "en"
+    assert article.canonical_url == SEED_URL
+    assert article.image_url is not None
+    assert article.image_url.endswith("microsoft-building.jpg")
+
+
+def test_bare_seed_date_from_url_and_title_without_site() -> None:
+    article = extract_article((SEED / "bare.html").read_bytes(), url=SEED_URL)
+    assert article is not None
+    assert article.published == datetime(2014, 9, 1, tzinfo=UTC)
+    assert article.canonical_url == SEED_URL
+
+
+# --- clutter after extraction -------------------------------------------------------------------
+
+
+def test_sentence_containing_clutter_words_is_kept() -> None:
+    sentence = (
+        "Readers who leave a reply under the announcement will be asked what do you think of the"
+        " new release, and the team says it reads every one of them."
+    )
+    article = extract_article(page(body=BODY + f"<p>{sentence}</p><p>Leave a Reply</p>"))
+    assert article is not None
+    assert sentence in article.text
+    assert "\n\nLeave a Reply" not in article.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Leave a Reply",
+        "Leave a Reply Cancel reply",
+        "What do you think?",
+        "Your email address will not be published. Required fields are marked *",
+        "GIPHY App Key not set. Please check settings",
+        "Share this:",
+        "Like this:",
+        "Related",
+        "Post navigation",
+        "Subscribe to our newsletter",
+    ],
+)
+def test_clutter_phrases(text: str) -> None:
+    assert is_clutter_phrase(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We asked readers what do you think about the change, and most of them liked it.",
+        "Leave a reply is the label WordPress prints above its comment form by default.",
+        "Related work on garbage collectors is summarised in the second section.",
+    ],
+)
+def test_sentences_are_not_clutter_phrases(text: str) -> None:
+    assert not is_clutter_phrase(text)
+
+
+def test_empty_taxonomy_line() -> None:
+    assert is_empty_taxonomy("In ,")
+    assert is_empty_taxonomy("Filed under: ,")
+    assert not is_empty_taxonomy("In 2014, Microsoft lost.")
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("Written by Connor Livingston", ["Connor Livingston"]),
+        ("By Jane Doe", ["Jane Doe"]),
+        ("By Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
+        ("by Jane Doe on May 17, 2024", ["Jane Doe"]),
+        ("Posted by Ludwig van Beethoven | 4 min read", ["Ludwig van Beethoven"]),
+        ("By the way, the release is late.", []),
+        ("Written by hand in a notebook", []),
+    ],
+)
+def test_byline_author(line: str, names: list[str]) -> None:
+    assert byline_author(line) == names
+
+
+def test_byline_in_text_gives_author_and_is_dropped() -> None:
+    html = page(body="<p>By Jane Doe</p>" + BODY)
+    article = extract_article(html)
+    assert article is not None
+    assert article.authors == ["Jane Doe"]
+    assert "By Jane Doe" not in article.text
+
+
+def test_trailing_titles_of_other_posts_are_dropped_but_not_sentences() -> None:
+    nav = (
+        "<p><a href='/2024/07/01/go-1-23/'>Go 1.23 adds range over functions</a></p>"
+        "<p><a href='/2024/07/02/python-3-13/'>Python 3.13 gets a free-threaded build</a></p>"
+    )
+    article = extract_article(page(body=BODY + nav), url="https://blog.example/2024/07/25/rust/")
+    assert article is not None
+    assert "Go 1.23" not in article.text
+    assert "Python 3.13" not in article.text
+    assert article.text.endswith("reaches the new release.")
+
+
+def test_trailing_short_line_that_is_not_a_link_is_kept() -> None:
+    body = BODY + "<p>Update: the release notes have moved to the new site</p>"
+    article = extract_article(page(body=body), url="https://blog.example/2024/07/25/rust/")
+    assert article is not None
+    assert article.text.endswith("the release notes have moved to the new site")
+
+
+def test_headline_is_not_the_first_line() -> None:
+    article = extract_article(page(body="<p>Rust 1.80 is out</p>" + BODY))
+    assert article is not None
+    assert article.title == "Rust 1.80 is out"
+    assert not article.text.startswith("Rust 1.80 is out")
+
+
+def test_paragraphs_are_separated_by_one_blank_line_and_whitespace_collapsed() -> None:
+    body = "<p>First   paragraph\n with   spaces, long enough to count as a sentence.</p>" + BODY
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert article.text.startswith("First paragraph with spaces, long enough")
+    assert "\n\n\n" not in article.text
+    assert all(p.strip() == p and p for p in article.text.split("\n\n"))
+
+
+def test_clutter_removed_by_selector() -> None:
+    body = (
+        BODY
+        + "<div class='sharedaddy'><h3>Share on Mastodon now</h3></div>"
+        + "<div class='saboxplugin-wrap'><p>Jane writes about compilers for a living.</p></div>"
+        + "<div id='respond'><p>Comment policy: be kind to each other in here.</p></div>"
+    )
+    article = extract_article(page(body=body))
+    assert article is not None
+    for clutter in ("Mastodon", "compilers for a living", "Comment policy"):
+        assert clutter not in article.text
+
+
+# --- metadata -----------------------------------------------------------------------------------
+
+
+def test_json_ld_graph_with_author_list_and_references() -> None:
+    data = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "name": "Ferris Weekly"},
+            {"@type": "Person", "@id": "#jane", "name": "Jane Doe"},
+            {
+                "@type": ["BlogPosting"],
+                "headline": "Rust 1.80 is out",
+                "author": [{"@id": "#jane"}, {"@type": "Person", "name": "John Roe"}, "Ann Lee"],
+                "datePublished": "2024-07-25T09:30:00+02:00",
+                "dateModified": "2024-07-26T10:00:00",
+                "image": {"@type": "ImageObject", "url": "/img/rust.png"},
+                "keywords": "rust, releases",
+                "inLanguage": "en-GB",
+            },
+        ],
+    }
+    article = extract_article(page(head=ld(data)), url="https://ferris.example/rust-1-80/")
+    assert article is not None
+    assert article.authors == ["Jane Doe", "John Roe", "Ann Lee"]
+    assert article.title == "Rust 1.80 is out"
+    assert article.published == datetime(2024, 7, 25, 7, 30, tzinfo=UTC)
+    assert article.modified == datetime(2024, 7, 26, 10, 0, tzinfo=UTC)
+    assert article.image_url == "https://ferris.example/img/rust.png"
+    assert article.tags == ["rust", "releases"]
+    assert article.site_name == "Ferris Weekly"
+
+
+@pytest.mark.parametrize("kind", ["NewsArticle", "ReportageNews", "Article"])
+def test_json_ld_article_types_and_string_author(kind: str) -> None:
+    data = {"@type": kind, "headline": "Rust 1.80 is out", "author": "Jane Doe"}
+    article = extract_article(page(head=ld(data)))
+    assert article is not None
+    assert article.authors == ["Jane Doe"]
+
+
+def test_opengraph_and_meta_fallbacks() -> None:
+    head = (
+        "<title>Rust 1.80 is out | Ferris Weekly</title>"
+        '<meta property="og:site_name" content="Ferris Weekly">'
+        '<meta property="og:image" content="https://cdn.example/rust.png">'
+        '<meta property="og:url" content="https://ferris.example/rust-1-80/">'
+        '<meta property="article:published_time" content="2024-07-25T09:30:00-05:00">'
+        '<meta property="article:modified_time" content="2024-07-25 18:00:00">'
+        '<meta property="article:tag" content="Rust">'
+        '<meta property="article:tag" content="Releases">'
+        '<meta property="article:author" content="https://facebook.com/janedoe">'
+        '<meta name="author" content="Jane Doe">'
+        '<meta name="description" content="Lazy cells land in std.">'
+    )
+    article = extract_article(page(head=head, lang="en-US"))
+    assert article is not None
+    assert article.title == "Rust 1.80 is out"
+    assert article.authors == ["Jane Doe"]
+    assert article.site_name == "Ferris Weekly"
+    assert article.image_url == "https://cdn.example/rust.png"
+    assert article.canonical_url == "https://ferris.example/rust-1-80/"
+    assert article.published == datetime(2024, 7, 25, 14, 30, tzinfo=UTC)
+    assert article.modified == datetime(2024, 7, 25, 18, 0, tzinfo=UTC)
+    assert article.tags == ["Rust", "Releases"]
+    assert article.language == "en"
+    assert article.description == "Lazy cells land in std."
+
+
+def test_rel_author_time_element_and_canonical_link() -> None:
+    body = (
+        '<p class="meta"><a rel="author" href="/u/jane">Jane Doe</a>'
+        ' <time datetime="2024-07-25T09:30:00Z">July 25</time></p>' + BODY
+    )
+    head = '<link rel="canonical" href="/rust-1-80/">'
+    article = extract_article(page(head=head, body=body), url="https://ferris.example/x?utm=1")
+    assert article is not None
+    assert article.authors == ["Jane Doe"]
+    assert article.published == datetime(2024, 7, 25, 9, 30, tzinfo=UTC)
+    assert article.canonical_url == "https://ferris.example/rust-1-80/"
+
+
+def test_dates_are_aware_utc() -> None:
+    for value in ("2024-05-17", "2024-05-17T10:00:00+09:00", "May 17, 2024 10:00"):
+        parsed = parse_date(value)
+        assert parsed is not None
+        assert parsed.tzinfo is UTC
+    assert parse_date("2024-05-17T10:00:00+09:00") == datetime(2024, 5, 17, 1, tzinfo=UTC)
+    assert parse_date("not a date") is None
+    assert parse_date("0001-01-01") is None
+    assert date_from_url("https://x.example/2024/05/17/slug/") == datetime(2024, 5, 17, tzinfo=UTC)
+    assert date_from_url("https://x.example/2024/13/17/slug/") is None
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "expected"),
+    [
+        ("Rust 1.80 is out | Ferris Weekly", "Ferris Weekly", "Rust 1.80 is out"),
+        ("Rust 1.80 is out - Ferris Weekly", None, "Rust 1.80 is out"),
+        ("Ferris Weekly » Rust 1.80 is out", "Ferris Weekly", "Rust 1.80 is out"),
+        ("Python 3.13 - what is new", None, "Python 3.13 - what is new"),
+    ],
+)
+def test_clean_title(title: str, site: str | None, expected: str) -> None:
+    assert clean_title(title, site, None, "https://ferrisweekly.example/a") == expected
+
+
+# --- charsets -----------------------------------------------------------------------------------
+
+ACCENTED = "Café crème: naïve résumé — “quoted” text"
+
+
+def accented_page(charset_meta: str = "") -> str:
+    body = f"<p>{ACCENTED}. {BODY[3:]}"
+    return page(head=charset_meta, body=body).replace('<meta charset="utf-8">', "")
+
+
+def test_windows_1252_bytes_with_header_charset() -> None:
+    data = accented_page().encode("windows-1252")
+    article = extract_article(data, content_type="text/html; charset=ISO-8859-1")
+    assert article is not None
+    assert ACCENTED in article.text
+
+
+def test_windows_1252_bytes_with_meta_charset() -> None:
+    data = accented_page('<meta charset="windows-1252">').encode("windows-1252")
+    article = extract_article(data)
+    assert article is not None
+    assert ACCENTED in article.text
+
+
+def test_http_equiv_charset() -> None:
+    meta = '<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+    assert ACCENTED in decode_html(accented_page(meta).encode("windows-1252"))
+
+
+def test_shift_jis_with_meta_charset() -> None:
+    japanese = "新しいリリースでは、標準ライブラリに遅延セルが追加されました。"
+    html = page(head='<meta charset="Shift_JIS">', body=f"<p>{japanese * 4}</p>{BODY}", lang="ja")
+    data = html.replace('<meta charset="utf-8">', "").encode("shift_jis", "xmlcharrefreplace")
+    article = extract_article(data)
+    assert article is not None
+    assert japanese in article.text
+    assert article.language == "ja"
+
+
+def test_utf16_with_bom() -> None:
+    data = "\ufeff".encode("utf-16-le") + accented_page().encode("utf-16-le")
+    article = extract_article(data, content_type="text/html; charset=utf-8")
+    assert article is not None
+    assert ACCENTED in article.text
+
+
+def test_undeclared_utf8_and_wrong_header() -> None:
+    data = accented_page().encode("utf-8")
+    assert ACCENTED in decode_html(data)
+    assert ACCENTED in decode_html(data, "text/html; charset=bogus-charset")
+
+
+def test_xml_declaration_in_text_input() -> None:
+    html = '<?xml version="1.0" encoding="utf-8"?>' + page()
+    assert extract_article(html) is not None
+
+
+# --- pages without an article -------------------------------------------------------------------
+
+
+def test_listing_page_is_none() -> None:
+    posts = "".join(
+        f"<article><h2><a href='/post-{i}/'>Post number {i} about compilers</a></h2>"
+        f"<p>A short teaser of post {i} that describes what the post is about…</p>"
+        f"<a href='/post-{i}/'>Read more</a></article>"
+        for i in range(8)
+    )
+    html = f"<html><head><title>Blog</title></head><body><main>{posts}</main></body></html>"
+    assert extract_article(html, url="https://blog.example/") is None
+
+
+def test_collection_page_json_ld_is_none() -> None:
+    assert extract_article(page(head=ld({"@type": "CollectionPage", "name": "Archive"}))) is None
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        b"",
+        "   ",
+        b"\x00\x01\x02\xff\xfe\x00garbage\x89PNG\r\n",
+        bytes(range(256)) * 40,
+        "<script>document.write('hello world, this is all there is');</script>",
+        "<html><head><script>var x = 1;</script></head><body><script>run()</script></body></html>",
+        "<html><body><p>Too short.</p></body></html>",
+        "just some plain words",
+        "<html><body>" + "<div>" * 10_000 + "</body></html>",
+    ],
+)
+def test_no_article_is_none(html: str | bytes) -> None:
+    assert extract_article(html) is None
+
+
+def test_wrong_input_type_is_none() -> None:
+    assert extract_article(None) is None  # type: ignore[arg-type]
+
+
+def test_huge_page_stays_fast() -> None:
+    filler = "<div><a href='/tag/x'>tag</a> filler text of the sidebar</div>\n" * 160_000
+    html = page(body=BODY + filler)
+    assert len(html) > 10_000_000
+    start = time.perf_counter()
+    result = extract_article(html.encode("utf-8"))
+    assert time.perf_counter() - start < 4.0
+    assert result is None or isinstance(result, Article)
+
+
+def test_huge_script_before_article_is_skipped_quickly() -> None:
+    head = "<script>" + "var x = 1;\n" * 1_000_000 + "</script>"
+    start = time.perf_counter()
+    article = extract_article(page(head=head))
+    assert time.perf_counter() - start < 2.0
+    assert article is not None
+    assert "lazy cells" in article.text
+
+
+def test_deep_nesting_does_not_raise() -> None:
+    html = "<html><body>" + "<div>" * 10_000 + BODY + "</div>" * 10_000 + "</body></html>"
+    result = extract_article(html)
+    assert result is None or isinstance(result, Article)
+
+
+# --- property: never raises ---------------------------------------------------------------------
+
+_TAGS = st.sampled_from(
+    ["p", "div", "article", "h1", "script", "time", "a", "meta", "title", "span", "li", "ul"]
+)
+_FRAGMENT = st.one_of(
+    st.text(max_size=80),
+    _TAGS.map(lambda t: f"<{t}>"),
+    _TAGS.map(lambda t: f"</{t}>"),
+    st.just('<meta property="article:published_time" content="2024-99-99">'),
+    st.just('<script type="application/ld+json">{"@type":"Article","author":[null,{}]}</script>'),
+    st.just("<p>By Jane Doe</p>"),
+    st.just("<p>Leave a Reply</p>"),
+    st.just(BODY),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_FRAGMENT, max_size=30), st.sampled_from(["text", "bytes"]))
+def test_random_html_never_raises(fragments: list[str], kind: str) -> None:
+    html = "".join(fragments)
+    data: str | bytes = html.encode("utf-8", "surrogatepass") if kind == "bytes" else html
+    result = extract_article(data, url="https://x.example/2024/01/02/p/")
+    assert result is None or isinstance(result, Article)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=2000), st.sampled_from([None, "text/html; charset=shift_jis", "x"]))
+def test_random_bytes_never_raise(data: bytes, content_type: str | None) -> None:
+    result = extract_article(data, content_type=content_type)
+    assert result is None or isinstance(result, Article)
+
+
+def test_commenter_bylines_are_not_the_author() -> None:
+    comments = (
+        "<div id='comments'><ol class='comment-list'><li class='comment'>"
+        "<p>Posted by Troll Person</p><p>First comment, nice article about the release.</p>"
+        "</li></ol></div>"
+    )
+    html = page(body=BODY + comments).replace("<body>", "<body class='single comments-open'>")
+    html = html.replace("<h1>", "<p>By Jane Doe</p><h1>")
+    article = extract_article(html)
+    assert article is not None
+    assert article.authors == ["Jane Doe"]
+    assert "Troll" not in article.text
