@@ -26,7 +26,9 @@ def clean_page(page: PageItem) -> PageItem:
     if article.published is None and page.feed_published is not None:
         article.published = page.feed_published
     if not article.title:
-        raise RejectedPage(f"{page.url}: the article has no title")
+        # No headline anywhere: name the article after its opening words
+        words = article.text.split()
+        article.title = " ".join(words[:12]) + (" …" if len(words) > 12 else "")
     page.article = article
     return page
 

@@ -13,7 +13,11 @@ from tests.test_crawl import CLUTTER_LINES
 def test_demo_prints_every_blog_clean_and_the_republished_post_once() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "aggregator", "demo"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -30,7 +34,11 @@ def test_demo_prints_every_blog_clean_and_the_republished_post_once() -> None:
 def test_demo_json_lists_every_stored_article() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "aggregator", "demo", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in result.stdout.splitlines()]

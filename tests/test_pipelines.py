@@ -115,7 +115,11 @@ def test_dedup_drops_the_same_canonical_url_twice_in_one_run(crawler: Crawler) -
 def test_feed_metadata_fills_what_the_page_lacks(crawler: Crawler) -> None:
     body = (
         "<html><body><article>"
-        + "<p>Plain paragraph about databases and their storage engines, long enough. </p>" * 6
+        + "".join(
+            f"<p>Paragraph {n} explains how storage engine number {n} lays out its pages, "
+            f"why its write path batches {n * 8} records, and what that costs readers.</p>"
+            for n in range(1, 6)
+        )
         + "</article></body></html>"
     ).encode()
     item = PageItem(

@@ -53,6 +53,8 @@ from aggregator.items import Article
 __all__ = ["extract_article"]
 
 logger = logging.getLogger(__name__)
+# trafilatura warns about every page without an article; we log our own reason at DEBUG
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 # A page holds an article when its text has at least MIN_TEXT_CHARS characters, or at least
 # MIN_SENTENCES sentences and MIN_SHORT_TEXT_CHARS characters (a short news brief).
@@ -161,7 +163,7 @@ def _extract(html: str | bytes, url: str | None, content_type: str | None) -> Ar
     )
     tags = meta.tags or [t for t in (fallback.tags or []) if isinstance(t, str)]
     return Article(
-        title=title or (paragraphs[0][:200] if paragraphs else ""),
+        title=title,
         text=text,
         authors=dedupe(authors, 10),
         published=published,
