@@ -19,7 +19,7 @@ from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
 from tests.conftest import FAST_CRAWL, ROOT, SITES, scrapy_crawl
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "techblog-page-sample.txt"
+SEED = Path(__file__).resolve().parent / "sites" / "seed" / "techblog-page-sample.txt"
 CLUTTER_LINES = (
     "What do you think?",
     "Written by",

@@ -31,7 +31,7 @@ from aggregator.demo.server import (
 )
 
 FAULTY = Path(__file__).resolve().parent / "sites" / "faulty"
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "techblog-page-sample.txt"
+SEED = Path(__file__).resolve().parent / "sites" / "seed" / "techblog-page-sample.txt"
 TEXT_SUFFIXES = {".html", ".xml", ".json", ".txt", ".toml", ".atom", ".rss"}
 SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 
