@@ -175,6 +175,14 @@ def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
 @click.option("--limit", type=click.IntRange(min=1), help="Article pages per source (default 50).")
 @click.option("--url", help="Fetch this one page instead of the sources' feeds.")
 @click.option("--refresh", is_flag=True, help="Fetch articles again even if already stored.")
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy or AGGREGATOR_* setting, as `scrapy crawl -s` does.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 @pass_context
 @domain_errors
@@ -184,6 +192,7 @@ def crawl(
     limit: int | None,
     url: str | None,
     refresh: bool,
+    overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Crawl sources now and store their new articles.
@@ -193,6 +202,7 @@ def crawl(
       aggregator crawl                      # every enabled source
       aggregator crawl arstechnica lwn --limit 10
       aggregator crawl --url https://example.com/2026/11/a-post/
+      aggregator crawl -s DOWNLOAD_DELAY=2
     """
     from aggregator.sources import load_sources, select_sources
 
@@ -208,7 +218,13 @@ def crawl(
         spider_args["url"] = url
     if refresh:
         spider_args["refresh"] = "1"
-    run_id = run_crawl(obj.db_url, obj.sources_path, spider_args, progress=not as_json)
+    settings: dict[str, str] = {}
+    for override in overrides:
+        name, sep, value = override.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
+        settings[name] = value
+    run_id = run_crawl(obj.db_url, obj.sources_path, spider_args, settings, progress=not as_json)
     summary = _run_summary(obj.engine, run_id)
     if as_json:
         emit_json(summary)

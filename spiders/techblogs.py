@@ -30,6 +30,7 @@ from aggregator.discovery import (
     parse_listing,
     parse_sitemap,
 )
+from aggregator.exceptions import SourcesError
 from aggregator.items import PageItem
 from aggregator.sources import (
     Source,
@@ -137,7 +138,7 @@ class TechBlogsSpider(scrapy.Spider):
         host = urlsplit(self.single_url or "").hostname or ""
         try:
             sources = load_sources(sources_path)
-        except Exception:  # no sources file is fine for one URL
+        except SourcesError:  # no (valid) sources file is fine for one URL
             sources = []
         wanted = set(self.source_names)
         for source in sources:

@@ -284,3 +284,65 @@ def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> N
             engine.dispose()
             if process.poll() is None:
                 process.kill()
+
+
+def test_aggregator_crawl_shows_progress_and_a_summary(
+    demo_group: SiteGroup, demo_sources: Path, db_url: str
+) -> None:
+    fast = [f"--set={key}={value}" for key, value in FAST_CRAWL.items()]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aggregator",
+            "--db",
+            db_url,
+            "--sources",
+            str(demo_sources),
+            "crawl",
+            "techpulse",
+            "--limit",
+            "3",
+            *fast,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "sources 1/1 · pages 3 · stored 3 · errors 0" in result.stderr
+    assert "3 pages fetched, 3 articles stored" in result.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--db", db_url, "articles", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert len(listed.stdout.splitlines()) == 3
+
+
+def test_sources_add_and_check_against_live_blogs(demo_group: SiteGroup, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli import main
+
+    sources = tmp_path / "mine.toml"
+    base = demo_group.servers["kernelnotes"].base_url
+    runner = CliRunner()
+    options = ["--db", f"sqlite:///{tmp_path / 's.db'}", "--sources", str(sources)]
+    added = runner.invoke(main, [*options, "sources", "add", f"{base}/", "--name", "kn"])
+    assert added.exit_code == 0, added.output
+    assert f"feeds: {base}/atom.xml" in added.output
+    again = runner.invoke(main, [*options, "sources", "add", f"{base}/", "--name", "kn"])
+    assert again.exit_code == 1 and "kn" in again.output
+    checked = runner.invoke(main, [*options, "sources", "check", "--json"])
+    assert checked.exit_code == 0, checked.output
+    import json
+
+    rows = [json.loads(line) for line in checked.output.splitlines()]
+    assert rows and all(row["ok"] for row in rows)
+    assert rows[0]["url"] == f"{base}/atom.xml"
