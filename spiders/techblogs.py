@@ -135,14 +135,17 @@ class TechBlogsSpider(scrapy.Spider):
 
     def _source_for_url(self, sources_path: str) -> Source:
         """The configured source a single URL belongs to, or an ad-hoc one named after its host."""
-        host = urlsplit(self.single_url or "").hostname or ""
+        parts = urlsplit(self.single_url or "")
+        host = parts.hostname or ""
         try:
             sources = load_sources(sources_path)
         except SourcesError:  # no (valid) sources file is fine for one URL
             sources = []
         wanted = set(self.source_names)
         for source in sources:
-            if source.name in wanted or (not wanted and urlsplit(source.url).hostname == host):
+            if source.name in wanted or (
+                not wanted and urlsplit(source.url).netloc == parts.netloc
+            ):
                 return source
         name = self.source_names[0] if self.source_names else host.removeprefix("www.")
         return Source(

@@ -164,13 +164,16 @@ def test_listing_pagination_finds_posts_the_feed_does_not_list(
 
 def test_single_url(demo_group: SiteGroup, demo_sources: Path, tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'one.db'}"
-    feedless = [p for p in demo_group.servers["kernelnotes"].hits if p.startswith("/posts/")]
-    del feedless
-    url = demo_group.servers["devwire"].base_url + "/"
-    home = scrapy_crawl(demo_sources, db_url, "-a", f"url={url}")
-    assert home.returncode == 0
+    post = demo_group.servers["kernelnotes"].url("/posts/sched-ext-tour/")
+    one = scrapy_crawl(demo_sources, db_url, "-a", f"url={post}")
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert [(a["source"], a["url"]) for a in stored(db_url)] == [("kernelnotes", post)]
+    assert sum(demo_group.servers["kernelnotes"].hits.values()) == 2  # robots.txt and the post
+    home = demo_group.servers["devwire"].base_url + "/"
+    listing = scrapy_crawl(demo_sources, db_url, "-a", f"url={home}")
+    assert listing.returncode == 0
     # The home page is a listing, not an article: dropped with its reason
-    assert stored(db_url) == []
+    assert len(stored(db_url)) == 1
     assert any("no article" in reason for _, reason in last_run(db_url)["errors"])  # type: ignore[union-attr]
 
 
