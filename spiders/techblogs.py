@@ -198,7 +198,11 @@ class TechBlogsSpider(scrapy.Spider):
         state = self._state(failure)
         key, reason = _failure_reason(failure)
         try:
-            self._record_error(state, request.url, key, reason)
+            if request.meta.get("candidate"):
+                # Probing the usual feed paths: a 404 there is expected, not a crawl error
+                logger.debug("%s: no feed at %s (%s)", state.source.name, request.url, reason)
+            else:
+                self._record_error(state, request.url, key, reason)
             fallback = request.meta.get("on_failure")
             if fallback is not None:
                 yield from fallback(state)

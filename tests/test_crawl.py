@@ -349,3 +349,31 @@ def test_sources_add_and_check_against_live_blogs(demo_group: SiteGroup, tmp_pat
     rows = [json.loads(line) for line in checked.output.splitlines()]
     assert rows and all(row["ok"] for row in rows)
     assert rows[0]["url"] == f"{base}/atom.xml"
+
+
+def test_feed_found_on_a_usual_path_when_the_home_page_links_none(
+    tmp_path: Path, db_url: str
+) -> None:
+    root = tmp_path / "sites" / "plainblog"
+    (root / "post-one").mkdir(parents=True)
+    (root / "index.html").write_text("<html><body><h1>Plain blog</h1></body></html>")
+    words = "Compilers turn careful source code into fast machine code for every platform."
+    (root / "post-one" / "index.html").write_text(
+        "<html><head><title>Post one</title></head><body><article><h1>Post one</h1>"
+        f"<p>{words * 4}</p><p>{words * 3} The end.</p></article></body></html>"
+    )
+    (root / "rss.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>p</title>'
+        "<item><title>Post one</title><link>{{BASE}}/post-one/</link></item></channel></rss>"
+    )
+    (root / "source.toml").write_text('name = "plainblog"\nurl = "{{BASE}}/"\n')
+    with SiteGroup(root.parent) as group:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(group.sources_toml(), encoding="utf-8")
+        result = scrapy_crawl(sources, db_url)
+        assert result.returncode == 0, result.stderr[-3000:]
+        hits = group.servers["plainblog"].hits
+    assert [a["title"] for a in stored(db_url)] == ["Post one"]
+    assert last_run(db_url)["errors"] == []  # probing the usual paths is not an error
+    for path in ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml"):
+        assert hits[path] == 1, path
