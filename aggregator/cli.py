@@ -413,6 +413,41 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
         click.echo(f"Imported {file}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
 
 
+@main.command()
+@click.option("--source", help="Only the articles of this source.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@pass_context
+@domain_errors
+def reextract(obj: Context, source: str | None, as_json: bool) -> None:
+    """Run extraction again over the stored raw HTML (no crawling) and report what changed.
+
+    \b
+    Example:
+      aggregator reextract
+      aggregator reextract --source techpulse --json
+    """
+    from aggregator.ingest import reextract_stored
+
+    with session_scope(obj.engine) as session:
+        ids = [a.id for a in queries.list_articles(session, source=source)]
+    counts: dict[str, int] = {}
+    for done, article_id in enumerate(ids, 1):
+        with session_scope(obj.engine) as session:
+            article = queries.get_article(session, article_id)
+            if article is not None:
+                status = reextract_stored(session, article)
+                counts[status] = counts.get(status, 0) + 1
+        if not as_json and (done % 100 == 0 or done == len(ids)):
+            click.echo(f"\r{done}/{len(ids)} articles re-extracted", err=True, nl=done == len(ids))
+    if as_json:
+        emit_json({"articles": len(ids), "changed": counts.get("updated", 0), **counts})
+        return
+    click.echo(
+        f"{counts.get('updated', 0)} of {len(ids)} articles changed; "
+        + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
+    )
+
+
 # -- database and sources --------------------------------------------------------------
 
 

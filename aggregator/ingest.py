@@ -1,6 +1,8 @@
-"""The clean and fingerprint steps, shared by the pipelines and `aggregator import`."""
+"""The clean and fingerprint steps, shared by the pipelines, `import` and `reextract`."""
 
 from __future__ import annotations
+
+from sqlalchemy.orm import Session
 
 from aggregator.dedup.fingerprints import content_hash
 from aggregator.dedup.urls import canonical_url
@@ -8,6 +10,8 @@ from aggregator.discovery import non_html_reason
 from aggregator.exceptions import RejectedPage
 from aggregator.extract import extract_article
 from aggregator.items import PageItem
+from aggregator.store import queries
+from aggregator.store.models import Article
 
 
 def clean_page(page: PageItem) -> PageItem:
@@ -40,3 +44,28 @@ def fingerprint_page(page: PageItem) -> PageItem:
     page.canonical_url = canonical_url(page.url, page.article.canonical_url)
     page.content_hash = content_hash(page.article.text)
     return page
+
+
+def reextract_stored(session: Session, article: Article, keep_raw: bool = True) -> str:
+    """Run extraction again over an article's stored raw HTML; return what changed."""
+    body = queries.raw_html(article)
+    if body is None:
+        return "no_raw_html"
+    page = PageItem(
+        url=article.url,
+        source=article.source.name,
+        body=body,
+        headers=dict(article.http_headers),
+        fetched_at=article.fetched_at,
+        # What the feed gave at crawl time survives in the row: keep it as the fallback
+        feed_title=article.title,
+        feed_authors=list(article.authors),
+        feed_published=article.published,
+    )
+    try:
+        page = fingerprint_page(clean_page(page))
+    except RejectedPage:
+        return "no_article"
+    # The stored row keeps its identity even if the page's declared canonical URL changed
+    page.canonical_url = article.canonical_url
+    return queries.save_article(session, page, keep_raw=keep_raw).status

@@ -152,3 +152,35 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path) -> None:
     result = invoke(f"sqlite:///{tmp_path / 'fresh.db'}", "db", "upgrade")
     assert result.exit_code == 0
     assert "is at revision 0001" in result.output
+
+
+def test_reextract_rewrites_articles_whose_extraction_changed(db_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import select, update
+
+    from aggregator.store.db import open_store, session_scope
+    from aggregator.store.models import Article
+
+    seed = (Path(__file__).parent / "sites" / "seed" / "wordpress.html").read_text()
+    lines = [
+        json.dumps({"url": "https://seed.example/a", "source": "seed", "html": seed}),
+        json.dumps({"url": "https://other.example/b", "source": "other", "text": ARTICLE_TEXT}),
+    ]
+    path = write_import(tmp_path, lines)
+    assert invoke(db_url, "import", str(path)).exit_code == 0
+    engine = open_store(db_url)
+    with session_scope(engine) as session:
+        # As an older extractor would have stored it: clutter left in the text
+        session.execute(
+            update(Article)
+            .where(Article.source.has(name="seed"))
+            .values(text="Leave a Reply\n\nGIPHY App Key not set. Please check settings")
+        )
+    result = invoke(db_url, "reextract", "--json")
+    assert json.loads(result.output) == {"articles": 2, "changed": 1, "updated": 1, "unchanged": 1}
+    with session_scope(engine) as session:
+        texts = {a.source.name: a.text for a in session.scalars(select(Article))}
+    assert texts["seed"].startswith("A US judge on Friday")
+    assert "GIPHY" not in texts["seed"]
+    only_other = invoke(db_url, "reextract", "--source", "other", "--json")
+    assert json.loads(only_other.output)["articles"] == 1
+    engine.dispose()

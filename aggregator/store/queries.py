@@ -122,7 +122,7 @@ def save_article(session: Session, page: PageItem, keep_raw: bool = True) -> Sav
             return SaveResult(status, article.id, article.duplicate_of)
 
     changed = (
-        existing.content_hash != page.content_hash
+        existing.text != page.article.text
         or existing.title != page.article.title
         or existing.authors != list(page.article.authors)
         or existing.published != page.article.published
