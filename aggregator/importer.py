@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from aggregator.exceptions import ImportLineError, RejectedPage
-from aggregator.ingest import clean_page, fingerprint_page
+from aggregator.ingest import clean_page, fingerprint_page, site_boilerplate
 from aggregator.items import PageItem
 from aggregator.store import queries
 
@@ -78,7 +78,7 @@ def import_line(session: Session, data: dict[str, Any], default_source: str | No
     """Clean, fingerprint and store one import object; return what the store did."""
     page = page_from_json(data, default_source)
     try:
-        page = fingerprint_page(clean_page(page))
+        page = fingerprint_page(clean_page(page, site_boilerplate(session, page.source)))
     except RejectedPage as exc:
         raise ImportLineError(str(exc)) from exc
     assert page.article is not None

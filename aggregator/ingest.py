@@ -9,13 +9,27 @@ from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import non_html_reason
 from aggregator.exceptions import RejectedPage
 from aggregator.extract import extract_article
+from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, strip_boilerplate
 from aggregator.items import PageItem
 from aggregator.store import queries
 from aggregator.store.models import Article
 
 
-def clean_page(page: PageItem) -> PageItem:
-    """Extract the article of a page, completed with its feed metadata; reject non-articles."""
+def site_boilerplate(session: Session, source: str) -> frozenset[str]:
+    """Keys of the paragraphs that are boilerplate of a source: learned before, or now."""
+    known = queries.template_keys(session, source)
+    learned = learn_boilerplate(queries.recent_texts(session, source, TEMPLATE_SAMPLE))
+    queries.add_template_blocks(
+        session, source, {k: v for k, v in learned.items() if k not in known}
+    )
+    return frozenset(known | learned.keys())
+
+
+def clean_page(page: PageItem, boilerplate: frozenset[str] = frozenset()) -> PageItem:
+    """Extract the article of a page, completed with its feed metadata; reject non-articles.
+
+    Paragraphs whose key is in boilerplate (see site_boilerplate) are dropped.
+    """
     content_type = page.headers.get("content-type")
     reason = non_html_reason(content_type, page.body)
     if reason:
@@ -23,6 +37,9 @@ def clean_page(page: PageItem) -> PageItem:
     article = extract_article(page.body, page.url, content_type)
     if article is None:
         raise RejectedPage(f"{page.url}: no article found in the page")
+    article.text = strip_boilerplate(article.text, boilerplate)
+    if not article.text:
+        raise RejectedPage(f"{page.url}: only the site's boilerplate, no article")
     if not article.title and page.feed_title:
         article.title = page.feed_title
     if not article.authors and page.feed_authors:
@@ -63,7 +80,7 @@ def reextract_stored(session: Session, article: Article, keep_raw: bool = True) 
         feed_published=article.published,
     )
     try:
-        page = fingerprint_page(clean_page(page))
+        page = fingerprint_page(clean_page(page, site_boilerplate(session, page.source)))
     except RejectedPage:
         return "no_article"
     # The stored row keeps its identity even if the page's declared canonical URL changed

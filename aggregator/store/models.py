@@ -137,3 +137,16 @@ class CrawlError(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     run: Mapped[CrawlRun] = relationship(back_populates="errors")
+
+
+class TemplateBlock(Base):
+    """A paragraph learned to be boilerplate of one source (it recurs on its pages)."""
+
+    __tablename__ = "template_blocks"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    block_key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sample: Mapped[str] = mapped_column(Text)
+    learned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from aggregator.items import PageItem, utcnow
-from aggregator.store.models import Article, CrawlError, CrawlRun, Source
+from aggregator.store.models import Article, CrawlError, CrawlRun, Source, TemplateBlock
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,44 @@ def save_article(session: Session, page: PageItem, keep_raw: bool = True) -> Sav
         existing.updated_at = utcnow()
     session.flush()
     return SaveResult("updated" if changed else "unchanged", existing.id, existing.duplicate_of)
+
+
+def recent_texts(session: Session, source: str, limit: int) -> list[str]:
+    """Texts of the latest distinct articles of a source (copies left out)."""
+    latest = (
+        select(func.max(Article.id).label("id"))
+        .join(Article.source)
+        .where(Source.name == source, Article.duplicate_of.is_(None))
+        .group_by(Article.content_hash)
+        .order_by(func.max(Article.id).desc())
+        .limit(limit)
+        .subquery()
+    )
+    return list(session.scalars(select(Article.text).join(latest, Article.id == latest.c.id)))
+
+
+def template_keys(session: Session, source: str) -> set[str]:
+    """Keys of the paragraphs learned to be boilerplate of a source."""
+    return set(
+        session.scalars(select(TemplateBlock.block_key).join(Source).where(Source.name == source))
+    )
+
+
+def add_template_blocks(session: Session, source: str, blocks: dict[str, str]) -> None:
+    """Remember paragraphs (key -> sample text) as boilerplate of a source."""
+    if not blocks:
+        return
+    source_row = ensure_source(session, source, "")
+    known = template_keys(session, source)
+    for key, sample in blocks.items():
+        if key not in known:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        TemplateBlock(source_id=source_row.id, block_key=key, sample=sample)
+                    )
+            except IntegrityError:  # learned by another process at the same moment
+                pass
 
 
 def list_articles(

@@ -112,6 +112,20 @@ def upgrade() -> None:
     with op.batch_alter_table("crawl_errors", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_crawl_errors_run_id"), ["run_id"], unique=False)
 
+    op.create_table(
+        "template_blocks",
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("block_key", sa.String(length=16), nullable=False),
+        sa.Column("sample", sa.Text(), nullable=False),
+        sa.Column("learned_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["sources.id"],
+            name=op.f("fk_template_blocks_source_id_sources"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("source_id", "block_key", name=op.f("pk_template_blocks")),
+    )
     # ### end Alembic commands ###
 
 
