@@ -427,7 +427,14 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
       aggregator reextract --source techpulse --json
     """
     from aggregator.ingest import reextract_stored
+    from aggregator.sources import load_sources
 
+    # The sources file's own extraction rules apply when there is one
+    rules = (
+        {s.name: s for s in load_sources(obj.sources_path)}
+        if Path(obj.sources_path).exists()
+        else {}
+    )
     with session_scope(obj.engine) as session:
         ids = [a.id for a in queries.list_articles(session, source=source)]
     counts: dict[str, int] = {}
@@ -435,7 +442,7 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
         with session_scope(obj.engine) as session:
             article = queries.get_article(session, article_id)
             if article is not None:
-                status = reextract_stored(session, article)
+                status = reextract_stored(session, article, rules.get(article.source.name))
                 counts[status] = counts.get(status, 0) + 1
         if not as_json and (done % 100 == 0 or done == len(ids)):
             click.echo(f"\r{done}/{len(ids)} articles re-extracted", err=True, nl=done == len(ids))

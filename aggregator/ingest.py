@@ -11,6 +11,7 @@ from aggregator.exceptions import RejectedPage
 from aggregator.extract import extract_article
 from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, strip_boilerplate
 from aggregator.items import PageItem
+from aggregator.sources import Source
 from aggregator.store import queries
 from aggregator.store.models import Article
 
@@ -25,16 +26,25 @@ def site_boilerplate(session: Session, source: str) -> frozenset[str]:
     return frozenset(known | learned.keys())
 
 
-def clean_page(page: PageItem, boilerplate: frozenset[str] = frozenset()) -> PageItem:
+def clean_page(
+    page: PageItem, boilerplate: frozenset[str] = frozenset(), source: Source | None = None
+) -> PageItem:
     """Extract the article of a page, completed with its feed metadata; reject non-articles.
 
-    Paragraphs whose key is in boilerplate (see site_boilerplate) are dropped.
+    Paragraphs whose key is in boilerplate (see site_boilerplate) are dropped; the source's
+    own rules (content and remove selectors from sources.toml) apply when it is given.
     """
     content_type = page.headers.get("content-type")
     reason = non_html_reason(content_type, page.body)
     if reason:
         raise RejectedPage(f"{page.url}: {reason}")
-    article = extract_article(page.body, page.url, content_type)
+    article = extract_article(
+        page.body,
+        page.url,
+        content_type,
+        source.content if source else None,
+        source.remove if source else (),
+    )
     if article is None:
         raise RejectedPage(f"{page.url}: no article found in the page")
     article.text = strip_boilerplate(article.text, boilerplate)
@@ -63,7 +73,9 @@ def fingerprint_page(page: PageItem) -> PageItem:
     return page
 
 
-def reextract_stored(session: Session, article: Article, keep_raw: bool = True) -> str:
+def reextract_stored(
+    session: Session, article: Article, source: Source | None = None, keep_raw: bool = True
+) -> str:
     """Run extraction again over an article's stored raw HTML; return what changed."""
     body = queries.raw_html(article)
     if body is None:
@@ -80,7 +92,7 @@ def reextract_stored(session: Session, article: Article, keep_raw: bool = True) 
         feed_published=article.published,
     )
     try:
-        page = fingerprint_page(clean_page(page, site_boilerplate(session, page.source)))
+        page = fingerprint_page(clean_page(page, site_boilerplate(session, page.source), source))
     except RejectedPage:
         return "no_article"
     # The stored row keeps its identity even if the page's declared canonical URL changed

@@ -46,7 +46,17 @@ FEED_LINK_TYPES = frozenset(
     }
 )
 
-SOURCE_KEYS = ("name", "url", "feeds", "sitemaps", "listings", "interval", "enabled")
+SOURCE_KEYS = (
+    "name",
+    "url",
+    "feeds",
+    "sitemaps",
+    "listings",
+    "interval",
+    "enabled",
+    "content",
+    "remove",
+)
 REQUIRED_KEYS = ("name", "url")
 URL_LIST_KEYS = ("feeds", "sitemaps", "listings")
 
@@ -88,6 +98,9 @@ class Source:
     listings: tuple[str, ...] = ()
     interval: timedelta | None = None
     enabled: bool = True
+    # Extraction rules for sites no heuristic gets right: CSS selectors
+    content: str | None = None
+    remove: tuple[str, ...] = ()
 
     def to_toml(self) -> str:
         """Render this source as one `[[sources]]` block holding only its non-default keys."""
@@ -108,6 +121,10 @@ class Source:
             lines.append(f"interval = {_toml_string(format_duration(self.interval))}")
         if not self.enabled:
             lines.append("enabled = false")
+        if self.content:
+            lines.append(f"content = {_toml_string(self.content)}")
+        if self.remove:
+            lines.append(f"remove = [{', '.join(_toml_string(r) for r in self.remove)}]")
         return "\n".join(lines) + "\n"
 
 
@@ -698,6 +715,21 @@ def _validate_entry(entry: dict[str, Any], errors: list[str]) -> Source | None:
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         errors.append(f"key 'enabled': must be true or false, got {_type_name(enabled)}")
+    content = entry.get("content")
+    if content is not None:
+        if not isinstance(content, str):
+            errors.append(
+                f"key 'content': must be a CSS selector string, got {_type_name(content)}"
+            )
+        elif problem := _selector_problem(content):
+            errors.append(f"key 'content': {content!r}: {problem}")
+    remove = entry.get("remove", [])
+    if not isinstance(remove, list) or not all(isinstance(r, str) for r in remove):
+        errors.append(f"key 'remove': must be an array of CSS selectors, got {_type_name(remove)}")
+        remove = []
+    for position, selector in enumerate(remove):
+        if problem := _selector_problem(selector):
+            errors.append(f"key 'remove': remove[{position}] {selector!r}: {problem}")
     if errors:
         return None
     assert isinstance(name, str) and isinstance(url, str) and isinstance(enabled, bool)
@@ -709,7 +741,22 @@ def _validate_entry(entry: dict[str, Any], errors: list[str]) -> Source | None:
         listings=url_lists.get("listings", ()),
         interval=interval,
         enabled=enabled,
+        content=content,
+        remove=tuple(remove),
     )
+
+
+def _selector_problem(selector: str) -> str | None:
+    """Say what is wrong with a CSS selector, or None."""
+    from cssselect import GenericTranslator, SelectorError
+
+    if not selector.strip():
+        return "empty selector"
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        return f"not a valid CSS selector ({exc})"
+    return None
 
 
 def _url_problem(url: str) -> str | None:

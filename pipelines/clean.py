@@ -51,8 +51,10 @@ class CleanPipeline:
     def process_item(self, item: PageItem) -> PageItem:
         stats = self.crawler.stats
         assert stats is not None
+        sources = getattr(self.crawler.spider, "sources", [])
+        source = next((s for s in sources if s.name == item.source), None)
         try:
-            cleaned = clean_page(item, self._boilerplate(item.source))
+            cleaned = clean_page(item, self._boilerplate(item.source), source)
         except RejectedPage as exc:
             stats.inc_value("aggregator/clean/rejected")
             raise DropItem(str(exc)) from exc

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
@@ -93,18 +93,31 @@ _PARSER = HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8", no
 
 
 def extract_article(
-    html: str | bytes, url: str | None = None, content_type: str | None = None
+    html: str | bytes,
+    url: str | None = None,
+    content_type: str | None = None,
+    content_selector: str | None = None,
+    remove_selectors: Sequence[str] = (),
 ) -> Article | None:
-    """Extract the article of an HTML page, or None when the page holds no article."""
+    """Extract the article of an HTML page, or None when the page holds no article.
+
+    content_selector and remove_selectors are a source's own rules (CSS), from sources.toml.
+    """
     try:
-        return _extract(html, url, content_type)
+        return _extract(html, url, content_type, content_selector, remove_selectors)
     except Exception:
         # extraction must never take the crawl down; the page is simply skipped
         logger.warning("extraction failed for %s", url, exc_info=True)
         return None
 
 
-def _extract(html: str | bytes, url: str | None, content_type: str | None) -> Article | None:
+def _extract(
+    html: str | bytes,
+    url: str | None,
+    content_type: str | None,
+    content_selector: str | None = None,
+    remove_selectors: Sequence[str] = (),
+) -> Article | None:
     tree = _parse(html, content_type)
     if tree is None:
         logger.debug("no HTML tree for %s", url)
@@ -114,6 +127,7 @@ def _extract(html: str | bytes, url: str | None, content_type: str | None) -> Ar
     markup_byline = [] if meta.authors else find_byline(tree)
 
     remove_clutter(tree)
+    _apply_site_rules(tree, content_selector, remove_selectors, url)
     elements = sum(1 for _ in islice(tree.iter(), MAX_FULL_EXTRACTION_ELEMENTS + 1))
     if meta.is_listing or _looks_like_listing(tree):
         logger.info("listing page, not an article: %s", url)
@@ -175,6 +189,27 @@ def _extract(html: str | bytes, url: str | None, content_type: str | None) -> Ar
         site_name=meta.site_name or fallback.sitename,
         description=meta.description or fallback.description,
     )
+
+
+def _apply_site_rules(
+    tree: HtmlElement, content: str | None, remove: Sequence[str], url: str | None
+) -> None:
+    """Apply a source's own rules: drop what `remove` matches, keep only what `content` matches."""
+    for selector in remove:
+        for element in tree.cssselect(selector):
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)
+    if not content:
+        return
+    kept = tree.cssselect(content)
+    body = tree.find("body")
+    if not kept or body is None:
+        logger.info("content selector %r matches nothing in %s", content, url)
+        return
+    for child in list(body):
+        body.remove(child)
+    body.extend(kept)
 
 
 def _parse(html: str | bytes, content_type: str | None) -> HtmlElement | None:
