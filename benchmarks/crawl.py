@@ -1,0 +1,1201 @@
+"""End-to-end crawl throughput on generated WordPress-like blogs served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import json
+import os
+import pstats
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from aggregator import settings as project_settings
+from aggregator.demo.server import SiteGroup
+from aggregator.extract import extract_article
+from aggregator.store import queries
+from aggregator.store.db import open_store, session_scope
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The brief's crawl settings: no politeness delays against our own local servers
+CRAWL_SETTINGS = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "CONCURRENT_REQUESTS": str(project_settings.CONCURRENT_REQUESTS),
+    "LOG_LEVEL": "INFO",
+}
+# The reference must obey robots.txt too, or it would skip a request ours makes
+REFERENCE_SETTINGS = {**CRAWL_SETTINGS, "ROBOTSTXT_OBEY": "True"}
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+CONTENT_TYPE = "text/html; charset=utf-8"
+PROGRESS_EVERY = 5.0
+PROFILE_PAGES = 200
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """Return the comma-separated entries of a word list, whitespace collapsed."""
+    return tuple(" ".join(word.split()) for word in text.split(",") if word.strip())
+
+
+SITE_NAMES = _words(
+    """
+    byteforge, stackjournal, kernelcraft, cloudnotes, devdispatch, bitstream, opsweekly,
+    codepress
+    """
+)
+COMPANIES = _words(
+    """
+    Mozilla, Canonical, Red Hat, Fastly, Cloudflare, GitLab, JetBrains, Raspberry Pi, Framework,
+    Valve, Nvidia, Arm, SUSE, Docker, Grafana Labs, Tailscale, Fly.io, Sentry, Oxide, System76,
+    Igalia, Collabora, DigitalOcean, Hetzner
+    """
+)
+TECHS = _words(
+    """
+    Rust, WebAssembly, eBPF, Kubernetes, PostgreSQL, SQLite, RISC-V, HTTP/3, QUIC, io_uring,
+    Wayland, passkeys, OpenTelemetry, LLVM, Zig, WebGPU, TLS 1.3, ZFS, Btrfs, NixOS, systemd,
+    Python 3.14, Go, Kotlin, SwiftUI, Vulkan, CHERI, DuckDB
+    """
+)
+THINGS = _words(
+    """
+    build pipeline, memory allocator, query planner, package manager, container runtime, garbage
+    collector, edge network, task scheduler, file system, browser engine, compiler backend,
+    monitoring stack, CI fleet, storage layer, laptop mainboard, firmware updater, JIT compiler,
+    database driver, load balancer, text editor, search index, image decoder, DNS resolver,
+    payment service
+    """
+)
+VERBS = _words(
+    """
+    rewrote, open-sourced, replaced, benchmarked, shipped, deprecated, audited, ported,
+    profiled, redesigned, sped up, simplified
+    """
+)
+ADJECTIVES = _words(
+    """
+    faster, smaller, safer, cheaper, simpler, more predictable, more reliable, easier to debug
+    """
+)
+METRICS = _words(
+    """
+    p99 latency, cold-start time, memory use, build time, binary size, the error rate, power
+    draw, cost per request, tail latency, throughput, time to first byte, crash reports
+    """
+)
+PROBLEMS = _words(
+    """
+    convincing the on-call rotation to trust it, migrating ten years of data without downtime,
+    keeping the old API working for existing customers, finding a test suite that reflected real
+    traffic, explaining the change to the finance team, coordinating three release trains at
+    once, undoing assumptions baked into the monitoring, training the support staff on the new
+    failure modes
+    """
+)
+CAUSES = _words(
+    """
+    removing a global lock that nobody remembered adding, batching small writes into larger
+    ones, caching parsed configuration instead of reading it on every call, dropping an
+    abstraction layer that cost more than it saved, switching to a bump allocator for
+    short-lived objects, moving hot data closer to the CPU that used it, deleting code paths
+    that had not run in years, turning retries with no backoff into retries with jitter
+    """
+)
+MISSING = _words(
+    """
+    a stable ABI, mature debugging tools, a long-term support policy, good documentation for
+    newcomers, support on older hardware, a clear governance model, reproducible builds
+    """
+)
+AUDIENCES = _words(
+    """
+    small teams, embedded developers, hosting providers, regulated industries, hobbyists, large
+    enterprises, students
+    """
+)
+HARDWARE = _words(
+    """
+    eight-core server, Raspberry Pi 5, two-socket machine, laptop from 2019, cloud VM with four
+    vCPUs, ARM development board
+    """
+)
+UNITS = _words(
+    """
+    regions, data centres, services, clusters, teams, customers, releases
+    """
+)
+FEATURES = _words(
+    """
+    incremental compilation, structured logging, zero-copy parsing, a plugin API,
+    hardware-backed keys, live migration, per-tenant quotas, a read-only replica mode, async I/O
+    throughout, a new configuration format, better error messages, signed release artifacts
+    """
+)
+FIRST_NAMES = _words(
+    """
+    Ada, Ben, Chiara, Dmitri, Elena, Farid, Grace, Hiro, Ines, Jonas, Kemi, Lars, Maya, Nils,
+    Olu, Priya, Quinn, Rosa, Sven, Tariq, Uma, Viktor, Wen, Yara
+    """
+)
+LAST_NAMES = _words(
+    """
+    Okafor, Lindqvist, Moreau, Tanaka, Petrov, Haddad, Nakamura, Fischer, Alvarez, Kowalski,
+    Mensah, O'Brien, Rossi, Svensson, Chen, Dubois, Ivanova, Patel
+    """
+)
+ROLES = _words(
+    """
+    a staff engineer, the project lead, a long-time maintainer, the CTO, a security researcher,
+    an SRE, the release manager, a developer advocate
+    """
+)
+CATEGORIES = _words(
+    """
+    Engineering, Open Source, Security, Performance, Hardware, Databases, Cloud, Programming
+    Languages, DevOps, Web
+    """
+)
+SENTENCES = (
+    "{company} {verb} its {thing} in {tech}, and {metric} fell by {pct}% in the first {n} weeks.",
+    "According to {person}, {role} at {company}, the hardest part was {problem}.",
+    "The team measured {metric} across {n} {units} before and after the change.",
+    "“We expected {tech} to be {adj}, but not by this much,” {person} said.",
+    "Critics point out that {tech} still lacks {missing}, which matters for {audience}.",
+    "The {thing} now handles {big:,} requests per second on a single {hardware}.",
+    "That is {adj} than the old design, but it also means {audience} have to relearn a few habits.",
+    "Version {major}.{minor} adds {feature}, and {feature2} is planned for the next release.",
+    "Most of the gains came from {cause}.",
+    "In the {ordinal} quarter, {company} moved {pct}% of its {thing} traffic to {tech}.",
+    "Nobody expected {tech} to matter here, yet it turned out to be the {thing} that mattered.",
+    "The change landed in {n} pull requests reviewed by {m} people over {k} months.",
+    "{person} is careful not to oversell it: {metric} is only one number among many.",
+    "Several {units} reported that {metric} stayed flat, which the authors attribute to {cause}.",
+    "For {audience}, the practical upshot is a {thing} that is {adj} and {adj2}.",
+    "The write-up includes flame graphs, a reproducible benchmark and a list of dead ends.",
+    "An earlier attempt with {tech2} was abandoned after {k} months because of {missing}.",
+    "{company} says it will keep the old {thing} around until at least {year}.",
+    "Early adopters at {company2} describe the upgrade as uneventful, which is the point.",
+    "The numbers come with caveats: the test ran on a {hardware} with {n} GB of memory.",
+)
+HEADINGS = (
+    "Why {tech} mattered",
+    "What changed in the {thing}",
+    "The numbers",
+    "What comes next for {company}",
+    "Lessons for other teams",
+    "How the migration worked",
+    "Where {tech} still falls short",
+    "Measuring {metric}",
+)
+TITLES = (
+    "How {company} {verb} its {thing} with {tech}",
+    "{company} {verb} the {thing}: {metric} down {pct}%",
+    "Inside {company}'s move to {tech} for its {thing}",
+    "{tech} {major}.{minor} lands with {feature}",
+    "Why {company} bet its {thing} on {tech}",
+    "A {thing} that is {adj}: what {company} learned from {tech}",
+    "{company} and {company2} team up on {tech} {thing}",
+)
+CONFIG_KEYS = ("workers", "timeout", "cache_size", "retries", "max_connections")
+COMMENT_TEXTS = (
+    "Great write-up, thanks for sharing the numbers.",
+    "We tried something similar last year and hit exactly the same wall with {tech}.",
+    "Would love to see the benchmark repeated on {hardware} hardware.",
+    "Is the {thing} code available anywhere, or is this internal only?",
+    "The part about {cause} is the real lesson here.",
+    "I am sceptical: {metric} alone does not tell the whole story.",
+    "Finally someone explains {tech} without the hype.",
+)
+
+
+@dataclass
+class Post:
+    """One generated blog post and where it lives on its site."""
+
+    site: str
+    number: int
+    post_id: int
+    title: str
+    slug: str
+    path: str
+    author: str
+    published: datetime
+    category: str
+    tags: list[str]
+    blocks: list[str] = field(default_factory=list)
+    summary: str = ""
+
+
+@dataclass
+class Site:
+    """One generated blog: its name, authors and posts."""
+
+    name: str
+    title: str
+    tagline: str
+    authors: list[str]
+    posts: list[Post]
+    css: str
+
+
+def _slugify(text: str) -> str:
+    """Return a WordPress-style slug of a title."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:70].strip("-")
+
+
+def _person(rng: random.Random) -> str:
+    """Return a random full name."""
+    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    """Fill a sentence template with random but plausible words and numbers."""
+    company, company2 = rng.sample(COMPANIES, 2)
+    tech, tech2 = rng.sample(TECHS, 2)
+    adj, adj2 = rng.sample(ADJECTIVES, 2)
+    feature, feature2 = rng.sample(FEATURES, 2)
+    return template.format(
+        company=company,
+        company2=company2,
+        tech=tech,
+        tech2=tech2,
+        verb=rng.choice(VERBS),
+        thing=rng.choice(THINGS),
+        metric=rng.choice(METRICS),
+        pct=rng.randint(7, 83),
+        n=rng.randint(2, 64),
+        m=rng.randint(2, 19),
+        k=rng.randint(2, 18),
+        big=rng.randint(2, 900) * 1000 + rng.randint(0, 999),
+        person=_person(rng),
+        role=rng.choice(ROLES),
+        problem=rng.choice(PROBLEMS),
+        adj=adj,
+        adj2=adj2,
+        missing=rng.choice(MISSING),
+        audience=rng.choice(AUDIENCES),
+        hardware=rng.choice(HARDWARE),
+        units=rng.choice(UNITS),
+        major=rng.randint(1, 9),
+        minor=rng.randint(0, 30),
+        feature=feature,
+        feature2=feature2,
+        cause=rng.choice(CAUSES),
+        ordinal=rng.choice(("first", "second", "third", "fourth")),
+        year=rng.randint(2027, 2031),
+    )
+
+
+def _paragraph(rng: random.Random) -> str:
+    """Return a paragraph of three to seven generated sentences."""
+    sentences = [_fill(rng.choice(SENTENCES), rng) for _ in range(rng.randint(3, 7))]
+    return " ".join(sentences)
+
+
+def _body_blocks(rng: random.Random) -> list[str]:
+    """Return the HTML blocks of a post body: paragraphs, headings, a list, a quote, code."""
+    blocks: list[str] = []
+    for index in range(rng.randint(9, 20)):
+        if index and index % rng.randint(3, 5) == 0:
+            blocks.append(
+                f'<h2 class="wp-block-heading">{escape(_fill(rng.choice(HEADINGS), rng))}</h2>'
+            )
+        blocks.append(f"<p>{escape(_paragraph(rng))}</p>")
+        if index == 4 and rng.random() < 0.7:
+            items = "".join(
+                f"<li>{escape(f)}</li>" for f in rng.sample(FEATURES, rng.randint(3, 6))
+            )
+            blocks.append(f'<ul class="wp-block-list">{items}</ul>')
+        if index == 6 and rng.random() < 0.5:
+            quote = escape(_fill(SENTENCES[3], rng))
+            blocks.append(
+                f'<blockquote class="wp-block-quote"><p>{quote}</p>'
+                f"<cite>{escape(_person(rng))}</cite></blockquote>"
+            )
+        if index == 7 and rng.random() < 0.4:
+            lines = "\n".join(
+                f"{rng.choice(CONFIG_KEYS)} = {rng.randint(1, 512)}"
+                for _ in range(rng.randint(3, 8))
+            )
+            blocks.append(f'<pre class="wp-block-code"><code>{escape(lines)}</code></pre>')
+    return blocks
+
+
+def _site_css(rng: random.Random) -> str:
+    """Return a theme's inline global styles, as WordPress block themes print them."""
+    names = ("button", "group", "columns", "cover", "image", "gallery", "navigation", "quote")
+    rules = [
+        f".wp-block-{rng.choice(names)}.is-style-{i}{{margin:0 0 {rng.randint(4, 48)}px;"
+        f"color:#{rng.randrange(16**6):06x};font-size:{rng.randint(12, 32)}px}}"
+        for i in range(110)
+    ]
+    variables = "".join(
+        f"--wp--preset--color--c{i}:#{rng.randrange(16**6):06x};" for i in range(40)
+    )
+    return f"body{{{variables}}}" + "".join(rules)
+
+
+def _make_site(name: str, posts: int, seed: int) -> Site:
+    """Generate one site's posts (metadata and body blocks)."""
+    rng = random.Random(f"{seed}-{name}")
+    authors = [_person(rng) for _ in range(rng.randint(4, 7))]
+    start = datetime(2026, 11, 25, 9, 0, tzinfo=UTC) - timedelta(minutes=rng.randint(0, 600))
+    made: list[Post] = []
+    slugs: set[str] = set()
+    for number in range(posts):
+        title = _fill(rng.choice(TITLES), rng)
+        slug = _slugify(title)
+        while slug in slugs:
+            slug = f"{slug}-{rng.randint(2, 99)}"
+        slugs.add(slug)
+        published = start - timedelta(hours=number * 5, minutes=rng.randint(0, 240))
+        blocks = _body_blocks(rng)
+        first = re.sub(r"<[^>]+>", "", blocks[0] if blocks[0].startswith("<p>") else blocks[1])
+        made.append(
+            Post(
+                site=name,
+                number=number,
+                post_id=1000 + number * 7 + rng.randint(0, 6),
+                title=title,
+                slug=slug,
+                path=f"/{published:%Y/%m/%d}/{slug}/",
+                author=rng.choice(authors),
+                published=published,
+                category=rng.choice(CATEGORIES),
+                tags=rng.sample(TECHS, rng.randint(2, 5)),
+                blocks=blocks,
+                summary=first[:280].rsplit(" ", 1)[0] + " [&#8230;]",
+            )
+        )
+    return Site(
+        name=name,
+        title=name.capitalize(),
+        tagline=f"{rng.choice(ADJECTIVES).capitalize()} notes on {rng.choice(TECHS)} and friends",
+        authors=authors,
+        posts=made,
+        css=_site_css(rng),
+    )
+
+
+def _link_list(site: Site, posts: Sequence[Post]) -> str:
+    """Return <li> links to these posts."""
+    return "".join(f'<li><a href="{{{{BASE}}}}{p.path}">{escape(p.title)}</a></li>' for p in posts)
+
+
+def _nav(site: Site) -> str:
+    """Return the theme's mega menu: every category with a few sub-links."""
+    items = []
+    for category in CATEGORIES:
+        slug = _slugify(category)
+        subs = "".join(
+            f'<li class="menu-item"><a href="{{{{BASE}}}}/tag/{_slugify(t)}/">{escape(t)}</a></li>'
+            for t in TECHS[len(slug) % 7 :: 5]
+        )
+        items.append(
+            f'<li class="menu-item menu-item-has-children"><a href="{{{{BASE}}}}/category/{slug}/">'
+            f'{escape(category)}</a><ul class="sub-menu">{subs}</ul></li>'
+        )
+    return (
+        '<nav id="site-navigation" class="main-navigation"><button class="menu-toggle" '
+        'aria-controls="primary-menu" aria-expanded="false">Menu</button>'
+        f'<ul id="primary-menu" class="menu">{"".join(items)}</ul></nav>'
+    )
+
+
+def _comments(post: Post, rng: random.Random) -> str:
+    """Return the comment list (a few readers' comments) and the WordPress comment form."""
+    comments = []
+    for number in range(rng.randint(0, 9)):
+        name = _person(rng)
+        when = post.published + timedelta(hours=rng.randint(1, 90))
+        text = escape(_fill(rng.choice(COMMENT_TEXTS), rng))
+        comments.append(
+            f'<li id="comment-{post.post_id}{number}" class="comment even thread-even depth-1">'
+            f'<article class="comment-body"><footer class="comment-meta">'
+            f'<div class="comment-author vcard"><img alt="" '
+            f'src="https://secure.gravatar.com/avatar/{rng.randrange(10**8)}?s=56&amp;d=mm" '
+            f'class="avatar avatar-56 photo" height="56" width="56" loading="lazy">'
+            f'<b class="fn">{escape(name)}</b> <span class="says">says:</span></div>'
+            f'<div class="comment-metadata"><a href="{{{{BASE}}}}{post.path}#comment-{number}">'
+            f'<time datetime="{when.isoformat()}">{when:%B %d, %Y at %H:%M}</time></a></div>'
+            f'</footer><div class="comment-content"><p>{text}</p></div><div class="reply">'
+            f'<a rel="nofollow" class="comment-reply-link" href="{{{{BASE}}}}{post.path}'
+            f'?replytocom={number}#respond">Reply</a></div></article></li>'
+        )
+    listing = (
+        f'<h2 class="comments-title">{len(comments)} thoughts on “{escape(post.title)}”</h2>'
+        f'<ol class="comment-list">{"".join(comments)}</ol>'
+        if comments
+        else ""
+    )
+    return f"""<div id="comments" class="comments-area">{listing}
+<div id="respond" class="comment-respond">
+<h3 id="reply-title" class="comment-reply-title">Leave a Reply</h3>
+<form action="{{{{BASE}}}}/wp-comments-post.php" method="post" id="commentform" class="comment-form"
+novalidate>
+<p class="comment-notes"><span id="email-notes">Your email address will not be published.</span>
+<span class="required-field-message">Required fields are marked <span
+class="required">*</span></span></p>
+<p class="comment-form-comment"><label for="comment">Comment <span class="required">*</span></label>
+<textarea id="comment" name="comment" cols="45" rows="8" maxlength="65525" required></textarea></p>
+<p class="comment-form-author"><label for="author">Name <span class="required">*</span></label>
+<input id="author" name="author" type="text" value="" size="30" maxlength="245" autocomplete="name"
+required></p>
+<p class="comment-form-email"><label for="email">Email <span class="required">*</span></label>
+<input id="email" name="email" type="email" value="" size="30" maxlength="100" autocomplete="email"
+required></p>
+<p class="comment-form-url"><label for="url">Website</label> <input id="url" name="url" type="url"
+value="" size="30" maxlength="200" autocomplete="url"></p>
+<p class="comment-form-cookies-consent"><input id="wp-comment-cookies-consent"
+name="wp-comment-cookies-consent" type="checkbox" value="yes"> <label
+for="wp-comment-cookies-consent">Save my name, email, and website in this browser for the next time
+I comment.</label></p>
+<p class="form-submit"><input name="submit" type="submit" id="submit" class="submit"
+value="Post Comment"> <input type="hidden" name="comment_post_ID" value="{post.post_id}"
+id="comment_post_ID"></p>
+</form></div></div>"""
+
+
+def _share_bar(post: Post, where: str) -> str:
+    """Return a share bar with the usual networks."""
+    links = "".join(
+        f'<li><a class="share-{net}" href="{{{{BASE}}}}{post.path}?share={net}" target="_blank" '
+        f'rel="nofollow noopener">{net.capitalize()}</a></li>'
+        for net in ("twitter", "facebook", "linkedin", "reddit", "mastodon", "email")
+    )
+    return (
+        f'<div class="share-bar share-{where}"><span class="share-label">Share</span>'
+        f"<ul>{links}</ul></div>"
+    )
+
+
+def _sidebar(site: Site, post: Post, rng: random.Random) -> str:
+    """Return the widget area: search, recent and popular posts, categories, tags, archives."""
+    recent = site.posts[:10]
+    popular = rng.sample(site.posts, min(6, len(site.posts)))
+    categories = "".join(
+        f'<li class="cat-item"><a href="{{{{BASE}}}}/category/{_slugify(c)}/">{escape(c)}</a> '
+        f"({rng.randint(3, 240)})</li>"
+        for c in CATEGORIES
+    )
+    tags = " ".join(
+        f'<a href="{{{{BASE}}}}/tag/{_slugify(t)}/" class="tag-cloud-link" '
+        f'style="font-size: {rng.randint(8, 22)}pt;" aria-label="{escape(t)} '
+        f'({rng.randint(1, 90)} items)">{escape(t)}</a>'
+        for t in TECHS
+    )
+    months = sorted({p.published.strftime("%Y/%m") for p in site.posts}, reverse=True)[:24]
+    archives = "".join(
+        f'<li><a href="{{{{BASE}}}}/{m}/">{datetime.strptime(m, "%Y/%m"):%B %Y}</a></li>'
+        for m in months
+    )
+    popular_items = "".join(
+        f'<li class="popular-post"><a href="{{{{BASE}}}}{p.path}"><img width="80" height="80" '
+        f'src="{{{{BASE}}}}/wp-content/uploads/thumbs/{p.slug}-80x80.jpg" alt="" loading="lazy">'
+        f'<span class="popular-title">{escape(p.title)}</span></a> '
+        f'<span class="views">{rng.randint(1, 99)}.{rng.randint(0, 9)}K views</span></li>'
+        for p in popular
+    )
+    return f"""<aside id="secondary" class="widget-area">
+<section id="search-2" class="widget widget_search"><form role="search" method="get"
+class="search-form" action="{{{{BASE}}}}/"><label><span class="screen-reader-text">Search
+for:</span><input type="search" class="search-field" placeholder="Search &hellip;" value=""
+name="s"></label><input type="submit" class="search-submit" value="Search"></form></section>
+<section id="recent-posts-2" class="widget widget_recent_entries"><h2 class="widget-title">Recent
+Posts</h2><ul>{_link_list(site, recent)}</ul></section>
+<section id="popular-3" class="widget widget_popular"><h2 class="widget-title">Popular this
+week</h2><ol>{popular_items}</ol></section>
+<section id="newsletter-3" class="widget widget_newsletter newsletter-widget"><h2
+class="widget-title">Subscribe to our newsletter</h2><p>Get the week’s best posts from
+{escape(site.title)} in your inbox. No spam, unsubscribe at any time.</p><form
+class="newsletter-form" action="{{{{BASE}}}}/newsletter/" method="post"><input type="email"
+name="ne" placeholder="Your email"><input type="submit" value="Subscribe"></form></section>
+<section id="categories-2" class="widget widget_categories"><h2
+class="widget-title">Categories</h2><ul>{categories}</ul></section>
+<section id="tag_cloud-2" class="widget widget_tag_cloud"><h2 class="widget-title">Tags</h2><div
+class="tagcloud">{tags}</div></section>
+<section id="archives-2" class="widget widget_archive"><h2
+class="widget-title">Archives</h2><ul>{archives}</ul></section>
+<section id="ad-1" class="widget widget_ad"><div class="ad-slot" data-slot="sidebar-300x250"><span
+class="ad-label">Advertisement</span></div></section>
+</aside>"""
+
+
+def _post_html(site: Site, post: Post) -> str:
+    """Return the full page of one post, as a WordPress theme with the usual plugins renders it."""
+    rng = random.Random(f"page-{site.name}-{post.number}")
+    url = f"{{{{BASE}}}}{post.path}"
+    iso = post.published.isoformat()
+    description = escape(post.summary.replace(" [&#8230;]", "…"), quote=True)
+    tags_links = ", ".join(
+        f'<a href="{{{{BASE}}}}/tag/{_slugify(t)}/" rel="tag">{escape(t)}</a>' for t in post.tags
+    )
+    author_slug = _slugify(post.author)
+    neighbours = site.posts[max(0, post.number - 1) : post.number + 2]
+    related = rng.sample(site.posts, min(6, len(site.posts)))
+    related_items = "".join(
+        f'<div class="related-post"><a href="{{{{BASE}}}}{p.path}">'
+        f'<img src="{{{{BASE}}}}/wp-content/uploads/thumbs/{p.slug}-300x200.jpg" width="300" '
+        f'height="200" alt="" loading="lazy"><h4 class="related-title">{escape(p.title)}</h4></a>'
+        f'<time datetime="{p.published.isoformat()}">'
+        f"{p.published:%B %d, %Y}</time></div>"
+        for p in related
+        if p is not post
+    )
+    schema = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@graph": [
+                {"@type": "WebSite", "@id": "{{BASE}}/#website", "name": site.title},
+                {
+                    "@type": "Article",
+                    "@id": f"{url}#article",
+                    "headline": post.title,
+                    "datePublished": iso,
+                    "dateModified": iso,
+                    "author": {"@type": "Person", "name": post.author},
+                    "articleSection": post.category,
+                    "keywords": ", ".join(post.tags),
+                    "publisher": {"@type": "Organization", "name": site.title},
+                },
+            ],
+        }
+    )
+    emoji = json.dumps(
+        {
+            "baseUrl": "https://s.w.org/images/core/emoji/15.0.3/72x72/",
+            "ext": ".png",
+            "svgUrl": "https://s.w.org/images/core/emoji/15.0.3/svg/",
+            "svgExt": ".svg",
+            "source": {"concatemoji": "{{BASE}}/wp-includes/js/wp-emoji-release.min.js?ver=6.7.1"},
+        }
+    )
+    previous = next((p for p in neighbours if p.number == post.number + 1), None)
+    following = next((p for p in neighbours if p.number == post.number - 1), None)
+    nav_links = "".join(
+        f'<div class="nav-{kind}"><a href="{{{{BASE}}}}{p.path}" rel="{rel}">'
+        f'<span class="nav-subtitle">{label}</span> '
+        f'<span class="nav-title">{escape(p.title)}</span></a></div>'
+        for kind, rel, label, p in (
+            ("previous", "prev", "Previous", previous),
+            ("next", "next", "Next", following),
+        )
+        if p is not None
+    )
+    body = "\n".join(post.blocks)
+    return f"""<!DOCTYPE html>
+<html lang="en-US">
+<head>
+<meta charset="UTF-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(post.title)} - {escape(site.title)}</title>
+<link rel="alternate" type="application/rss+xml" title="{escape(site.title)} &raquo; Feed"
+href="{{{{BASE}}}}/feed/">
+<link rel="stylesheet" id="theme-style-css"
+href="{{{{BASE}}}}/wp-content/themes/{site.name}/style.css?ver=6.7" type="text/css" media="all">
+<meta name="generator" content="WordPress 6.7.1">
+<link rel="canonical" href="{url}">
+<link rel="shortlink" href="{{{{BASE}}}}/?p={post.post_id}">
+<meta name="description" content="{description}">
+<meta property="og:locale" content="en_US">
+<meta property="og:type" content="article">
+<meta property="og:title" content="{escape(post.title, quote=True)}">
+<meta property="og:url" content="{url}">
+<meta property="og:site_name" content="{escape(site.title)}">
+<meta property="og:image"
+content="{{{{BASE}}}}/wp-content/uploads/{post.published:%Y/%m}/{post.slug}.jpg">
+<meta property="article:published_time" content="{iso}">
+<meta property="article:section" content="{escape(post.category)}">
+<meta name="author" content="{escape(post.author)}">
+<script type="application/ld+json" class="yoast-schema-graph">{schema}</script>
+<script>window._wpemojiSettings = {emoji};</script>
+<style id="global-styles-inline-css">{site.css}</style>
+</head>
+<body class="post-template-default single single-post postid-{post.post_id} single-format-standard">
+<div id="page" class="site">
+<a class="skip-link screen-reader-text" href="#content">Skip to content</a>
+<div class="top-bar"><span class="top-bar-date">{escape(site.tagline)}</span> <a
+href="{{{{BASE}}}}/newsletter/">Get the newsletter</a></div>
+<header id="masthead" class="site-header">
+<div class="site-branding"><p class="site-title"><a href="{{{{BASE}}}}/"
+rel="home">{escape(site.title)}</a></p><p class="site-description">{escape(site.tagline)}</p></div>
+{_nav(site)}
+</header>
+<div id="content" class="site-content">
+<div id="primary" class="content-area">
+<main id="main" class="site-main">
+<nav class="breadcrumbs"><a href="{{{{BASE}}}}/">Home</a> » <a
+href="{{{{BASE}}}}/category/{_slugify(post.category)}/">{escape(post.category)}</a> »
+<span>{escape(post.title)}</span></nav>
+<article id="post-{post.post_id}"
+class="post-{post.post_id} post type-post status-publish format-standard has-post-thumbnail
+hentry category-{_slugify(post.category)}">
+<header class="entry-header">
+<div class="entry-categories">In <a href="{{{{BASE}}}}/category/{_slugify(post.category)}/"
+rel="category tag">{escape(post.category)}</a></div>
+<h1 class="entry-title">{escape(post.title)}</h1>
+<div class="entry-meta"><span class="byline">by <span class="author vcard"><a class="url fn n"
+href="{{{{BASE}}}}/author/{author_slug}/">{escape(post.author)}</a></span></span> <span
+class="posted-on"><a href="{url}" rel="bookmark"><time class="entry-date published updated"
+datetime="{iso}">{post.published:%B %d, %Y}</time></a></span> <span
+class="reading-time">{max(1, len(body) // 1500)} min read</span></div>
+</header>
+<div class="post-thumbnail"><img width="1200" height="675"
+src="{{{{BASE}}}}/wp-content/uploads/{post.published:%Y/%m}/{post.slug}.jpg"
+class="attachment-post-thumbnail wp-post-image" alt="" decoding="async"></div>
+{_share_bar(post, "top")}
+<div class="entry-content">
+{body}
+</div>
+{_share_bar(post, "bottom")}
+<div class="reaction-box" data-post-id="{post.post_id}"><h3 class="reaction-title">What do you
+think?</h3><div class="reaction-items"><button class="reaction-item" data-reaction="love"><span
+class="count">{rng.randint(0, 40)}</span> Love</button><button class="reaction-item"
+data-reaction="lol"><span class="count">{rng.randint(0, 40)}</span> LOL</button><button
+class="reaction-item" data-reaction="angry"><span class="count">{rng.randint(0, 9)}</span>
+Angry</button></div></div>
+<footer class="entry-footer"><span class="tags-links">Tagged {tags_links}</span>
+<div class="author-box"><div class="author-avatar"><img alt="Avatar of {escape(post.author)}"
+src="https://secure.gravatar.com/avatar/{author_slug}?s=96&amp;d=mm" class="avatar avatar-96 photo"
+height="96" width="96" loading="lazy"></div><div class="author-info"><h4
+class="author-title">Written by <a
+href="{{{{BASE}}}}/author/{author_slug}/">{escape(post.author)}</a></h4><p
+class="author-description">{escape(post.author)} writes about {escape(rng.choice(TECHS))} and
+{escape(rng.choice(THINGS))}s for {escape(site.title)}.</p></div></div>
+</footer>
+</article>
+<section class="related-posts"><h3 class="related-heading">You might also like</h3><div
+class="related-grid">{related_items}</div></section>
+{_comments(post, rng)}
+<nav class="navigation post-navigation" aria-label="Posts"><h2 class="screen-reader-text">Post
+navigation</h2><div class="nav-links">{nav_links}</div></nav>
+</main>
+</div>
+{_sidebar(site, post, rng)}
+</div>
+<footer id="colophon" class="site-footer">
+<div class="footer-widgets"><section class="widget"><h2 class="widget-title">About
+{escape(site.title)}</h2><p>{escape(site.title)} is an independent blog about
+{escape(site.tagline.lower())}. Written by {escape(", ".join(site.authors))}.</p></section><section
+class="widget"><h2
+class="widget-title">Latest</h2><ul>{_link_list(site, site.posts[:5])}</ul></section></div>
+<nav class="footer-navigation"><ul><li><a href="{{{{BASE}}}}/about/">About</a></li><li><a
+href="{{{{BASE}}}}/about/#contact">Contact</a></li><li><a href="{{{{BASE}}}}/about/#privacy">Privacy
+Policy</a></li></ul></nav>
+<div class="site-info">© 2026 {escape(site.title)}. Proudly powered by <a
+href="https://wordpress.org/">WordPress</a>.</div>
+</footer>
+</div>
+<div id="cookie-notice" class="cookie-banner" role="dialog">We use cookies to ensure that we give
+you the best experience on our website. <a href="#" class="cn-accept">Ok</a></div>
+<script src="{{{{BASE}}}}/wp-includes/js/comment-reply.min.js?ver=6.7.1" id="comment-reply-js" async
+data-wp-strategy="async"></script>
+<script src="{{{{BASE}}}}/wp-content/themes/{site.name}/js/navigation.js?ver=6.7"
+id="theme-navigation-js"></script>
+</body>
+</html>
+"""
+
+
+def _feed_xml(site: Site) -> str:
+    """Return the site's RSS 2.0 feed listing every post."""
+    items = "".join(
+        f"""<item><title>{escape(p.title)}</title><link>{{{{BASE}}}}{p.path}</link>
+<dc:creator><![CDATA[{p.author}]]></dc:creator>
+<pubDate>{p.published:%a, %d %b %Y %H:%M:%S +0000}</pubDate>
+<category><![CDATA[{p.category}]]></category><guid
+isPermaLink="false">{{{{BASE}}}}/?p={p.post_id}</guid>
+<description><![CDATA[{p.summary}]]></description></item>
+"""
+        for p in site.posts
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"
+xmlns:atom="http://www.w3.org/2005/Atom">
+<channel><title>{escape(site.title)}</title><atom:link href="{{{{BASE}}}}/feed/" rel="self"
+type="application/rss+xml"/>
+<link>{{{{BASE}}}}/</link><description>{escape(site.tagline)}</description><language>en-US</language>
+{items}</channel></rss>
+"""
+
+
+def _sitemap_files(site: Site) -> dict[str, str]:
+    """Return a Yoast-style sitemap index and its post sitemap."""
+    urls = "".join(
+        f"<url><loc>{{{{BASE}}}}{p.path}</loc><lastmod>{p.published.isoformat()}</lastmod></url>\n"
+        for p in site.posts
+    )
+    ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    return {
+        "sitemap_index.xml": f'<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex {ns}>'
+        "<sitemap><loc>{{BASE}}/post-sitemap.xml</loc></sitemap></sitemapindex>\n",
+        "post-sitemap.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset {ns}>\n{urls}</urlset>\n'
+        ),
+    }
+
+
+def generate_sites(root: Path, sites: int, posts: int, seed: int = 1) -> list[Site]:
+    """Write N generated blogs under root, one folder each, ready for SiteGroup."""
+    made = []
+    for number in range(sites):
+        name = SITE_NAMES[number % len(SITE_NAMES)]
+        if number >= len(SITE_NAMES):
+            name = f"{name}{number // len(SITE_NAMES) + 1}"
+        site = _make_site(name, posts, seed)
+        folder = root / name
+        for post in site.posts:
+            page = folder / post.path.strip("/") / "index.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(_post_html(site, post), encoding="utf-8")
+        (folder / "feed").mkdir(parents=True, exist_ok=True)
+        (folder / "feed" / "index.xml").write_text(_feed_xml(site), encoding="utf-8")
+        for file, text in _sitemap_files(site).items():
+            (folder / file).write_text(text, encoding="utf-8")
+        (folder / "robots.txt").write_text(
+            "User-agent: *\nDisallow: /wp-admin/\n\nSitemap: {{BASE}}/sitemap_index.xml\n",
+            encoding="utf-8",
+        )
+        (folder / "source.toml").write_text(
+            f'name = "{name}"\nurl = "{{{{BASE}}}}/"\nfeeds = ["{{{{BASE}}}}/feed/"]\n'
+            'sitemaps = ["{{BASE}}/sitemap_index.xml"]\n',
+            encoding="utf-8",
+        )
+        for post in site.posts:
+            post.blocks = []  # the pages are on disk now; keep the generator's memory small
+        made.append(site)
+    return made
+
+
+def _progress(message: str) -> None:
+    """Print a progress line on stderr."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _article_hits(group: SiteGroup, paths: dict[str, set[str]]) -> int:
+    """Count the requests for article pages served so far, over every site."""
+    return sum(server.hits[path] for name, server in group.servers.items() for path in paths[name])
+
+
+@dataclass
+class ProcessResult:
+    """How a subprocess ran: exit code, wall time, CPU time, peak RSS and its log file."""
+
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    log: Path
+
+
+def _run_process(
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log: Path,
+    label: str,
+    group: SiteGroup,
+    paths: dict[str, set[str]],
+) -> ProcessResult:
+    """Run a command to its end, with progress on stderr; measure its wall time and peak RSS."""
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        last = started
+        while True:
+            # wait4 gives this child's own rusage; RUSAGE_CHILDREN would mix every crawl run
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            time.sleep(0.05)
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY:
+                last = now
+                _progress(
+                    f"  {label}: {now - started:5.1f}s, "
+                    f"{_article_hits(group, paths)} article pages served"
+                )
+    wall = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ProcessResult(process.returncode, wall, cpu, usage.ru_maxrss / 1024, log)
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    """Return the last lines of a log file."""
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def _last_run(db_url: str) -> dict[str, Any]:
+    """Read the latest crawl run of the store: status, counts, elapsed seconds, errors."""
+    engine = open_store(db_url)
+    try:
+        with session_scope(engine) as session:
+            runs = queries.recent_runs(session, limit=1)
+            if not runs:
+                raise RuntimeError(f"no crawl run recorded in {db_url}")
+            run = runs[0]
+            elapsed = run.stats.get("elapsed_time_seconds")
+            if not isinstance(elapsed, int | float):
+                elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
+            total = queries.store_stats(session)["articles"]
+            return {
+                "run_id": run.id,
+                "status": run.status,
+                "pages_fetched": run.pages_fetched,
+                "articles_stored": run.articles_stored,
+                "articles_in_store": total,
+                "errors": run.error_count,
+                "elapsed_s": float(elapsed),
+                "known_skipped": int(run.stats.get("aggregator/known_skipped", 0)),
+            }
+    finally:
+        engine.dispose()
+
+
+def crawl(
+    label: str,
+    db_url: str,
+    sources: Path,
+    workdir: Path,
+    group: SiteGroup,
+    paths: dict[str, set[str]],
+) -> dict[str, Any]:
+    """Run the real `scrapy crawl techblogs` once into db_url and return its figures."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "techblogs", "-a", "limit=100000"]
+    for key, value in CRAWL_SETTINGS.items():
+        command += ["-s", f"{key}={value}"]
+    env = {**os.environ, "AGGREGATOR_SOURCES": str(sources), "AGGREGATOR_DB_URL": db_url}
+    group.clear_log()
+    log = workdir / f"{label.replace(' ', '-')}.log"
+    _progress(f"{label}: scrapy crawl techblogs into {db_url}")
+    result = _run_process(command, ROOT, env, log, label, group, paths)
+    if result.returncode != 0:
+        raise RuntimeError(f"{label} exited with {result.returncode}:\n{_tail(log)}")
+    run = _last_run(db_url)
+    article_hits = _article_hits(group, paths)
+    pages_per_s = run["pages_fetched"] / run["elapsed_s"] if run["elapsed_s"] else 0.0
+    _progress(
+        f"{label}: {run['pages_fetched']} pages in {run['elapsed_s']:.1f}s "
+        f"({pages_per_s:.1f} pages/s), wall {result.wall_s:.1f}s"
+    )
+    return {
+        **run,
+        "wall_s": round(result.wall_s, 3),
+        "elapsed_s": round(run["elapsed_s"], 3),
+        "pages_per_s": round(pages_per_s, 2),
+        "cpu_s": round(result.cpu_s, 2),
+        "peak_rss_mb": round(result.peak_rss_mb, 1),
+        "article_requests_served": article_hits,
+    }
+
+
+REFERENCE_SPIDER = '''"""Fetch the benchmark's article URLs: no pipelines, no parsing."""
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import scrapy
+
+
+class RawFetchSpider(scrapy.Spider):
+    name = "rawfetch"
+    fetched = 0
+
+    async def start(self):
+        for url in Path(self.urls).read_text().split():
+            yield scrapy.Request(url, dont_filter=True)
+
+    def parse(self, response):
+        self.fetched += 1
+
+    def closed(self, reason):
+        stats = self.crawler.stats.get_stats()
+        elapsed = stats.get("elapsed_time_seconds")
+        if elapsed is None:
+            start = stats["start_time"]
+            now = datetime.now(start.tzinfo or timezone.utc).replace(tzinfo=start.tzinfo)
+            elapsed = (now - start).total_seconds()
+        Path(self.out).write_text(json.dumps({"pages": self.fetched, "elapsed_s": elapsed}))
+'''
+
+
+def reference_fetch(
+    urls: list[str], workdir: Path, group: SiteGroup, paths: dict[str, set[str]]
+) -> dict[str, Any]:
+    """Fetch the same article URLs with a bare Scrapy spider: the raw fetch rate of this machine."""
+    folder = workdir / "reference"
+    folder.mkdir()
+    spider = folder / "rawfetch.py"
+    spider.write_text(REFERENCE_SPIDER, encoding="utf-8")
+    (folder / "urls.txt").write_text("\n".join(urls) + "\n", encoding="utf-8")
+    out = folder / "result.json"
+    command = [sys.executable, "-m", "scrapy", "runspider", str(spider)]
+    command += ["-a", f"urls={folder / 'urls.txt'}", "-a", f"out={out}"]
+    for key, value in REFERENCE_SETTINGS.items():
+        command += ["-s", f"{key}={value}"]
+    # Outside the project folder, so scrapy.cfg and the project's pipelines are not loaded
+    env = {k: v for k, v in os.environ.items() if k != "SCRAPY_SETTINGS_MODULE"}
+    group.clear_log()
+    _progress(f"reference: scrapy runspider fetching {len(urls)} article URLs, no pipelines")
+    result = _run_process(
+        command, folder, env, workdir / "reference.log", "reference", group, paths
+    )
+    if result.returncode != 0 or not out.is_file():
+        raise RuntimeError(f"reference exited with {result.returncode}:\n{_tail(result.log)}")
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    pages_per_s = figures["pages"] / figures["elapsed_s"] if figures["elapsed_s"] else 0.0
+    _progress(
+        f"reference: {figures['pages']} pages in {figures['elapsed_s']:.1f}s "
+        f"({pages_per_s:.1f} pages/s)"
+    )
+    return {
+        "pages_fetched": figures["pages"],
+        "elapsed_s": round(figures["elapsed_s"], 3),
+        "wall_s": round(result.wall_s, 3),
+        "pages_per_s": round(pages_per_s, 2),
+        "cpu_s": round(result.cpu_s, 2),
+        "peak_rss_mb": round(result.peak_rss_mb, 1),
+    }
+
+
+def _pages(group: SiteGroup, paths: dict[str, set[str]]) -> Iterator[tuple[str, bytes]]:
+    """Yield (URL, page bytes as served) for every article page."""
+    for name, server in group.servers.items():
+        for path in sorted(paths[name]):
+            yield (
+                server.url(path),
+                server.render((server.root / path.strip("/") / "index.html").read_bytes()),
+            )
+
+
+def measure_extraction(group: SiteGroup, paths: dict[str, set[str]]) -> dict[str, Any]:
+    """Time extract_article in this process over every article page, one page at a time."""
+    timings: list[float] = []
+    sizes: list[int] = []
+    text_chars: list[int] = []
+    rejected = 0
+    _progress("extraction: extract_article over every page, in process")
+    for url, html in _pages(group, paths):
+        started = time.perf_counter()
+        article = extract_article(html, url, CONTENT_TYPE)
+        timings.append((time.perf_counter() - started) * 1000)
+        sizes.append(len(html))
+        if article is None:
+            rejected += 1
+        else:
+            text_chars.append(len(article.text))
+    timings.sort()
+    result = {
+        "pages": len(timings),
+        "rejected": rejected,
+        "mean_ms": round(statistics.fmean(timings), 2),
+        "median_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
+        "total_s": round(sum(timings) / 1000, 2),
+        "page_kb_mean": round(statistics.fmean(sizes) / 1024, 1),
+        "page_kb_min": round(min(sizes) / 1024, 1),
+        "page_kb_max": round(max(sizes) / 1024, 1),
+        "text_chars_mean": round(statistics.fmean(text_chars)) if text_chars else 0,
+    }
+    _progress(f"extraction: {result['mean_ms']} ms per page on average")
+    return result
+
+
+def profile_extraction(group: SiteGroup, paths: dict[str, set[str]], top: int = 25) -> None:
+    """Print on stderr where extract_article spends its time, over the first pages."""
+    pages = []
+    for number, page in enumerate(_pages(group, paths)):
+        if number >= PROFILE_PAGES:
+            break
+        pages.append(page)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for url, html in pages:
+        extract_article(html, url, CONTENT_TYPE)
+    profiler.disable()
+    _progress(f"profile of extract_article over {len(pages)} pages (by own time):")
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(top)
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database on 127.0.0.1:5432; drop it afterwards."""
+    import psycopg
+
+    name = f"bench_crawl_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL.format(name=name)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_backend(
+    backend: str,
+    db_url: str,
+    sources: Path,
+    workdir: Path,
+    group: SiteGroup,
+    paths: dict[str, set[str]],
+    reference: dict[str, Any],
+    extraction: dict[str, Any],
+) -> dict[str, Any]:
+    """A full crawl then an incremental one into one fresh database."""
+    first = crawl(f"crawl {backend}", db_url, sources, workdir, group, paths)
+    second = crawl(f"incremental {backend}", db_url, sources, workdir, group, paths)
+    ratio = first["pages_per_s"] / reference["pages_per_s"] if reference["pages_per_s"] else 0.0
+    extraction_s = extraction["mean_ms"] * first["pages_fetched"] / 1000
+    return {
+        "db": db_url.split("://", 1)[0],
+        "crawl": first,
+        "incremental": second,
+        "ratio_to_reference": round(ratio, 3),
+        "extraction_share": round(extraction_s / first["elapsed_s"], 3)
+        if first["elapsed_s"]
+        else 0.0,
+    }
+
+
+def _commit() -> str | None:
+    """Return the checkout's commit, so figures can be matched to the code they measured."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+def _report(result: dict[str, Any]) -> str:
+    """Return the figures as readable text."""
+    ext = result["extraction"]
+    ref = result["reference"]
+    lines = [
+        f"Crawl benchmark: {result['sites']} sites x {result['posts_per_site']} posts = "
+        f"{result['pages']} article pages of {ext['page_kb_mean']} KB on average "
+        f"({ext['page_kb_min']}-{ext['page_kb_max']} KB), {result['cpus']} CPUs, "
+        f"commit {result['commit']}",
+        "",
+        f"Reference (bare Scrapy spider, no pipelines): {ref['pages_fetched']} pages in "
+        f"{ref['elapsed_s']:.2f}s = {ref['pages_per_s']:.1f} pages/s "
+        f"(wall {ref['wall_s']:.2f}s, CPU {ref['cpu_s']:.1f}s, "
+        f"peak RSS {ref['peak_rss_mb']:.0f} MB)",
+        f"Extraction in process: {ext['mean_ms']:.1f} ms/page mean, {ext['median_ms']:.1f} median, "
+        f"{ext['p95_ms']:.1f} p95; {ext['pages'] - ext['rejected']}/{ext['pages']} articles, "
+        f"{ext['text_chars_mean']} chars of text on average",
+    ]
+    for name, backend in result["backends"].items():
+        first, second = backend["crawl"], backend["incremental"]
+        lines += [
+            "",
+            f"{name}:",
+            f"  full crawl       wall {first['wall_s']:7.2f}s  crawl {first['elapsed_s']:7.2f}s  "
+            f"{first['pages_per_s']:7.1f} pages/s = "
+            f"{backend['ratio_to_reference']:.2f} x reference",
+            f"                   {first['articles_stored']} articles stored "
+            f"({first['articles_in_store']} in store), {first['pages_fetched']} pages fetched, "
+            f"{first['errors']} errors",
+            f"                   CPU {first['cpu_s']:.1f}s, peak RSS {first['peak_rss_mb']:.0f} MB",
+            f"                   extraction ~ {backend['extraction_share']:.0%} of crawl time "
+            f"({ext['mean_ms']:.1f} ms x {first['pages_fetched']} pages)",
+            f"  incremental      wall {second['wall_s']:7.2f}s  crawl {second['elapsed_s']:7.2f}s  "
+            f"{second['pages_fetched']} article pages fetched",
+            f"                   {second['article_requests_served']} article requests served, "
+            f"{second['known_skipped']} known URLs skipped",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Generate the sites, serve them, measure, print the figures."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.crawl", description=__doc__)
+    parser.add_argument("--sites", type=int, default=4, help="number of blogs (default 4)")
+    parser.add_argument("--posts", type=int, default=250, help="posts per blog (default 250)")
+    parser.add_argument("--postgres", action="store_true", help="also crawl into PostgreSQL")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--profile", action="store_true", help="cProfile extraction on stderr")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    if args.sites < 1 or args.posts < 1:
+        parser.error("--sites and --posts must be positive")
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
+    try:
+        _progress(f"generating {args.sites} sites x {args.posts} posts in {workdir}")
+        started = time.monotonic()
+        sites = generate_sites(workdir / "sites", args.sites, args.posts)
+        paths = {site.name: {post.path for post in site.posts} for site in sites}
+        _progress(f"generated in {time.monotonic() - started:.1f}s")
+        with SiteGroup(workdir / "sites") as group:
+            sources = workdir / "sources.toml"
+            sources.write_text(group.sources_toml(), encoding="utf-8")
+            urls = [group[name].url(path) for name in paths for path in sorted(paths[name])]
+            extraction = measure_extraction(group, paths)
+            if args.profile:
+                profile_extraction(group, paths)
+            reference = reference_fetch(urls, workdir, group, paths)
+            backends: dict[str, Any] = {}
+            sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
+            backends["sqlite"] = run_backend(
+                "sqlite", sqlite_url, sources, workdir, group, paths, reference, extraction
+            )
+            if args.postgres:
+                with postgres_database() as pg_url:
+                    backends["postgresql"] = run_backend(
+                        "postgresql", pg_url, sources, workdir, group, paths, reference, extraction
+                    )
+        result = {
+            "sites": args.sites,
+            "posts_per_site": args.posts,
+            "pages": len(urls),
+            "cpus": os.cpu_count(),
+            "commit": _commit(),
+            "settings": CRAWL_SETTINGS,
+            "extraction": extraction,
+            "reference": reference,
+            "backends": backends,
+        }
+        print(json.dumps(result) if args.json else _report(result))
+        problems = [
+            f"{name}: {b['crawl']['articles_stored']} of {len(urls)} pages stored"
+            for name, b in backends.items()
+            if b["crawl"]["articles_stored"] != len(urls)
+        ] + [
+            f"{name}: incremental crawl fetched {b['incremental']['article_requests_served']} pages"
+            for name, b in backends.items()
+            if b["incremental"]["article_requests_served"]
+        ]
+        for problem in problems:
+            _progress(f"WARNING {problem}")
+        return 1 if problems else 0
+    finally:
+        if args.keep:
+            _progress(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
