@@ -33,12 +33,23 @@ def _fold_char(char: str) -> str:
     return char
 
 
+class _FoldTable(dict[int, str]):
+    """A str.translate table that works out each code point once, on first sight."""
+
+    def __missing__(self, codepoint: int) -> str:
+        self[codepoint] = folded = _fold_char(chr(codepoint))
+        return folded
+
+
+_FOLD_CHARS = _FoldTable()
+
+
 def normalise_text(text: str) -> str:
     """Return text in NFKC, case-folded, without punctuation, with single spaces."""
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
     # Case folding can leave text outside NFKC; normalising again keeps the result stable.
     folded = unicodedata.normalize("NFKC", folded)
-    return " ".join("".join(_fold_char(char) for char in folded).split())
+    return " ".join(folded.translate(_FOLD_CHARS).split())
 
 
 def content_hash(text: str) -> str:

@@ -269,13 +269,20 @@ def _same_site_link_texts(tree: HtmlElement, url: str | None) -> set[str]:
         href = (link.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:")):
             continue
-        try:
-            target = urlsplit(urljoin(url, href) if url else href)
-        except ValueError:
-            continue
-        if target.hostname and host and target.hostname != host:
-            continue
-        if path is not None and target.path.rstrip("/") == path:
+        if "://" in href[:12] or href.startswith("//"):
+            try:
+                target = urlsplit(href)
+            except ValueError:
+                continue
+            if target.hostname and host and target.hostname != host:
+                continue
+            target_path = target.path
+        else:
+            # A relative link stays on the same site: no need to resolve it fully
+            target_path = href.split("?", 1)[0].split("#", 1)[0]
+            if url and not target_path.startswith("/"):
+                target_path = urlsplit(urljoin(url, target_path)).path
+        if path is not None and target_path.rstrip("/") == path:
             continue
         text = collapse(link.text_content())
         if 0 < len(text) <= MAX_LINK_TITLE_CHARS:
