@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench bench-extract bench-crawl constraints clean
 
 install: $(STAMP)
 
@@ -28,6 +28,15 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Speed and quality figures, each with its reference measured in the same run
+bench: bench-extract bench-crawl
+
+bench-extract: install
+	$(BIN)/python -m benchmarks.extract
+
+bench-crawl: install
+	$(BIN)/python -m benchmarks.crawl --postgres
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml
 constraints:

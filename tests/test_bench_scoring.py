@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,7 @@ def test_percentile_and_accuracy() -> None:
 
 
 def test_worst_pages_orders_by_f1_then_misses() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"file": "a", "f1": 0.5, "missing_with": [], "found_without": ["x"]},
         {"file": "b", "f1": 0.5, "missing_with": ["y", "z"], "found_without": []},
         {"file": "c", "f1": 0.1, "missing_with": [], "found_without": []},
