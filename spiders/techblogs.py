@@ -120,9 +120,10 @@ class TechBlogsSpider(scrapy.Spider):
     def _configure(self, crawler: Crawler) -> None:
         """Load and validate the sources before any request; a bad file stops the crawl here."""
         settings = crawler.settings
-        self.limit = int(self.limit_arg or settings.getint("AGGREGATOR_ARTICLE_LIMIT", 50))
-        if self.limit < 1:
-            raise ValueError(f"limit must be a positive number, not {self.limit_arg!r}")
+        limit = self.limit_arg or settings.getint("AGGREGATOR_ARTICLE_LIMIT", 50)
+        if not str(limit).isdigit() or int(limit) < 1:
+            raise ValueError(f"-a limit must be a positive whole number, not {limit!r}")
+        self.limit = int(limit)
         self.listing_depth = settings.getint("AGGREGATOR_LISTING_DEPTH", 3)
         if self.single_url:
             self.sources = [self._source_for_url(settings.get("AGGREGATOR_SOURCES"))]
@@ -148,9 +149,7 @@ class TechBlogsSpider(scrapy.Spider):
             ):
                 return source
         name = self.source_names[0] if self.source_names else host.removeprefix("www.")
-        return Source(
-            name=name or "adhoc", url=f"{urlsplit(self.single_url or '').scheme}://{host}/"
-        )
+        return Source(name=name or "adhoc", url=f"{parts.scheme}://{parts.netloc}/")
 
     def closed(self, reason: str) -> None:
         if self.engine is not None:
