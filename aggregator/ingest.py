@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from aggregator.dedup.fingerprints import content_hash
+from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import non_html_reason
 from aggregator.exceptions import RejectedPage
@@ -70,6 +70,7 @@ def fingerprint_page(page: PageItem) -> PageItem:
         raise RejectedPage(f"{page.url}: page was not cleaned")
     page.canonical_url = canonical_url(page.url, page.article.canonical_url)
     page.content_hash = content_hash(page.article.text)
+    page.minhash = minhash_signature(page.article.text)
     return page
 
 

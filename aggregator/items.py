@@ -48,3 +48,4 @@ class PageItem:
     # Filled by pipelines/dedup.py
     canonical_url: str | None = None
     content_hash: str | None = None
+    minhash: bytes | None = None

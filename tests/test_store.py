@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, select
 
+from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.exceptions import StoreError
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
@@ -28,7 +29,7 @@ def page(url: str, text: str = BODY, title: str = "A title", source: str = "blog
         published=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
     )
     item.canonical_url = url
-    item.content_hash = str(abs(hash(text)))
+    item.content_hash = content_hash(text)
     return item
 
 
@@ -191,3 +192,61 @@ def test_list_articles_filters_by_source_and_since(engine: Engine) -> None:
         only_a = list(queries.list_articles(session, source="a"))
         assert [a.url for a in only_a] == ["https://blog.example/old"]
         assert queries.store_stats(session)["articles"] == 2
+
+
+LONG = "\n\n".join(
+    " ".join(f"Paragraph {p} sentence {s} explains the storage engine rewrite." for s in range(6))
+    for p in range(6)
+)
+
+
+def fingerprinted(url: str, text: str, published: datetime, source: str = "blog") -> PageItem:
+    item = page(url, text=text, source=source)
+    assert item.article is not None
+    item.article.published = published
+    item.content_hash = content_hash(text)
+    item.minhash = minhash_signature(text)
+    return item
+
+
+def test_near_duplicate_is_linked_to_the_earliest_copy(engine: Engine) -> None:
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    edited = (
+        LONG.replace("Paragraph 3 sentence 2", "Paragraph 3 sentence two")
+        + "\n\nThis story originally appeared on Blog One."
+    )
+    other = LONG.replace("storage engine rewrite", "new query planner")
+    with session_scope(engine) as session:
+        first = queries.save_article(session, fingerprinted("https://one.example/a", LONG, day))
+        copy = queries.save_article(
+            session, fingerprinted("https://two.example/b", edited, day + timedelta(hours=3), "two")
+        )
+        unrelated = queries.save_article(
+            session, fingerprinted("https://one.example/c", other, day, "blog")
+        )
+    assert copy.status == "duplicate" and copy.duplicate_of == first.article_id
+    assert unrelated.status == "inserted"
+
+
+def test_a_copy_published_earlier_becomes_the_original(engine: Engine) -> None:
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    with session_scope(engine) as session:
+        later = queries.save_article(
+            session, fingerprinted("https://mirror.example/x", LONG, day + timedelta(days=1))
+        )
+        third = queries.save_article(
+            session,
+            fingerprinted("https://mirror2.example/x", LONG + " Extra.", day + timedelta(days=2)),
+        )
+        earlier = queries.save_article(
+            session, fingerprinted("https://origin.example/x", LONG, day)
+        )
+    assert third.duplicate_of == later.article_id
+    assert earlier.status == "inserted" and earlier.duplicate_of is None
+    with session_scope(engine) as session:
+        rows = {a.id: a.duplicate_of for a in session.scalars(select(Article))}
+    assert rows == {
+        later.article_id: earlier.article_id,
+        third.article_id: earlier.article_id,
+        earlier.article_id: None,
+    }

@@ -1,9 +1,13 @@
-"""Text normalisation and exact content hashes of article text."""
+"""Text normalisation, exact content hashes and MinHash signatures of article text."""
 
 from __future__ import annotations
 
 import hashlib
 import unicodedata
+import zlib
+
+import numpy as np
+from datasketch import MinHash
 
 # Typographic variants folded to one ASCII form before punctuation is dropped, so that
 # apostrophes vanish inside words ("don’t" == "don't" == "dont") instead of splitting them.
@@ -55,3 +59,53 @@ def normalise_text(text: str) -> str:
 def content_hash(text: str) -> str:
     """Return the SHA-256 hex digest of the normalised text."""
     return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+
+
+# Near-duplicates: MinHash over word shingles, with LSH bands to find candidates by index.
+SHINGLE_WORDS = 5
+NUM_PERM = 128
+# 32 bands of 4 rows: a pair with Jaccard 0.5 shares a band with probability 0.87, a pair
+# with 0.7 with probability 0.9995; candidates are then confirmed by their estimate.
+LSH_BANDS = 32
+LSH_ROWS = NUM_PERM // LSH_BANDS
+# Texts shorter than this many words have no MinHash: exact hashes cover them
+MIN_SHINGLE_WORDS = 20
+_MINHASH_SEED = 1
+_TEMPLATE_MINHASH = MinHash(num_perm=NUM_PERM, seed=_MINHASH_SEED, hashfunc=zlib.crc32)
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
+    """The word shingles of the normalised text, as bytes."""
+    words = normalise_text(text).split()
+    if len(words) < size:
+        return {" ".join(words).encode("utf-8")} if words else set()
+    return {" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+
+
+def minhash_signature(text: str) -> bytes | None:
+    """The MinHash signature of a text (NUM_PERM uint32, little-endian), or None if too short."""
+    parts = shingles(text)
+    if len(normalise_text(text).split()) < MIN_SHINGLE_WORDS:
+        return None
+    minhash = _TEMPLATE_MINHASH.copy()
+    minhash.update_batch(parts)
+    return minhash.hashvalues.astype("<u4").tobytes()
+
+
+def estimated_jaccard(first: bytes, second: bytes) -> float:
+    """The Jaccard similarity of two texts estimated from their signatures."""
+    a = np.frombuffer(first, dtype="<u4")
+    b = np.frombuffer(second, dtype="<u4")
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+def lsh_bands(signature: bytes) -> list[int]:
+    """One signed 64-bit key per LSH band of a signature (band index included)."""
+    width = LSH_ROWS * 4
+    keys = []
+    for band in range(LSH_BANDS):
+        digest = hashlib.blake2b(
+            signature[band * width : (band + 1) * width], digest_size=8, person=b"band%04d" % band
+        ).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return keys

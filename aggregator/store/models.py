@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -96,6 +97,7 @@ class Article(Base):
     )
     story_id: Mapped[int | None] = mapped_column(Integer, index=True)
     raw_html: Mapped[bytes | None] = mapped_column(LargeBinary)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     http_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -150,3 +152,14 @@ class TemplateBlock(Base):
     block_key: Mapped[str] = mapped_column(String(16), primary_key=True)
     sample: Mapped[str] = mapped_column(Text)
     learned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MinhashBand(Base):
+    """One LSH band key of an article's MinHash: articles sharing a key are candidates."""
+
+    __tablename__ = "minhash_bands"
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -6,17 +6,28 @@ import logging
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
 from aggregator.items import PageItem, utcnow
-from aggregator.store.models import Article, CrawlError, CrawlRun, Source, TemplateBlock
+from aggregator.store.models import (
+    Article,
+    CrawlError,
+    CrawlRun,
+    MinhashBand,
+    Source,
+    TemplateBlock,
+)
 
 logger = logging.getLogger(__name__)
+
+# Two texts whose estimated Jaccard similarity (word 5-shingles) reaches this are copies
+NEAR_DUPLICATE_THRESHOLD = 0.6
 
 # Keep IN lists well below SQLite's and PostgreSQL's parameter limits
 _IN_CHUNK = 500
@@ -62,16 +73,98 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
     return found.intersection(wanted)
 
 
-def _original_with_hash(session: Session, content_hash: str, exclude: int | None) -> Article | None:
-    query = (
-        select(Article)
-        .where(Article.content_hash == content_hash, Article.duplicate_of.is_(None))
-        .order_by(Article.id)
-        .limit(1)
-    )
+def _lock_keys(session: Session, keys: Iterable[int]) -> None:
+    """Serialise writers that could see each other as duplicates (PostgreSQL advisory locks).
+
+    SQLite needs nothing: every write transaction starts with BEGIN IMMEDIATE.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):  # one order everywhere, so two writers cannot deadlock
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def _hash_key(content_hash: str) -> int:
+    return int.from_bytes(bytes.fromhex(content_hash[:16]), "little", signed=True)
+
+
+def _root(session: Session, article: Article) -> Article:
+    """The original an article is a copy of, or the article itself."""
+    if article.duplicate_of is None:
+        return article
+    return session.get(Article, article.duplicate_of) or article
+
+
+def _earliest(articles: Iterable[Article]) -> Article | None:
+    """The copy published first (by publication date, then by storage order)."""
+    far_future = datetime.max.replace(tzinfo=UTC)
+    return min(articles, key=lambda a: (a.published or far_future, a.id), default=None)
+
+
+def find_original(
+    session: Session,
+    content_hash: str,
+    minhash: bytes | None,
+    exclude: int | None = None,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+) -> Article | None:
+    """The original of which a text is a copy: same text, or a near-duplicate by MinHash."""
+    same = select(Article).where(Article.content_hash == content_hash)
     if exclude is not None:
-        query = query.where(Article.id != exclude)
-    return session.scalar(query)
+        same = same.where(Article.id != exclude)
+    matches = list(session.scalars(same))
+    if minhash is not None:
+        candidates = (
+            select(Article)
+            .where(
+                Article.id.in_(
+                    select(MinhashBand.article_id)
+                    .where(MinhashBand.band.in_(lsh_bands(minhash)))
+                    .distinct()
+                )
+            )
+            .where(Article.minhash.is_not(None))
+        )
+        if exclude is not None:
+            candidates = candidates.where(Article.id != exclude)
+        matches += [
+            candidate
+            for candidate in session.scalars(candidates)
+            if candidate.minhash is not None
+            and estimated_jaccard(minhash, candidate.minhash) >= threshold
+        ]
+    roots = {root.id: root for root in (_root(session, m) for m in matches) if root.id != exclude}
+    return _earliest(roots.values())
+
+
+def _link_copy(session: Session, article: Article, original: Article | None) -> None:
+    """Make article a copy of original, or the original itself when it was published first."""
+    if original is None:
+        article.duplicate_of = None
+        return
+    first = _earliest([original, article])
+    if first is original:
+        article.duplicate_of = original.id
+        article.story_id = original.story_id
+        return
+    # The new article predates the stored original: it becomes the original of the group
+    article.duplicate_of = None
+    article.story_id = original.story_id
+    session.execute(
+        update(Article)
+        .where(or_(Article.id == original.id, Article.duplicate_of == original.id))
+        .values(duplicate_of=article.id)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _write_bands(session: Session, article: Article) -> None:
+    session.execute(delete(MinhashBand).where(MinhashBand.article_id == article.id))
+    if article.minhash is not None:
+        session.add_all(
+            MinhashBand(band=band, article_id=article.id)
+            for band in dict.fromkeys(lsh_bands(article.minhash))
+        )
 
 
 def _apply(article: Article, page: PageItem, keep_raw: bool) -> None:
@@ -91,34 +184,45 @@ def _apply(article: Article, page: PageItem, keep_raw: bool) -> None:
     article.site_name = clean.site_name
     article.description = clean.description
     article.content_hash = page.content_hash
+    article.minhash = page.minhash
     article.http_headers = dict(page.headers)
     article.fetched_at = page.fetched_at
     article.raw_html = zlib.compress(page.body, 6) if keep_raw and page.body else None
 
 
-def save_article(session: Session, page: PageItem, keep_raw: bool = True) -> SaveResult:
-    """Upsert a cleaned page by canonical URL; an exact copy points at its original."""
+def save_article(
+    session: Session,
+    page: PageItem,
+    keep_raw: bool = True,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+) -> SaveResult:
+    """Upsert a cleaned page by canonical URL; a copy (same or nearly the same text) is linked.
+
+    A copy points at the earliest published copy with duplicate_of and shares its story.
+    """
     if page.article is None or not page.canonical_url or not page.content_hash:
         raise ValueError(f"{page.url}: page is not cleaned and fingerprinted")
+    bands = lsh_bands(page.minhash) if page.minhash is not None else []
+    _lock_keys(session, [_hash_key(page.content_hash), *bands])
     source = ensure_source(session, page.source, "")
     existing = session.scalar(select(Article).where(Article.canonical_url == page.canonical_url))
     if existing is None:
         article = Article(source_id=source.id, story_id=None)
         _apply(article, page, keep_raw)
-        original = _original_with_hash(session, page.content_hash, None)
-        if original is not None:
-            article.duplicate_of = original.id
-            article.story_id = original.story_id
+        original = find_original(session, page.content_hash, page.minhash, None, threshold)
         try:
             with session.begin_nested():
                 session.add(article)
+                session.flush()
+                _link_copy(session, article, original)
+                _write_bands(session, article)
         except IntegrityError:
             # Another process stored the same canonical URL between our read and our insert
             existing = session.scalars(
                 select(Article).where(Article.canonical_url == page.canonical_url)
             ).one()
         else:
-            status = "duplicate" if original is not None else "inserted"
+            status = "duplicate" if article.duplicate_of is not None else "inserted"
             return SaveResult(status, article.id, article.duplicate_of)
 
     changed = (
@@ -127,13 +231,12 @@ def save_article(session: Session, page: PageItem, keep_raw: bool = True) -> Sav
         or existing.authors != list(page.article.authors)
         or existing.published != page.article.published
     )
-    hash_changed = existing.content_hash != page.content_hash
+    text_changed = existing.content_hash != page.content_hash
     _apply(existing, page, keep_raw)
-    if hash_changed:
-        original = _original_with_hash(session, page.content_hash, existing.id)
-        existing.duplicate_of = (
-            original.id if original is not None and original.id < existing.id else None
-        )
+    if text_changed:
+        original = find_original(session, page.content_hash, page.minhash, existing.id, threshold)
+        _link_copy(session, existing, original)
+        _write_bands(session, existing)
     if changed:
         existing.updated_at = utcnow()
     session.flush()
