@@ -63,10 +63,10 @@ def content_hash(text: str) -> str:
 
 # Near-duplicates: MinHash over word shingles, with LSH bands to find candidates by index.
 SHINGLE_WORDS = 5
-NUM_PERM = 128
-# 32 bands of 4 rows: a pair with Jaccard 0.5 shares a band with probability 0.87, a pair
-# with 0.7 with probability 0.9995; candidates are then confirmed by their estimate.
-LSH_BANDS = 32
+NUM_PERM = 120
+# 40 bands of 3 rows: a pair with Jaccard 0.5 shares a band with probability 0.995, one
+# with 0.2 with probability 0.28; candidates are then confirmed by their estimate.
+LSH_BANDS = 40
 LSH_ROWS = NUM_PERM // LSH_BANDS
 # Texts shorter than this many words have no MinHash: exact hashes cover them
 MIN_SHINGLE_WORDS = 20
