@@ -11,7 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.extract import extract_article
-from aggregator.extract.clutter import is_clutter_phrase, is_empty_taxonomy
+from aggregator.extract.clutter import (
+    is_clutter_phrase,
+    is_empty_taxonomy,
+    is_promo,
+    is_related_heading,
+)
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import byline_author, clean_title, date_from_url, parse_date
 from aggregator.items import Article
@@ -522,3 +527,139 @@ def test_commenter_bylines_are_not_the_author() -> None:
     assert article is not None
     assert article.authors == ["Jane Doe"]
     assert "Troll" not in article.text
+
+
+# --- body rules added for the benchmark (issue 3) -------------------------------------------
+
+
+def test_related_cards_marked_up_as_articles_do_not_hide_the_post() -> None:
+    cards = "".join(
+        f"<article class='card'><h3><a href='/other-{i}/'>Another story {i}</a></h3>"
+        f"<p>Teaser text of another story number {i}, shown under the post.</p></article>"
+        for i in range(4)
+    )
+    html = page(body=BODY + "</article><aside><h2>More</h2>" + cards + "</aside><article>")
+    article = extract_article(html, url="https://news.example/rust-1-80/")
+    assert article is not None
+    assert "lazy cells" in article.text and "rustup update" in article.text
+
+
+def test_soft_hyphens_and_zero_widths_go_and_text_is_nfc() -> None:
+    body = (
+        "<p>Die Win\u00adzer aus St. Mag\u00adda\u00adle\u00adna schlos\u200bsen sich 1927 zu einer"
+        " Schutz\u00adgemeinschaft zusammen und definierten so das Kerngebiet des Weins.</p>"
+        "<p>Cafe\u0301 und Wein: das Anbaugebiet liegt an den sonnigen Hängen oberhalb Bozens,"
+        " wo die Sorte seit dem Mittelalter wächst.</p>"
+    )
+    article = extract_article(page(body=body, lang="de"))
+    assert article is not None
+    assert "Winzer aus St. Magdalena schlossen" in article.text
+    assert "Schutzgemeinschaft" in article.text
+    assert "Caf\u00e9 und Wein" in article.text
+    assert "\u00ad" not in article.text and "\u200b" not in article.text
+
+
+def test_control_characters_in_the_page_do_not_lose_the_body() -> None:
+    body = BODY.replace("lazy cells", "lazy\x0b cells").replace("rustup", "rust\x08up")
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert "lazy cells in the standard library" in article.text
+    assert "running rustup update" in article.text
+
+
+def test_post_inside_noscript_is_kept() -> None:
+    html = (
+        "<html><head><title>Security news</title></head><body><div class='post'>"
+        "<h1>Safer browsing</h1><div class='post-body'><noscript>" + BODY + "</noscript></div>"
+        "</div></body></html>"
+    )
+    article = extract_article(html)
+    assert article is not None
+    assert "lazy cells" in article.text
+
+
+def test_closing_guillemets_and_german_quotes_end_sentences() -> None:
+    body = "<p>„Ich weiß, ich sollte das vielleicht nicht sagen…“</p><p>– „Dann sag es nicht.“</p>"
+    body += "<p>– „Ok.“</p>"
+    article = extract_article(page(body=body, lang="de"))
+    assert article is not None
+    assert "„Dann sag es nicht.“" in article.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lea también: Impiden ingreso a Nicaragua a reportero",
+        "READ MORE: Looted colonial art goes home",
+        "VEA TAMBIÉN: Entre heces y guaricha",
+        "Lesen Sie auch: Die Bahn streicht Verbindungen",
+        "À lire aussi : la réforme des retraites",
+        "DON’T MISS: The best deals of the week",
+    ],
+)
+def test_promo_lines(text: str) -> None:
+    assert is_promo(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Read more about the release in the changelog, which lists every stabilised API.",
+        "More than 300 people attended: the hall was full by nine.",
+        "Related work: " + "the compiler team measured the change on every crate. " * 6,
+    ],
+)
+def test_sentences_are_not_promo_lines(text: str) -> None:
+    assert not is_promo(text)
+
+
+def test_promo_lines_inside_the_body_are_dropped() -> None:
+    body = (
+        BODY[: BODY.index("</p>") + 4]
+        + "<p>Read also: Rust 1.79 brought inline const</p>"
+        + BODY[BODY.index("</p>") + 4 :]
+    )
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert "inline const" not in article.text
+    assert "lazy cells" in article.text and "rustup update" in article.text
+
+
+def test_related_stories_heading_ends_the_body() -> None:
+    body = BODY + (
+        "<h3>Related articles</h3>"
+        "<p>Go 1.23 adds iterators to the language and the standard library</p>"
+        "<p>Python 3.13 ships an experimental free-threaded build for testing</p>"
+    )
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert "rustup update" in article.text
+    assert "Related articles" not in article.text
+    assert "Go 1.23" not in article.text and "Python 3.13" not in article.text
+    assert is_related_heading("You may also like") and is_related_heading("NOTAS RELACIONADAS")
+    assert not is_related_heading("Related work on lazy initialisation")
+
+
+def test_json_ld_article_body_with_markup_when_the_page_shows_too_little() -> None:
+    text = (
+        "<p>Rust 1.80 ships lazy cells in the standard library &amp; stabilises exclusive ranges"
+        " in patterns.</p><p>Upgrading is a matter of running rustup update, and projects can"
+        " drop the once_cell dependency once their minimum version reaches the release.</p>"
+    )
+    head = ld({"@type": "NewsArticle", "headline": "Rust 1.80 is out", "articleBody": text})
+    article = extract_article(page(head=head, body="<p>Loading…</p>"))
+    assert article is not None
+    assert "standard library & stabilises" in article.text
+    assert "<p>" not in article.text and "rustup update" in article.text
+
+
+def test_a_home_page_of_teaser_cards_is_not_an_article() -> None:
+    cards = "".join(
+        f"<article class='teaser'><h2><a href='/news/story-{i}.html'>Story number {i} "
+        f"about the release of version {i}</a></h2><p class='meta'>Jane Doe · 2 Nov</p>"
+        f"<p>A short teaser of story {i}: the team shipped version {i} with faster builds "
+        f"and a new plugin system.</p></article>"
+        for i in range(6)
+    )
+    html = f"<html><head><title>News</title></head><body><main>{cards}</main></body></html>"
+    assert extract_article(html, url="https://news.example/") is None

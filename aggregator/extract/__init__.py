@@ -17,7 +17,9 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
+from html import unescape
 from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
@@ -32,6 +34,8 @@ from aggregator.extract.clutter import (
     SOCIAL_PATTERN,
     is_clutter_phrase,
     is_empty_taxonomy,
+    is_promo,
+    is_related_heading,
     normalise,
     remove_clutter,
 )
@@ -39,12 +43,12 @@ from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import (
     PageMetadata,
     byline_author,
-    clean_author_names,
     clean_title,
     collapse,
     date_from_url,
     dedupe,
     extract_metadata,
+    fallback_authors,
     find_byline,
     parse_date,
 )
@@ -75,19 +79,34 @@ MAX_FALLBACK_METADATA_ELEMENTS = MAX_FULL_EXTRACTION_ELEMENTS
 MAX_LINK_TITLE_CHARS = 160
 # A leading paragraph this similar to the headline is the headline repeated.
 TITLE_SIMILARITY = 0.9
-# Listing pages: at least this many <article> elements, none holding most of the text.
-LISTING_MIN_ARTICLES = 3
-LISTING_MAX_SHARE = 0.6
+# JSON-LD articleBody replaces trafilatura's text when it is this many times longer.
+ARTICLE_BODY_RATIO = 2.0
+# ... and when at least this share of its paragraphs is found in the page's own text.
+ARTICLE_BODY_AGREEMENT = 0.8
+# A "Related stories" heading after this share of the text ends the article; earlier, only
+# the heading itself goes (a box of links in the middle of the body).
+RELATED_CUT_SHARE = 0.7
 # Listing pages: at least this many paragraphs that are teasers ("…", "Read more").
 LISTING_MIN_TEASERS = 3
+# Listing pages: at least LISTING_MIN_TEASERS teaser cards (a heading linking to another page
+# with its teaser, up to LISTING_CARD_DEPTH levels around it) hold this share of the text
+LISTING_CARD_SHARE = 0.6
+LISTING_CARD_DEPTH = 3
 
-_SENTENCE_END_RE = re.compile(r"[.!?…。！？]['\"’”)\]]*(?:\s|$)")
+_SENTENCE_END_RE = re.compile(r"[.!?…。！？]['\"‘’“”«»‹›)\]]*(?:\s|$)")
 _TERMINAL_PUNCTUATION = tuple(".!?…:;。！？\"'”’)")
 _TEASER_RE = re.compile(
     r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\s*$|^(?:read more|continue reading)\b", re.I
 )
 _BIO_VERB_RE = r"\s+(?:is|was|has been|writes|covers|joined|lives)\b"
+_HTML_BLOCK_TAG_RE = re.compile(
+    r"</?(?:p|div|h[1-6]|li|ul|ol|br|blockquote|tr|section)\b[^>]*>", re.I
+)
+_HTML_TAG_RE = re.compile(r"<[^>]*>")
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+# Characters XML text cannot hold: lxml refuses them when trafilatura edits the tree, which
+# makes trafilatura drop the whole page.
+_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 _PARSER = HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8", no_network=True)
 
@@ -127,9 +146,10 @@ def _extract(
     markup_byline = [] if meta.authors else find_byline(tree)
 
     remove_clutter(tree)
+    cards = _teaser_cards(tree, url)
     _apply_site_rules(tree, content_selector, remove_selectors, url)
     elements = sum(1 for _ in islice(tree.iter(), MAX_FULL_EXTRACTION_ELEMENTS + 1))
-    if meta.is_listing or _looks_like_listing(tree):
+    if meta.is_listing:
         logger.info("listing page, not an article: %s", url)
         return None
 
@@ -145,8 +165,10 @@ def _extract(
     )
     body = document.body if isinstance(document, Document) else None
     paragraphs = _paragraphs(body) if body is not None else []
-    if not paragraphs and meta.article_body:
-        paragraphs = [p for p in (collapse(line) for line in meta.article_body.splitlines()) if p]
+    if meta.article_body and _body_is_richer(meta.article_body, paragraphs):
+        structured = _article_body_paragraphs(meta.article_body)
+        if not _is_article_text("\n\n".join(paragraphs)) or _agrees_with_page(structured, tree):
+            paragraphs = structured
 
     fallback = _trafilatura_metadata(tree, url, meta, elements)
     title = clean_title(
@@ -156,6 +178,9 @@ def _extract(
         url or meta.canonical_url,
     )
     authors = list(meta.authors)
+    if _is_link_list(paragraphs, cards):
+        logger.info("list of links to other pages, not an article: %s", url)
+        return None
     paragraphs, byline_names = _drop_clutter_paragraphs(paragraphs, title, authors, site_links)
     text = "\n\n".join(paragraphs)
     if not _is_article_text(text):
@@ -168,7 +193,7 @@ def _extract(
     if not authors:
         authors = byline_names or markup_byline
     if not authors and fallback.author:
-        authors = clean_author_names(fallback.author.split(";"))
+        authors = fallback_authors(fallback.author, meta.site_name, url or meta.canonical_url)
     published = (
         meta.published
         or parse_date(fallback.date)
@@ -224,7 +249,7 @@ def _parse(html: str | bytes, content_type: str | None) -> HtmlElement | None:
     if len(html) > MAX_HTML_CHARS:
         logger.debug("page of %d chars cut to %d", len(html), MAX_HTML_CHARS)
         html = html[:MAX_HTML_CHARS]
-    html = _XML_DECLARATION_RE.sub("", html, count=1).replace("\x00", "")
+    html = _XML_INVALID_RE.sub("", _XML_DECLARATION_RE.sub("", html, count=1))
     try:
         tree = document_fromstring(html.encode("utf-8", "replace"), parser=_PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
@@ -305,14 +330,52 @@ def _trafilatura_metadata(
     return extract_trafilatura_metadata(tree, default_url=url, extensive=False)
 
 
-def _looks_like_listing(tree: HtmlElement) -> bool:
-    """Several <article> elements and none holding most of their text: a listing page."""
-    articles = tree.xpath("//article")
-    if len(articles) < LISTING_MIN_ARTICLES:
+def _teaser_cards(tree: HtmlElement, url: str | None) -> list[str]:
+    """Normalised texts of teaser cards: the largest block around each heading that links to
+    another page and holds no other such heading (the items of a listing)."""
+    here = urlsplit(url).path.rstrip("/") if url else None
+    linked: list[HtmlElement] = []
+    for heading in tree.iter("h1", "h2", "h3", "h4"):
+        for link in heading.iter("a"):
+            href = (link.get("href") or "").strip()
+            if href and not href.startswith(("#", "javascript:", "mailto:")):
+                try:
+                    target = urlsplit(urljoin(url, href) if url else href).path.rstrip("/")
+                except ValueError:
+                    continue
+                if target != here:
+                    linked.append(heading)
+                    break
+    if len(linked) < LISTING_MIN_TEASERS:
+        return []
+    headings = set(linked)
+    cards = []
+    for heading in linked:
+        card = heading
+        for _ in range(LISTING_CARD_DEPTH):
+            parent = card.getparent()
+            if parent is None or parent.tag in ("body", "html"):
+                break
+            if sum(1 for h in parent.iter("h1", "h2", "h3", "h4") if h in headings) > 1:
+                break
+            card = parent
+        # Spaces left out: extraction may glue a card's heading to its teaser
+        cards.append(normalise(card.text_content()).replace(" ", ""))
+    return cards
+
+
+def _is_link_list(paragraphs: list[str], cards: list[str]) -> bool:
+    """A home, section or tag page: most of the text sits in teaser cards."""
+    if len(cards) < LISTING_MIN_TEASERS or not paragraphs:
         return False
-    lengths = [len(collapse(a.text_content())) for a in articles[:200]]
-    total = sum(lengths)
-    return total > 0 and max(lengths) < LISTING_MAX_SHARE * total
+    total = sum(len(p) for p in paragraphs)
+    in_cards = 0
+    for paragraph in paragraphs:
+        key = normalise(paragraph).replace(" ", "")
+        # Start or end is enough: extraction may drop a date between heading and teaser
+        if any(key[:40] in card or key[-40:] in card for card in cards):
+            in_cards += len(paragraph)
+    return in_cards >= LISTING_CARD_SHARE * total
 
 
 def _is_teaser_list(paragraphs: list[str]) -> bool:
@@ -323,9 +386,24 @@ def _is_teaser_list(paragraphs: list[str]) -> bool:
 def _paragraphs(body: etree._Element) -> list[str]:
     """Text blocks of trafilatura's output tree: one per paragraph, heading, list item, row."""
     blocks: list[str] = []
+    for line_break in body.iter("lb"):
+        # a line break inside a paragraph separates words: "RECORD<br>(Pescasseroli"
+        line_break.tail = " " + (line_break.tail or "")
     for element in body:
         _collect_blocks(element, blocks)
-    return [b for b in blocks if b]
+    return [c for c in (_clean_block(b) for b in blocks) if c]
+
+
+def _clean_block(block: str) -> str:
+    """NFC-normalise a block and drop invisible characters (soft hyphens, zero widths)."""
+    if not block.isprintable():
+        # like trafilatura's own output: format and control characters go, line breaks stay
+        block = "".join(c for c in block if c.isprintable() or c.isspace()).strip()
+    return unicodedata.normalize("NFC", block)
+
+
+# trafilatura output elements that start a new text block
+_BLOCK_TAGS = frozenset({"p", "list", "table", "code", "head", "div", "quote"})
 
 
 def _collect_blocks(element: etree._Element, blocks: list[str]) -> None:
@@ -346,9 +424,7 @@ def _collect_blocks(element: etree._Element, blocks: list[str]) -> None:
         # code keeps its lines; blank lines would read as paragraph breaks, so they go
         lines = "".join(element.itertext()).splitlines()
         blocks.append("\n".join(line.rstrip() for line in lines if line.strip()))
-    elif tag in ("div", "quote") and any(
-        child.tag in ("p", "list", "table", "code") for child in element
-    ):
+    elif tag in ("div", "quote") and any(child.tag in _BLOCK_TAGS for child in element):
         if element.text and element.text.strip():
             blocks.append(collapse(element.text))
         for child in element:
@@ -365,14 +441,14 @@ def _drop_clutter_paragraphs(
     """Remove clutter paragraphs; return the kept ones and the names found in dropped bylines."""
     byline_names: list[str] = []
     kept: list[str] = []
-    for paragraph in paragraphs:
+    for paragraph in _cut_related_stories(paragraphs):
         names = byline_author(paragraph)
         if names:
             byline_names.extend(names)
             continue
         if is_clutter_phrase(paragraph) or is_empty_taxonomy(paragraph):
             continue
-        if AVATAR_PATTERN.match(paragraph):
+        if AVATAR_PATTERN.match(paragraph) or is_promo(paragraph):
             continue
         kept.append(paragraph)
 
@@ -388,6 +464,45 @@ def _drop_clutter_paragraphs(
     while kept and _is_link_title(kept[-1], site_links):
         kept.pop()
     return kept, byline_names
+
+
+def _article_body_paragraphs(article_body: str) -> list[str]:
+    """Paragraphs of a JSON-LD articleBody, which may hold HTML markup and entities."""
+    if "<" in article_body:
+        article_body = _HTML_TAG_RE.sub(" ", _HTML_BLOCK_TAG_RE.sub("\n", article_body))
+    lines = (_clean_block(collapse(unescape(line))) for line in article_body.splitlines())
+    return [p for p in lines if p]
+
+
+def _agrees_with_page(paragraphs: list[str], tree: HtmlElement) -> bool:
+    """Most of the structured body's text is visible on the page (not a stale or other text)."""
+    body = tree.find("body")
+    page = normalise((body if body is not None else tree).text_content())
+    long = [normalise(p) for p in paragraphs if len(p) >= 40]
+    if not long:
+        return False
+    found = sum(len(p) for p in long if p in page)
+    return found >= ARTICLE_BODY_AGREEMENT * sum(len(p) for p in long)
+
+
+def _body_is_richer(article_body: str, paragraphs: list[str]) -> bool:
+    """JSON-LD articleBody holds much more text than trafilatura found (a split body)."""
+    found = sum(len(p) for p in paragraphs)
+    return len(article_body) >= MIN_TEXT_CHARS and len(article_body) > ARTICLE_BODY_RATIO * found
+
+
+def _cut_related_stories(paragraphs: list[str]) -> list[str]:
+    """Drop a "Related stories" heading and the list after it, once the body is behind it."""
+    total = sum(len(p) for p in paragraphs)
+    seen = 0
+    for index, paragraph in enumerate(paragraphs):
+        if is_related_heading(paragraph):
+            if seen >= RELATED_CUT_SHARE * total:
+                return paragraphs[:index]
+            paragraphs = paragraphs[:index] + paragraphs[index + 1 :]
+            return paragraphs[:index] + _cut_related_stories(paragraphs[index:])
+        seen += len(paragraph)
+    return paragraphs
 
 
 def _is_author_bio(paragraph: str, authors: Iterable[str]) -> bool:

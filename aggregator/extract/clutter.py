@@ -190,7 +190,6 @@ CLUTTER_SELECTORS: tuple[ClutterGroup, ...] = (
         (
             "script",
             "style",
-            "noscript",
             "template",
             "svg",
             "iframe",
@@ -247,7 +246,8 @@ def _compile(groups: tuple[ClutterGroup, ...]) -> _Rules:
 
 _RULES = _compile(CLUTTER_SELECTORS)
 # Elements removed however much text they hold.
-_ALWAYS_REMOVED = frozenset({"script", "style", "noscript", "template", "svg"})
+# <noscript> is left to trafilatura: some platforms (Blogger) put the whole post inside one.
+_ALWAYS_REMOVED = frozenset({"script", "style", "template", "svg"})
 
 # A matched element holding more than this share of the page's text is not clutter:
 # a theme that puts the whole post inside `.sharing` or `#comments` must not lose it.
@@ -424,3 +424,132 @@ def is_clutter_phrase(text: str) -> bool:
 def is_empty_taxonomy(text: str) -> bool:
     """Tell whether a paragraph is a category or tag line with no terms ("In ,")."""
     return len(text) < 40 and EMPTY_TAXONOMY_PATTERN.match(text) is not None and text.strip() != ""
+
+
+# Promo lines inside the body: a "see also" label and a colon, then the title of another
+# story ("Lea también: ...", "READ MORE: ...", "Lesen Sie auch: ..."), on news sites in
+# every language. Only short paragraphs that start with the label and a colon are dropped.
+PROMO_LABELS: tuple[str, ...] = (
+    # English
+    "read more",
+    "read also",
+    "also read",
+    "read next",
+    "see also",
+    "related",
+    "related story",
+    "related article",
+    "recommended",
+    "don t miss",
+    "must read",
+    "watch",
+    "more",
+    # Spanish and Portuguese
+    "lea también",
+    "lea tambien",
+    "lea más",
+    "lea",
+    "vea también",
+    "vea",
+    "mira",
+    "mire",
+    "le puede interesar",
+    "te puede interesar",
+    "puede interesarte",
+    "puedes ver",
+    "leia também",
+    "leia mais",
+    "veja também",
+    # German
+    "lesen sie auch",
+    "auch lesen",
+    "lesen sie mehr",
+    "mehr zum thema",
+    "mehr dazu",
+    "zum weiterlesen",
+    "weiterlesen",
+    "auch interessant",
+    "das könnte sie auch interessieren",
+    "schon gelesen",
+    # French and Italian
+    "à lire aussi",
+    "a lire aussi",
+    "lire aussi",
+    "voir aussi",
+    "leggi anche",
+    # Polish
+    "czytaj też",
+    "czytaj także",
+    "czytaj więcej",
+)
+
+_PROMO_RE = re.compile(
+    r"^(?:"
+    + "|".join(
+        re.escape(p).replace(r"\ ", r"\W+") for p in sorted(PROMO_LABELS, key=len, reverse=True)
+    )
+    + r")\s*[:：|»>]"
+)
+# A promo line is at most this long; a longer paragraph is article text with a colon.
+MAX_PROMO_CHARS = 250
+
+
+def is_promo(text: str) -> bool:
+    """Tell whether a paragraph is a "see also" promo: a known label, a colon, a title."""
+    if len(text) > MAX_PROMO_CHARS:
+        return False
+    return _PROMO_RE.match(text.strip().lower().replace("’", " ").replace("'", " ")) is not None
+
+
+# Headings that open a block of other stories; what follows them is not the article.
+RELATED_HEADINGS: tuple[str, ...] = (
+    "related",
+    "related posts",
+    "related articles",
+    "related stories",
+    "related content",
+    "more stories",
+    "more from",
+    "more articles",
+    "recommended",
+    "recommended for you",
+    "you may also like",
+    "you might also like",
+    "read next",
+    "further reading",
+    "other stories",
+    "trending",
+    "most popular",
+    "most read",
+    "notas relacionadas",
+    "contenido relacionado",
+    "artículos relacionados",
+    "noticias relacionadas",
+    "te puede interesar",
+    "le puede interesar",
+    "weitere themen",
+    "mehr themen",
+    "weitere beiträge",
+    "weitere artikel",
+    "ähnliche beiträge",
+    "ähnliche artikel",
+    "empfohlene beiträge",
+    "das könnte sie auch interessieren",
+    "das könnte dich auch interessieren",
+    "lesen sie auch die folgenden beiträge",
+    "auch interessant",
+    "mehr zum thema",
+    "à lire aussi",
+    "sur le même sujet",
+    "articles similaires",
+    "leggi anche",
+    "articoli correlati",
+    "czytaj też",
+    "leia também",
+)
+_RELATED_HEADINGS = frozenset(normalise(h) for h in RELATED_HEADINGS)
+
+
+def is_related_heading(text: str) -> bool:
+    """Tell whether a paragraph is a heading that opens a list of other stories."""
+    return len(text) < 60 and normalise(text) in _RELATED_HEADINGS

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import islice
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -43,6 +44,9 @@ ARTICLE_TYPES = frozenset(
 # schema.org types that describe the page or the site, used when no article node exists
 PAGE_TYPES = frozenset({"webpage", "itempage", "aboutpage"})
 LISTING_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage", "blog"})
+ORGANISATION_TYPES = frozenset(
+    {"organization", "newsmediaorganization", "corporation", "educationalorganization"}
+)
 SITE_TYPES = frozenset({"website", "organization", "newsmediaorganization", "corporation"})
 
 # At most this many JSON-LD nodes are looked at, so a hostile page cannot make us walk forever.
@@ -53,6 +57,22 @@ MIN_YEAR = 1990
 MAX_AUTHOR_CHARS = 80
 # Most authors kept for one article.
 MAX_AUTHORS = 10
+# Longest title or <h1> taken as a headline.
+MAX_TITLE_CHARS = 300
+# Most <h1> elements looked at for the headline.
+MAX_HEADINGS = 10
+# An <h1> replaces the metadata title when at least this many of its content words, and this
+# share of them, are in the metadata title too.
+MIN_SHARED_TITLE_WORDS = 2
+MIN_TITLE_WORD_SHARE = 0.5
+# Title words are compared on their first letters, a cheap stemmer ("personalize(s)").
+TITLE_STEM_CHARS = 6
+# A title part is the site's name when it starts a label of the host and has this many letters.
+MIN_SITE_PREFIX_CHARS = 4
+# A date written in the text is looked for in this many text nodes under the headline,
+# each at most this long (longer ones are paragraphs, whose dates are about something else).
+MAX_DATE_TEXT_NODES = 40
+MAX_DATE_TEXT_CHARS = 200
 # Most tags kept for one article.
 MAX_TAGS = 30
 
@@ -81,16 +101,93 @@ _COMMENT_CONTAINER_RE = re.compile(
     re.I,
 )
 
+# Time-zone abbreviations seen in page dates, in hours east of UTC; others are taken as UTC.
+TIMEZONE_ABBREVIATIONS: dict[str, float] = {
+    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1, "CEST": 2,
+    "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "IST": 5.5, "SGT": 8, "HKT": 8,
+    "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13, "EST": -5,
+    "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10,
+}  # fmt: skip
+_DOUBLE_Z_RE = re.compile(r"(?<=\d)Z{2,}$", re.I)
+
+_TEXT_NODES = "text()[not(ancestor::script) and not(ancestor::style)][normalize-space()]"
+_TEXT_AFTER_XPATH = etree.XPath(
+    f"following::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
+)
+_TEXT_IN_XPATH = etree.XPath(
+    f"descendant::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+# "May 2, 2025", "2 May 2025", "2nd of May, 2025", "2025-05-02", "2025.05.02", "02.05.2025"
+# (a dotted date with the year last is day first, as it is written in Europe)
+_WRITTEN_DATE_RE = re.compile(
+    rf"\b(?:(?P<month1>{_MONTH})\s+(?P<day1>\d{{1,2}})(?:st|nd|rd|th)?,?"
+    rf"|(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month2>{_MONTH}),?)"
+    rf"\s+(?P<year>(?:19|20)\d{{2}})\b"
+    r"|\b(?P<iso_year>(?:19|20)\d{2})(?P<sep>[-./])(?P<iso_month>[01]\d)(?P=sep)(?P<iso_day>[0-3]\d)\b"
+    r"|\b(?P<eu_day>[0-3]?\d)\.(?P<eu_month>[01]?\d)\.(?P<eu_year>(?:19|20)\d{2})\b",
+    re.I,
+)
+# A byline label alone, its name in the next element: "By", "Written by", "Author:"
+_BYLINE_LABEL_RE = re.compile(
+    r"^\s*(?:(?:written|posted|published|authored|reported|words|story|article)\s+)?by:?\s*$"
+    r"|^\s*(?:author|autor|auteur)\s*:?\s*$",
+    re.I,
+)
+_NEXT_TEXT_XPATH = etree.XPath(
+    "following::text()[not(ancestor::script) and not(ancestor::style)][normalize-space()][1]",
+    smart_strings=False,
+)
 _URL_DATE_RE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|-|$|\.html?)"
 )
 _LANG_RE = re.compile(r"^\s*([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*\s*$")
 _TITLE_SEPARATOR_RE = re.compile(r"\s+[|–—\-:»·•~/]+\s+")
 _WS_RE = re.compile(r"\s+")
+_WORD_RE = re.compile(r"\w+")
+_TITLE_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "how", "in", "is", "it", "of",
+    "on", "or", "our", "the", "this", "to", "vs", "what", "why", "with", "you", "your",
+})  # fmt: skip
+# Words that site names add to the domain name ("Rust Blog", "The Verge News").
+_SITE_WORDS = frozenset({"the", "blog", "news", "magazine", "official", "online", "site", "home"})
+_MARKDOWN_HEADING_RE = re.compile(r"^#{1,6}\s+")
+_DIGIT_RE = re.compile(r"\d")
+_BYLINE_WORD_RE = re.compile(r"\b(?:by|posted|published|updated|written)\b")
+_ZERO_WIDTH_RE = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad]")
 # Where a byline's name ends: "By Jane Doe on May 1 | 4 min read"
 _BYLINE_END_RE = re.compile(
     r"\s+(?:on|in|at|for|from|via|updated|published)\s+|\s*[|·•—–(]|\s+-\s+", re.I
 )
+# Labels before a name: "By", "Written by", "Author:", "Author Jane Doe"
+_AUTHOR_LABEL_RE = re.compile(r"^(?:(?:written |posted )?by[:\s]|author(?:ed by)?\b:?)\s*", re.I)
+# Where a name ends and a role or a date begins: "Jane Doe - Editor", "Jane Doe | Staff",
+# "Jane Doe Last updated ..."
+_AUTHOR_TAIL_RE = re.compile(r"\s+[-|–—]\s+|\s+(?:last\s+)?(?:updated|published)\b", re.I)
+# A one-word login or domain name ("jane.doe", "site.net", "jane_doe") is no display name.
+_HANDLE_RE = re.compile(r"[._]")
+# Words that fill an author field without naming anyone, and month and day names that
+# date-like bylines leave behind ("Dec", "August").
+_NOT_NAMES = frozenset(
+    {
+        "the author", "author", "authors", "admin", "administrator", "editor", "unknown",
+        "anonymous", "guest", "user", "webmaster", "staff writer", "none", "null",
+        "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+        "january", "february", "march", "april", "may", "june", "july", "august", "september",
+        "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
+        "friday", "saturday", "sunday", "today", "yesterday",
+    }
+)  # fmt: skip
 _NAME_SPLIT_RE = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b)\s*")
 _NAME_PARTICLES = frozenset(
     {"de", "da", "del", "della", "di", "du", "la", "le", "van", "von", "der", "den", "bin", "al"}
@@ -122,25 +219,54 @@ def collapse(text: str | None) -> str:
     return _WS_RE.sub(" ", text or "").strip()
 
 
-def parse_date(value: Any) -> datetime | None:
-    """Parse a date string into an aware UTC datetime (naive times are taken as UTC)."""
+def clean_text(value: str | None) -> str:
+    """Text of a metadata value: entities left encoded ("&#038;", "&amp;amp;") decoded,
+    zero-width characters dropped, whitespace collapsed."""
+    text = value or ""
+    for _ in range(2):
+        if "&" not in text:
+            break
+        text = html.unescape(text)
+    return collapse(_ZERO_WIDTH_RE.sub("", text))
+
+
+def parse_date(value: Any, *, keep_offset: bool = False) -> datetime | None:
+    """Parse a date string into an aware datetime (naive times are taken as UTC).
+
+    The result is in UTC unless ``keep_offset``: then it keeps the page's own UTC offset, so
+    its calendar date is the day the publisher wrote (the store converts to UTC on write).
+    """
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()[:64]
+    text = _DOUBLE_Z_RE.sub("Z", value.strip()[:64])
     try:
         parsed = date_parser.isoparse(text)
     except Exception:
         try:
-            parsed = date_parser.parse(text)
+            parsed = date_parser.parse(text, tzinfos=_tz_offset)
         except Exception:
             return None
     try:
-        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        elif not keep_offset:
+            parsed = parsed.astimezone(UTC)
+        else:
+            offset = parsed.utcoffset()
+            parsed = parsed.replace(tzinfo=UTC if not offset else timezone(offset))
     except (OverflowError, ValueError):
         return None
     if not MIN_YEAR <= parsed.year <= datetime.now(UTC).year + 1:
         return None
     return parsed
+
+
+def _tz_offset(name: str | None, offset: int | None) -> int | None:
+    """dateutil's tzinfos: known abbreviations ("CET", "EST") to seconds; unknown ones naive."""
+    if offset is not None:
+        return offset
+    hours = TIMEZONE_ABBREVIATIONS.get((name or "").upper())
+    return None if hours is None else int(hours * 3600)
 
 
 def date_from_url(url: str | None) -> datetime | None:
@@ -154,6 +280,19 @@ def date_from_url(url: str | None) -> datetime | None:
         return datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
     except ValueError:
         return None
+
+
+def on_day(moment: datetime, day: datetime) -> datetime:
+    """The same instant in the whole-hour UTC offset nearest zero that puts it on ``day``'s
+    calendar date; unchanged when it is already on it or more than a day away."""
+    if moment.date() == day.date():
+        return moment
+    instant = moment.astimezone(UTC)
+    for hours in sorted(range(-12, 15), key=abs):
+        local = instant.astimezone(timezone(timedelta(hours=hours)))
+        if local.date() == day.date():
+            return local
+    return moment
 
 
 def normalise_language(value: str | None) -> str | None:
@@ -175,12 +314,13 @@ def clean_author_names(value: Any, *, strict: bool = False) -> list[str]:
             value = value[0] if value else None
     if not isinstance(value, str):
         return []
-    text = collapse(value)
-    text = re.sub(r"^(?:written |posted )?by[:\s]\s*", "", text, flags=re.I)
+    text = _AUTHOR_LABEL_RE.sub("", clean_text(value))
     if not text or len(text) > 4 * MAX_AUTHOR_CHARS or "://" in text or text.startswith("www."):
         return []
     names = []
     for part in _NAME_SPLIT_RE.split(text):
+        # "David Jackson - Editorial Team", "Craig McCarthy Last updated": the name alone
+        part = _AUTHOR_TAIL_RE.split(part, maxsplit=1)[0]
         name = part.strip(" .,;:·|-–—\"'“”")
         if _is_name(name, strict=strict):
             names.append(name)
@@ -189,11 +329,20 @@ def clean_author_names(value: Any, *, strict: bool = False) -> list[str]:
     return names
 
 
+def fallback_authors(value: str | None, site_name: str | None, url: str | None) -> list[str]:
+    """People in another extractor's "A; B" author guess, without the site's own name."""
+    site_keys = _host_keys(url) | ({_site_key(site_name)} if site_name else set())
+    names = clean_author_names((value or "").split(";"))
+    return [name for name in names if not _is_site_name(name, site_keys)]
+
+
 def _is_name(name: str, *, strict: bool) -> bool:
     """Tell whether a string can be a person's (or an outlet's) name."""
     if not name or len(name) > MAX_AUTHOR_CHARS or "@" in name or any(c.isdigit() for c in name):
         return False
     words = name.split()
+    if name.casefold() in _NOT_NAMES or (len(words) == 1 and _HANDLE_RE.search(name)):
+        return False
     if not strict:
         return len(words) <= 8
     if not 1 <= len(words) <= 4 or len(name) > 50:
@@ -230,31 +379,126 @@ def byline_author(text: str) -> list[str]:
 
 def clean_title(title: str | None, site_name: str | None, h1: str | None, url: str | None) -> str:
     """Strip the site name from a title ("Title | Site", "Site - Title")."""
-    title = collapse(title)
+    title = _MARKDOWN_HEADING_RE.sub("", _strip_wrapping_quotes(clean_text(title)))
     if not title:
         return ""
     parts = _TITLE_SEPARATOR_RE.split(title)
     if len(parts) < 2:
         return title
-    h1_norm = collapse(h1).casefold()
+    first, last = parts[0], parts[-1]
+    h1_norm = clean_text(h1).casefold()
     if h1_norm and h1_norm != title.casefold():
+        # an h1 equal to the last part is the site's name in a banner, not the headline
+        if last.casefold() == h1_norm:
+            return title[: title.rfind(last)].rstrip(" |–—-:»·•~/")
         for part in parts:
             if part.casefold() == h1_norm:
                 return part
-    site_keys = set()
+    site_keys = _host_keys(url)
     if site_name:
         site_keys.add(_site_key(site_name))
-    if url:
-        host = urlsplit(url).hostname or ""
-        labels = [label for label in host.split(".") if label not in ("www", "blog", "m")]
-        if labels:
-            site_keys.add(_site_key(labels[0]))
-    first, last = parts[0], parts[-1]
-    if _site_key(last) in site_keys:
+    if _is_site_name(last, site_keys):
         return title[: title.rfind(last)].rstrip(" |–—-:»·•~/")
-    if _site_key(first) in site_keys:
+    if _is_site_name(first, site_keys):
         return title[len(first) :].lstrip(" |–—-:»·•~/")
     return title
+
+
+def _is_site_name(part: str, site_keys: set[str]) -> bool:
+    """Whether a title part names the site: its name, or its domain ("Rust Blog", rust-lang.org)."""
+    key = _site_key(part)
+    if key in site_keys:
+        return True
+    # "Rust Blog" on rust-lang.org: the part without words such as "blog" starts a host label
+    words = [w for w in _WORD_RE.findall(part.casefold()) if w not in _SITE_WORDS]
+    key = "".join(words)
+    return len(key) >= MIN_SITE_PREFIX_CHARS and any(
+        site.startswith(key) for site in site_keys if site
+    )
+
+
+def choose_title(
+    title: str | None,
+    headings: list[str],
+    site_name: str | None,
+    url: str | None,
+    alternatives: tuple[str | None, ...] = (),
+) -> str:
+    """The article's headline: the page's <h1> when it is about what the metadata title says.
+
+    Publishers often give the metadata title an SEO wording ("X For 2026 - Site") while readers
+    see the <h1> ("Top 10 X to Watch"); the <h1> wins when it shares most of its words with
+    the metadata title. An <h1> that only names the site, or that holds the whole metadata
+    title plus a date, a byline or a count, does not. ``alternatives`` are other metadata
+    titles: one that continues a cut-off ``title`` replaces it.
+    """
+    headings = [h for h in headings if 0 < len(h) <= MAX_TITLE_CHARS]
+    base = clean_title(title, site_name, headings[0] if headings else None, url)
+    if not base:
+        return clean_title(headings[0], site_name, None, url) if headings else ""
+    for alternative in alternatives:
+        longer = clean_title(alternative, site_name, None, url)
+        if len(longer) > len(base) and longer.casefold().startswith(base.casefold()):
+            base = longer
+    base_key = _title_key(base)
+    base_words = _title_words(base)
+    site_keys = _host_keys(url)
+    if site_name:
+        site_keys.add(_site_key(site_name))
+    best, best_share = "", 0.0
+    for heading in headings:
+        key = _title_key(heading)
+        if key == base_key:
+            return _strip_wrapping_quotes(heading)
+        if _site_key(heading) in site_keys:
+            continue
+        if base_key and base_key in key:
+            # the metadata title plus more words: a longer headline, unless the extra is a
+            # date, a count or a byline ("Dec 18 2025 Title", "Title Posted on ... by X")
+            extra = key.replace(base_key, " ")
+            if not _DIGIT_RE.search(extra) and not _BYLINE_WORD_RE.search(extra):
+                return _strip_wrapping_quotes(heading)
+            continue
+        words = _title_words(heading)
+        shared = len(words & base_words)
+        share = shared / len(words) if words else 0.0
+        if (
+            shared >= MIN_SHARED_TITLE_WORDS
+            and share >= MIN_TITLE_WORD_SHARE
+            and share > best_share
+        ):
+            best, best_share = heading, share
+    return _strip_wrapping_quotes(best) if best else base
+
+
+def _title_key(text: str) -> str:
+    return " ".join(_WORD_RE.findall(text.casefold()))
+
+
+def _title_words(text: str) -> set[str]:
+    """Content words of a title, cut to their first letters so "trend" meets "trends"."""
+    return {
+        word[:TITLE_STEM_CHARS]
+        for word in _WORD_RE.findall(text.casefold())
+        if len(word) > 1 and word not in _TITLE_STOPWORDS
+    }
+
+
+def _host_keys(url: str | None) -> set[str]:
+    host = (urlsplit(url).hostname or "") if url else ""
+    labels = [label for label in host.split(".") if label not in ("www", "blog", "m")]
+    keys = {_site_key(label) for label in labels[:-1]}
+    if len(labels) >= 2:
+        keys.add(_site_key("".join(labels[-2:])))
+    keys.discard("")
+    return keys
+
+
+def _strip_wrapping_quotes(text: str) -> str:
+    """Drop straight quotes around a whole title (a templating slip), never typographic ones."""
+    if len(text) > 2 and text[0] == text[-1] and text[0] in "\"'" and text[0] not in text[1:-1]:
+        return text[1:-1].strip()
+    return text
 
 
 def _site_key(text: str) -> str:
@@ -273,41 +517,60 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
     def first_meta(*keys: str) -> str | None:
         for key in keys:
             for value in metas.get(key, []):
-                if collapse(value):
-                    return collapse(value)
+                if clean_text(value):
+                    return clean_text(value)
         return None
 
     # title
-    meta.h1 = _first_text(tree, "//h1")
     meta.html_title = _first_text(tree, "//title")
     meta.site_name = (
         _str(site.get("name"))
         or first_meta("og:site_name", "application-name")
         or _str(_obj(article.get("publisher")).get("name"))
     )
-    meta.title = (
-        _str(article.get("headline"))
-        or _str(article.get("name"))
-        or first_meta("og:title", "twitter:title", "dc.title")
-        or meta.h1
-        or meta.html_title
+    headings = _headings(tree)
+    meta.h1 = headings[0] if headings else None
+    og_title = first_meta("og:title", "twitter:title", "dc.title")
+    meta.title = choose_title(
+        _str(article.get("headline")) or _str(article.get("name")) or og_title or meta.html_title,
+        headings,
+        meta.site_name,
+        url,
+        alternatives=(og_title, meta.html_title),
     )
 
-    # authors: JSON-LD, then meta tags, then author markup
-    authors = clean_author_names(_resolve(article.get("author"), index))
-    if not authors:
-        authors = clean_author_names(
-            first_meta(
-                "author", "article:author", "dc.creator", "parsely-author", "sailthru.author"
+    # authors: JSON-LD, then meta tags, then author markup; people first, an
+    # organisation (the publisher credited as author) only when no person is named anywhere
+    publisher = _str(_obj(_resolve(article.get("publisher"), index)).get("name"))
+    site_keys = _host_keys(url) | {_site_key(name) for name in (meta.site_name, publisher) if name}
+    sources: tuple[Callable[[], list[tuple[str, bool]]], ...] = (
+        lambda: _ld_authors(_resolve(article.get("author"), index)),
+        lambda: _people(
+            clean_author_names(
+                first_meta(
+                    "author", "article:author", "dc.creator", "parsely-author", "sailthru.author"
+                )
             )
-        )
-    if not authors:
-        authors = _markup_authors(tree)
+        ),
+        lambda: _people(_citation_name(v) for v in metas.get("citation_author", [])),
+        lambda: _people(_markup_authors(tree)),
+    )
+    authors: list[str] = []
+    organisations: list[str] = []
+    for source in sources:
+        for name, is_organisation in source():
+            if is_organisation or _is_site_name(name, site_keys):
+                organisations.append(name)
+            elif name:
+                authors.append(name)
+        if authors:
+            break
+    authors = authors or organisations
     meta.authors = dedupe(authors, MAX_AUTHORS)
 
     # dates
     meta.published = (
-        parse_date(_str(article.get("datePublished")))
+        parse_date(_str(article.get("datePublished")), keep_offset=True)
         or parse_date(
             first_meta(
                 "article:published_time",
@@ -319,15 +582,18 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
                 "pubdate",
                 "publishdate",
                 "sailthru.date",
-            )
+            ),
+            keep_offset=True,
         )
-        or parse_date(_str(page.get("datePublished")))
+        or parse_date(_str(page.get("datePublished")), keep_offset=True)
         or _time_element(tree)
     )
     meta.modified = (
-        parse_date(_str(article.get("dateModified")))
-        or parse_date(first_meta("article:modified_time", "og:updated_time", "datemodified"))
-        or parse_date(_str(page.get("dateModified")))
+        parse_date(_str(article.get("dateModified")), keep_offset=True)
+        or parse_date(
+            first_meta("article:modified_time", "og:updated_time", "datemodified"), keep_offset=True
+        )
+        or parse_date(_str(page.get("dateModified")), keep_offset=True)
     )
 
     # image, tags, language, canonical URL, description
@@ -354,6 +620,13 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
     meta.description = first_meta("og:description", "description", "twitter:description") or _str(
         article.get("description")
     )
+    url_date = date_from_url(url) or date_from_url(meta.canonical_url)
+    if meta.published is None and url_date is None:
+        meta.published = _written_date(tree, url)
+    if meta.published and url_date:
+        # the URL's /2025/12/18/ is the publisher's own calendar day: a UTC time that falls on
+        # the next or previous day is told in the offset that puts it on that day
+        meta.published = on_day(meta.published, url_date)
     body = article.get("articleBody")
     if isinstance(body, str) and body.strip():
         meta.article_body = body
@@ -374,9 +647,21 @@ def _meta_values(tree: HtmlElement) -> dict[str, list[str]]:
     return values
 
 
+def _headings(tree: HtmlElement) -> list[str]:
+    """Texts of the page's <h1> elements outside comments, in page order."""
+    texts: list[str] = []
+    for element in tree.iter("h1"):
+        if len(texts) >= MAX_HEADINGS:
+            break
+        text = clean_text(element.text_content())
+        if text and not _in_comments(element):
+            texts.append(text)
+    return texts
+
+
 def _first_text(tree: HtmlElement, path: str) -> str | None:
     for element in tree.xpath(path)[:1]:
-        text = collapse(element.text_content())
+        text = clean_text(element.text_content())
         if text:
             return text
     return None
@@ -386,7 +671,7 @@ def _str(value: Any) -> str | None:
     if isinstance(value, list) and value:
         value = value[0]
     if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return collapse(str(value)) or None
+        return clean_text(str(value)) or None
     return None
 
 
@@ -506,6 +791,29 @@ def _in_comments(element: HtmlElement) -> bool:
     return False
 
 
+def _ld_authors(value: Any) -> list[tuple[str, bool]]:
+    """Names of JSON-LD author nodes, each with whether the node is an organisation."""
+    items = value if isinstance(value, list) else [value]
+    names: list[tuple[str, bool]] = []
+    for item in items[:MAX_AUTHORS]:
+        is_organisation = isinstance(item, dict) and bool(_types(item) & ORGANISATION_TYPES)
+        names.extend((name, is_organisation) for name in clean_author_names(item))
+    return names
+
+
+def _people(names: Iterable[str]) -> list[tuple[str, bool]]:
+    return [(name, False) for name in islice(names, MAX_AUTHORS) if name]
+
+
+def _citation_name(value: str) -> str:
+    """A citation_author value ("Roy, Aniruddha") as the name people write ("Aniruddha Roy")."""
+    names = clean_author_names(value)
+    text = clean_text(value)
+    if text.count(",") == 1 and len(names) == 2:
+        return f"{names[1]} {names[0]}"
+    return names[0] if names else ""
+
+
 def _markup_authors(tree: HtmlElement) -> list[str]:
     """Authors named by author markup (rel=author, itemprop=author, hCard), outside comments."""
     for element in _AUTHOR_XPATH(tree)[:50]:
@@ -516,6 +824,46 @@ def _markup_authors(tree: HtmlElement) -> list[str]:
         if names:
             return names
     return []
+
+
+def _written_date(tree: HtmlElement, url: str | None) -> datetime | None:
+    """The first date written in the text under the headline ("Posted on May 2, 2025").
+
+    Only for pages whose markup gives no date; it reads a bounded number of text nodes after
+    the first <h1> (or from the top of the body), so its cost does not grow with the page.
+    """
+    heading = next(tree.iter("h1"), None)
+    if heading is not None:
+        nodes = _TEXT_AFTER_XPATH(heading)
+    else:
+        body = tree.find("body")
+        nodes = _TEXT_IN_XPATH(body) if body is not None else []
+    today = datetime.now(UTC)
+    for text in islice(nodes, MAX_DATE_TEXT_NODES):
+        if len(text) > MAX_DATE_TEXT_CHARS:
+            continue
+        for match in _WRITTEN_DATE_RE.finditer(text):
+            moment = _written_match_date(match)
+            if moment is not None and moment.year >= MIN_YEAR and moment <= today:
+                return moment
+    return None
+
+
+def _written_match_date(match: re.Match[str]) -> datetime | None:
+    try:
+        if match["iso_year"]:
+            return datetime(
+                int(match["iso_year"]), int(match["iso_month"]), int(match["iso_day"]), tzinfo=UTC
+            )
+        if match["eu_year"]:
+            return datetime(
+                int(match["eu_year"]), int(match["eu_month"]), int(match["eu_day"]), tzinfo=UTC
+            )
+        month = _MONTHS[(match["month1"] or match["month2"]).casefold()[:3]]
+        day = int(match["day1"] or match["day2"])
+        return datetime(int(match["year"]), month, day, tzinfo=UTC)
+    except (KeyError, ValueError):
+        return None
 
 
 def _time_element(tree: HtmlElement) -> datetime | None:
@@ -531,7 +879,7 @@ def _time_element(tree: HtmlElement) -> datetime | None:
     for element in preferred + candidates:
         if _in_comments(element):
             continue
-        parsed = parse_date(element.get("datetime"))
+        parsed = parse_date(element.get("datetime"), keep_offset=True)
         if parsed:
             return parsed
     return None
@@ -557,7 +905,13 @@ def find_byline(tree: HtmlElement) -> list[str]:
             block = up
         if sum(1 for _ in islice(block.iter(), 13)) > 12 or _in_comments(block):
             continue
-        names = byline_author(block.text_content())
+        text = block.text_content()
+        names = byline_author(text)
+        if not names and _BYLINE_LABEL_RE.match(text):
+            # "Written by" in one element and the name in the next: <span>By</span><a>Jane</a>
+            following = _NEXT_TEXT_XPATH(block)
+            if following and len(following[0]) <= MAX_AUTHOR_CHARS:
+                names = clean_author_names(following[0], strict=True)
         if names:
             return names
     return []

@@ -1,0 +1,258 @@
+"""Tests of aggregator.extract.metadata: title, author and date rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from lxml.html import document_fromstring
+
+from aggregator.extract.metadata import (
+    choose_title,
+    clean_author_names,
+    clean_text,
+    clean_title,
+    extract_metadata,
+    fallback_authors,
+    find_byline,
+    on_day,
+    parse_date,
+)
+
+
+def _meta(head: str, body: str = "", url: str = "https://blog.example.com/post/") -> object:
+    html = f"<html><head>{head}</head><body>{body}</body></html>"
+    return extract_metadata(document_fromstring(html), url)
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def test_entities_left_encoded_are_decoded() -> None:
+    assert clean_text("Tools &#038; Platforms") == "Tools & Platforms"
+    assert clean_text("Rock &amp;amp; Roll") == "Rock & Roll"
+    assert clean_text("Traveler&#8217;s\u200b Guide") == "Traveler’s Guide"
+    assert clean_text("AT&T and R&D") == "AT&T and R&D"
+
+
+# --- title ------------------------------------------------------------------------------
+
+
+def test_title_entities_and_straight_quotes_are_cleaned() -> None:
+    meta = _meta('<meta property="og:title" content="&quot;Git &amp;#038; You&quot;">')
+    assert meta.title == "Git & You"
+    # typographic quotes are part of a headline that quotes someone
+    assert clean_title("“New Ways to Corrupt LLMs”", None, None, None) == (
+        "“New Ways to Corrupt LLMs”"
+    )
+
+
+def test_title_markdown_heading_marks_are_dropped() -> None:
+    assert clean_title("## Martian Concrete", None, None, None) == "Martian Concrete"
+
+
+def test_h1_with_the_words_of_the_metadata_title_is_the_headline() -> None:
+    title = choose_title(
+        "Health And Nutrition Trends For 2026 - Tastewise",
+        ["Top 10 Health and Nutrition Trends to Watch"],
+        "Tastewise",
+        "https://tastewise.example/blog/trends",
+    )
+    assert title == "Top 10 Health and Nutrition Trends to Watch"
+
+
+def test_h1_about_something_else_is_not_the_headline() -> None:
+    for heading in ("Home", "Our Blog", "Houstonia Magazine", "{{ navItem.title }} Overview"):
+        title = choose_title(
+            "New Restaurants to Visit This Month | Houstonia Magazine",
+            [heading],
+            "Houstonia Magazine",
+            "https://www.houstoniamag.example/eat",
+        )
+        assert title == "New Restaurants to Visit This Month", heading
+
+
+def test_h1_holding_the_title_plus_a_date_or_count_is_not_the_headline() -> None:
+    for heading in (
+        "Dec 18 2025 Preparing a transition",
+        "Preparing a transition (example.com) 87",
+        "Preparing a transition Posted on July 1 by jdoe",
+    ):
+        assert choose_title("Preparing a transition", [heading], None, None) == (
+            "Preparing a transition"
+        )
+    # a longer headline without such extras is the headline
+    assert choose_title(
+        "Plumbing Tips: 11 Upgrades", ["Plumbing Tips: 11 Upgrades to Make"], None, None
+    ) == ("Plumbing Tips: 11 Upgrades to Make")
+
+
+def test_h1_with_same_words_gives_its_punctuation() -> None:
+    title = choose_title("Mobile UX - The Guide", ["Mobile UX: The Guide"], None, None)
+    assert title == "Mobile UX: The Guide"
+
+
+def test_h1_naming_the_site_after_the_separator_is_stripped_from_the_title() -> None:
+    assert clean_title("A brief intro to git • Cory Doe", None, "Cory Doe", None) == (
+        "A brief intro to git"
+    )
+
+
+def test_site_name_from_domain_is_stripped() -> None:
+    url = "https://blog.rust-lang.org/2025/12/19/love/"
+    assert clean_title("What do people love about Rust? | Rust Blog", None, None, url) == (
+        "What do people love about Rust?"
+    )
+    url = "https://developers.slashdot.org/story/1"
+    assert clean_title("Grads Find No Jobs - Slashdot", None, None, url) == "Grads Find No Jobs"
+    # a subtitle is no site name
+    assert clean_title("Insurance - Consulting or Career?", None, None, url) == (
+        "Insurance - Consulting or Career?"
+    )
+
+
+def test_cut_off_headline_is_completed_from_another_title() -> None:
+    title = choose_title(
+        "Fix It Friday: We Help 4 Readers (Including",
+        [],
+        "Emily Doe",
+        None,
+        alternatives=("Fix It Friday: We Help 4 Readers (Including One Trick) - Emily Doe",),
+    )
+    assert title == "Fix It Friday: We Help 4 Readers (Including One Trick)"
+
+
+# --- authors ----------------------------------------------------------------------------
+
+
+def test_author_names_with_entities_labels_and_roles() -> None:
+    assert clean_author_names("Maria &amp; Katerina") == ["Maria", "Katerina"]
+    assert clean_author_names("Author Isaiah Shelton") == ["Isaiah Shelton"]
+    assert clean_author_names("Author: Isaiah Shelton") == ["Isaiah Shelton"]
+    assert clean_author_names("David Jackson - FullStack Editorial Team") == ["David Jackson"]
+    assert clean_author_names("Craig McCarthy Last updated") == ["Craig McCarthy"]
+
+
+def test_placeholders_dates_and_handles_are_not_names() -> None:
+    for value in ("The Author", "admin", "Dec", "August", "andrew.keaveney", "Paperium.net"):
+        assert clean_author_names(value) == [], value
+
+
+def test_organisation_author_gives_way_to_a_person_in_the_markup() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "T",'
+        ' "author": {"@type": "Person", "name": "British Heart Foundation"},'
+        ' "publisher": {"@type": "Organization", "name": "British Heart Foundation"}}</script>'
+    )
+    meta = _meta(head, '<span class="author-name">Tracy Parker</span>')
+    assert meta.authors == ["Tracy Parker"]
+    # with no person anywhere, the organisation credited as author is kept
+    assert _meta(head).authors == ["British Heart Foundation"]
+
+
+def test_organisation_typed_author_and_site_named_author_are_demoted() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "T",'
+        ' "author": [{"@type": "Person", "name": "Manoj Jain"},'
+        ' {"@type": "Organization", "name": "Instructables"}]}</script>'
+    )
+    assert _meta(head).authors == ["Manoj Jain"]
+    head = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "T",'
+        ' "author": {"@type": "Person", "name": "Manoj Jain and Ann Lee, The Appeal"},'
+        ' "publisher": {"@type": "Organization", "name": "The Appeal"}}</script>'
+    )
+    assert _meta(head).authors == ["Manoj Jain", "Ann Lee"]
+
+
+def test_citation_authors_are_turned_round() -> None:
+    head = (
+        '<meta name="citation_author" content="Roy, Aniruddha">'
+        '<meta name="citation_author" content="Patel, Jyoti">'
+    )
+    assert _meta(head).authors == ["Aniruddha Roy", "Jyoti Patel"]
+
+
+def test_fallback_authors_drop_the_site_name() -> None:
+    url = "https://paperium.net/article/1"
+    assert fallback_authors("Paperium net", None, url) == []
+    assert fallback_authors("Jane Doe; Cleveland Clinic", "Cleveland Clinic", url) == ["Jane Doe"]
+    assert fallback_authors(None, None, None) == []
+
+
+# --- dates ------------------------------------------------------------------------------
+
+
+def test_page_dates_keep_their_offset() -> None:
+    parsed = parse_date("2020-04-12T20:00:00-05:00", keep_offset=True)
+    assert parsed is not None
+    assert parsed.date().isoformat() == "2020-04-12"
+    assert parsed == datetime(2020, 4, 13, 1, tzinfo=UTC)
+    meta = _meta('<meta property="article:published_time" content="2025-06-25T20:57:54-04:00">')
+    assert meta.published is not None
+    assert meta.published.date().isoformat() == "2025-06-25"
+    assert meta.published.utcoffset() == timedelta(hours=-4)
+
+
+def test_time_zone_abbreviations_and_double_z() -> None:
+    assert parse_date("2025-01-02 10:00 CET") == datetime(2025, 1, 2, 9, tzinfo=UTC)
+    assert parse_date("2025-01-02 10:00 PST") == datetime(2025, 1, 2, 18, tzinfo=UTC)
+    assert parse_date("2025-01-02T10:00:00ZZ") == datetime(2025, 1, 2, 10, tzinfo=UTC)
+    # an unknown abbreviation is read as UTC, never an error
+    assert parse_date("2025-01-02 10:00 XYZT") == datetime(2025, 1, 2, 10, tzinfo=UTC)
+
+
+def test_url_day_decides_the_calendar_day_of_a_utc_time() -> None:
+    moment = datetime(2025, 12, 19, 2, 41, tzinfo=UTC)
+    local = on_day(moment, datetime(2025, 12, 18, tzinfo=UTC))
+    assert local == moment
+    assert local.date().isoformat() == "2025-12-18"
+    assert local.utcoffset() == timezone(timedelta(hours=-3)).utcoffset(None)
+    # more than a day away: a different date, left alone
+    assert on_day(moment, datetime(2025, 12, 1, tzinfo=UTC)) is moment
+    meta = _meta(
+        '<meta property="article:published_time" content="2025-12-19T02:41:41+00:00">',
+        url="https://whatever.example/2025/12/18/post/",
+    )
+    assert meta.published is not None
+    assert meta.published.date().isoformat() == "2025-12-18"
+
+
+def test_date_written_under_the_headline_when_markup_has_none() -> None:
+    body = (
+        "<header><h1>Scaling Go tests</h1><p>Essay - Published: 2025.12.17 | 5 min</p></header>"
+        "<p>In 2019 we had 12 tests; on May 2, 2019 we had more.</p>"
+    )
+    meta = _meta("", body, url="https://example.com/blog/go-tests")
+    assert meta.published == datetime(2025, 12, 17, tzinfo=UTC)
+    for written, expected in (
+        ("Posted on December 15, 2025", datetime(2025, 12, 15, tzinfo=UTC)),
+        ("2nd of May, 2024", datetime(2024, 5, 2, tzinfo=UTC)),
+        ("23.07.2025", datetime(2025, 7, 23, tzinfo=UTC)),
+        ("Sept. 3 2024", datetime(2024, 9, 3, tzinfo=UTC)),
+    ):
+        meta = _meta("", f"<h1>T</h1><span>{written}</span>", url="https://example.com/a")
+        assert meta.published == expected, written
+
+
+def test_written_date_is_not_taken_from_long_paragraphs_or_the_future() -> None:
+    long_text = "Since it was invented on May 2, 2007, the phone " + "changed a lot. " * 20
+    assert _meta("", f"<h1>T</h1><p>{long_text}</p>").published is None
+    assert _meta("", "<h1>T</h1><span>January 1, 2099</span>").published is None
+    # a date in markup wins over one in the text
+    head = '<meta property="article:published_time" content="2024-01-05T10:00:00+00:00">'
+    assert _meta(head, "<h1>T</h1><span>May 2, 2025</span>").published == datetime(
+        2024, 1, 5, 10, tzinfo=UTC
+    )
+
+
+def test_byline_label_and_name_in_separate_elements() -> None:
+    tree = document_fromstring(
+        "<html><body><h1>T</h1><div class='meta'><span>Written by</span></div>"
+        "<div><a href='/a/edzel'>Edzel Tabing</a></div><p>Text.</p></body></html>"
+    )
+    assert find_byline(tree) == ["Edzel Tabing"]
+    tree = document_fromstring(
+        "<html><body><div><span>By</span></div>"
+        "<div>the way, this is a sentence.</div></body></html>"
+    )
+    assert find_byline(tree) == []
