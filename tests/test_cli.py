@@ -100,7 +100,9 @@ def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Pa
     assert original["authors"] == ["Grace Hopper"]
     assert original["published"].startswith("2026-11-20T10:00:00")
     assert original["text"].split("\n\n")[0].startswith("The storage team")
-    assert original["story_id"] is None
+    copy_row = next(r for r in rows if r["duplicate_of"] is not None)
+    assert original["story_id"] == original["id"]  # a story is named after its first article
+    assert copy_row["story_id"] == original["story_id"]
 
     shown = invoke(db_url, "show", str(original["id"]))
     assert "also published at https://mirror.example/compaction" in shown.output

@@ -163,3 +163,41 @@ class MinhashBand(Base):
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class Story(Base):
+    """Articles of different outlets about one event; the id is its first article's id."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    headline: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    article_count: Mapped[int] = mapped_column(Integer)
+    source_count: Mapped[int] = mapped_column(Integer, index=True)
+    sources: Mapped[list[str]] = mapped_column(JSON)
+    # The term profile, titles and index keys story grouping compares new articles with
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StoryKey(Base):
+    """An index key (a top term) of a story: new articles find candidate stories by key."""
+
+    __tablename__ = "story_keys"
+    __table_args__ = (Index("ix_story_keys_key_last_seen", "key", "last_seen"),)
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TermFrequency(Base):
+    """How many grouped articles contain a term (document frequency for TF-IDF)."""
+
+    __tablename__ = "term_frequencies"
+
+    term: Mapped[str] = mapped_column(String(120), primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
 from aggregator.items import PageItem, utcnow
 from aggregator.store.models import (
@@ -23,12 +24,16 @@ from aggregator.store.models import (
     Source,
     TemplateBlock,
 )
+from aggregator.store.stories import SqlStoryStore
 
 logger = logging.getLogger(__name__)
 
 # Two texts whose estimated Jaccard similarity (word 5-shingles) reaches this are copies
 # (benchmarks/dedup.py: 0.5 keeps recall >= 0.99 with no unrelated pair above 0.1)
 NEAR_DUPLICATE_THRESHOLD = 0.5
+
+# Story grouping compares the headline and about this much of the opening text
+STORY_LEAD_CHARS = 600
 
 # Keep IN lists well below SQLite's and PostgreSQL's parameter limits
 _IN_CHUNK = 500
@@ -230,6 +235,8 @@ def save_article(
                 select(Article).where(Article.canonical_url == page.canonical_url)
             ).one()
         else:
+            if article.duplicate_of is None:
+                assign_story(session, article, source.name)
             status = "duplicate" if article.duplicate_of is not None else "inserted"
             return SaveResult(status, article.id, article.duplicate_of)
 
@@ -288,6 +295,41 @@ def add_template_blocks(session: Session, source: str, blocks: dict[str, str]) -
                     )
             except IntegrityError:  # learned by another process at the same moment
                 pass
+
+
+def story_lead(article: Article) -> str:
+    """The opening of an article that story grouping compares (headline and lead paragraphs)."""
+    lead = ""
+    for paragraph in article.text.split("\n\n"):
+        lead = f"{lead}\n\n{paragraph}" if lead else paragraph
+        if len(lead) >= STORY_LEAD_CHARS:
+            break
+    return lead
+
+
+def assign_story(session: Session, article: Article, source: str) -> int:
+    """Put a stored original article into its story (a recent one, or a new one)."""
+    store = SqlStoryStore(session)
+    store.lock()
+    decision = grouping.assign_story(
+        store,
+        grouping.StoryArticle(
+            id=str(article.id),
+            source=source,
+            title=article.title,
+            text=story_lead(article),
+            published=article.published or article.fetched_at,
+        ),
+    )
+    article.story_id = int(decision.story_id)
+    # Copies that already point at this article join its story too
+    session.execute(
+        update(Article)
+        .where(Article.duplicate_of == article.id)
+        .values(story_id=article.story_id)
+        .execution_options(synchronize_session=False)
+    )
+    return article.story_id
 
 
 def list_articles(
