@@ -455,6 +455,76 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
     )
 
 
+@main.command()
+@click.option(
+    "--since", default="24h", show_default=True, help="Stories seen since: 24h, 3d, or a date."
+)
+@click.option(
+    "--min-sources",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Only stories covered by at least this many outlets.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one story a line.")
+@pass_context
+@domain_errors
+def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: bool) -> None:
+    """The day's stories, most covered first: headline, outlets, article links.
+
+    \b
+    Example:
+      aggregator stories --since 24h --min-sources 2
+      aggregator stories --json | jq .title
+    """
+    with session_scope(obj.engine) as session:
+        found = queries.list_stories(session, parse_since(since), min_sources, limit)
+        for story, members in found:
+            articles = [
+                {"id": a.id, "source": a.source.name, "title": a.title, "url": a.url}
+                for a in members
+            ]
+            if as_json:
+                emit_json(
+                    {
+                        "id": story.id,
+                        "title": story.headline,
+                        "first_seen": story.first_seen.isoformat(),
+                        "last_seen": story.last_seen.isoformat(),
+                        "article_count": story.article_count,
+                        "source_count": story.source_count,
+                        "articles": articles,
+                    }
+                )
+                continue
+            click.secho(story.headline, bold=True)
+            click.echo(
+                f"  {story.source_count} sources, {story.article_count} articles, "
+                f"{story.first_seen:%Y-%m-%d %H:%M} to {story.last_seen:%Y-%m-%d %H:%M}"
+            )
+            for article in articles:
+                click.echo(f"  - [{article['source']}] {article['title']}\n    {article['url']}")
+        if not found and not as_json:
+            click.echo("No stories in that window.", err=True)
+
+
+@main.command()
+@click.option("--since", help="Regroup only stories seen since: 3d, or a date (default: all).")
+@pass_context
+@domain_errors
+def restory(obj: Context, since: str | None) -> None:
+    """Group the stored articles into stories again (after tuning, or an import).
+
+    \b
+    Example:
+      aggregator restory --since 3d
+    """
+    with session_scope(obj.engine) as session:
+        count = queries.restory(session, parse_since(since))
+    click.echo(f"Regrouped {count} articles into stories.")
+
+
 # -- database and sources --------------------------------------------------------------
 
 

@@ -88,10 +88,13 @@ ARTICLE_BODY_AGREEMENT = 0.8
 RELATED_CUT_SHARE = 0.7
 # Listing pages: at least this many paragraphs that are teasers ("…", "Read more").
 LISTING_MIN_TEASERS = 3
-# Listing pages: at least LISTING_MIN_TEASERS teaser cards (a heading linking to another page
+# Listing pages: at least LISTING_MIN_CARDS teaser cards (a heading linking to another page
 # with its teaser, up to LISTING_CARD_DEPTH levels around it) hold this share of the text
-LISTING_CARD_SHARE = 0.6
+LISTING_MIN_CARDS = 4
+LISTING_CARD_SHARE = 0.8
 LISTING_CARD_DEPTH = 3
+# ... and no paragraph is as long as an article's usually are
+LISTING_MAX_TEASER_CHARS = 400
 
 _SENTENCE_END_RE = re.compile(r"[.!?…。！？]['\"‘’“”«»‹›)\]]*(?:\s|$)")
 _TERMINAL_PUNCTUATION = tuple(".!?…:;。！？\"'”’)")
@@ -346,7 +349,7 @@ def _teaser_cards(tree: HtmlElement, url: str | None) -> list[str]:
                 if target != here:
                     linked.append(heading)
                     break
-    if len(linked) < LISTING_MIN_TEASERS:
+    if len(linked) < LISTING_MIN_CARDS:
         return []
     headings = set(linked)
     cards = []
@@ -366,7 +369,9 @@ def _teaser_cards(tree: HtmlElement, url: str | None) -> list[str]:
 
 def _is_link_list(paragraphs: list[str], cards: list[str]) -> bool:
     """A home, section or tag page: most of the text sits in teaser cards."""
-    if len(cards) < LISTING_MIN_TEASERS or not paragraphs:
+    if len(cards) < LISTING_MIN_CARDS or not paragraphs:
+        return False
+    if max(len(p) for p in paragraphs) >= LISTING_MAX_TEASER_CHARS:
         return False
     total = sum(len(p) for p in paragraphs)
     in_cards = 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -22,7 +22,10 @@ from aggregator.store.models import (
     CrawlRun,
     MinhashBand,
     Source,
+    Story,
+    StoryKey,
     TemplateBlock,
+    TermFrequency,
 )
 from aggregator.store.stories import SqlStoryStore
 
@@ -330,6 +333,80 @@ def assign_story(session: Session, article: Article, source: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return article.story_id
+
+
+def list_stories(
+    session: Session, since: datetime | None, min_sources: int = 1, limit: int | None = None
+) -> list[tuple[Story, list[Article]]]:
+    """Stories seen since a time, most covered first, with their visible articles."""
+    query = (
+        select(Story)
+        .where(Story.source_count >= min_sources)
+        .order_by(Story.source_count.desc(), Story.last_seen.desc(), Story.id)
+    )
+    if since is not None:
+        query = query.where(Story.last_seen >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    stories = list(session.scalars(query))
+    members: dict[int, list[Article]] = {story.id: [] for story in stories}
+    for chunk_start in range(0, len(stories), _IN_CHUNK):
+        ids = [story.id for story in stories[chunk_start : chunk_start + _IN_CHUNK]]
+        for article in session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(Article.story_id.in_(ids), Article.duplicate_of.is_(None))
+            .order_by(func.coalesce(Article.published, Article.fetched_at), Article.id)
+        ):
+            members[article.story_id or 0].append(article)
+    return [(story, members[story.id]) for story in stories]
+
+
+def restory(session: Session, since: datetime | None = None) -> int:
+    """Group stored articles into stories again (those seen since a time, or all)."""
+    newest = func.coalesce(Article.published, Article.fetched_at)
+    chosen: ColumnElement[bool]
+    if since is None:
+        session.execute(delete(StoryKey))
+        session.execute(delete(Story))
+        session.execute(delete(TermFrequency))
+        chosen = true()
+    else:
+        dissolved = list(session.scalars(select(Story.id).where(Story.last_seen >= since)))
+        ids = list(
+            session.scalars(
+                select(Article.id).where(or_(Article.story_id.in_(dissolved), newest >= since))
+            )
+        )
+        chosen = Article.id.in_(ids)
+        store = SqlStoryStore(session)
+        params = grouping.StoryParams()
+        for article in session.scalars(
+            select(Article).where(
+                chosen, Article.duplicate_of.is_(None), Article.story_id.is_not(None)
+            )
+        ):
+            # Its terms were counted when it was first grouped: count them once only
+            terms = grouping.article_terms(article.title, story_lead(article), params)
+            store.add_document_terms(terms, step=-1)
+        session.execute(delete(StoryKey).where(StoryKey.story_id.in_(dissolved)))
+        session.execute(delete(Story).where(Story.id.in_(dissolved)))
+    session.execute(
+        update(Article)
+        .where(chosen)
+        .values(story_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    originals = session.scalars(
+        select(Article)
+        .options(joinedload(Article.source))
+        .where(chosen, Article.duplicate_of.is_(None))
+        .order_by(newest, Article.id)
+    ).all()
+    for article in originals:
+        assign_story(session, article, article.source.name)
+    return len(originals)
 
 
 def list_articles(
