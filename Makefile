@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-extract bench-crawl constraints clean
+.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl constraints clean
 
 install: $(STAMP)
 
@@ -30,10 +30,14 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Speed and quality figures, each with its reference measured in the same run
-bench: bench-extract bench-crawl
+bench: bench-extract bench-dedup bench-crawl
 
 bench-extract: install
 	$(BIN)/python -m benchmarks.extract
+
+bench-dedup: install
+	$(BIN)/python -m benchmarks.stories
+	$(BIN)/python -m benchmarks.dedup --postgres
 
 bench-crawl: install
 	$(BIN)/python -m benchmarks.crawl --postgres
