@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, true, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -176,9 +176,13 @@ def _link_copy(session: Session, article: Article, original: Article | None) -> 
 def _write_bands(session: Session, article: Article) -> None:
     session.execute(delete(MinhashBand).where(MinhashBand.article_id == article.id))
     if article.minhash is not None:
-        session.add_all(
-            MinhashBand(band=band, article_id=article.id)
-            for band in dict.fromkeys(lsh_bands(article.minhash))
+        # Core executemany: dozens of rows per article, no need for ORM objects
+        session.execute(
+            insert(MinhashBand),
+            [
+                {"band": band, "article_id": article.id}
+                for band in dict.fromkeys(lsh_bands(article.minhash))
+            ],
         )
 
 

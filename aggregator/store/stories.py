@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from datetime import datetime
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, insert, select, text, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -74,19 +74,20 @@ class SqlStoryStore:
         self, keys: Collection[str], since: datetime, per_key: int
     ) -> list[StoryState]:
         """Return stories seen since a time that carry a key, the latest per_key for each key."""
-        ids: dict[int, None] = {}
-        for key in keys:
-            # One indexed range scan per key on (key, last_seen), newest first
-            ids.update(
-                dict.fromkeys(
-                    self.session.scalars(
-                        select(StoryKey.story_id)
-                        .where(StoryKey.key == key, StoryKey.last_seen >= since)
-                        .order_by(StoryKey.last_seen.desc())
-                        .limit(per_key)
-                    )
-                )
+        if not keys:
+            return []
+        # One statement: per key, an indexed range scan on (key, last_seen), newest first
+        per_key_ids = [
+            select(
+                select(StoryKey.story_id)
+                .where(StoryKey.key == key, StoryKey.last_seen >= since)
+                .order_by(StoryKey.last_seen.desc())
+                .limit(per_key)
+                .subquery()
             )
+            for key in keys
+        ]
+        ids = dict.fromkeys(self.session.scalars(union_all(*per_key_ids)))
         if not ids:
             return []
         stories = self.session.scalars(select(Story).where(Story.id.in_(list(ids))))
@@ -112,11 +113,14 @@ class SqlStoryStore:
         }
         self.session.flush()
         self.session.execute(delete(StoryKey).where(StoryKey.story_id == story_id))
-        self.session.add_all(
-            StoryKey(key=key, story_id=story_id, last_seen=story.last_seen)
-            for key in dict.fromkeys(story.keys)
-        )
-        self.session.flush()
+        if story.keys:
+            self.session.execute(
+                insert(StoryKey),
+                [
+                    {"key": key, "story_id": story_id, "last_seen": story.last_seen}
+                    for key in dict.fromkeys(story.keys)
+                ],
+            )
 
 
 def _state(story: Story) -> StoryState:
