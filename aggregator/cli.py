@@ -19,6 +19,7 @@ from aggregator import settings as default_settings
 from aggregator.exceptions import AggregatorError, ImportLineError
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
+from aggregator.store.models import CrawlRun
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -137,23 +138,18 @@ def run_crawl(
     for key, value in (extra_settings or {}).items():
         settings.set(key, value, priority="cmdline")
     process = CrawlerProcess(settings)
-    process.crawl("techblogs", **spider_args)
+    crawler = process.create_crawler("techblogs")
+    process.crawl(crawler, **spider_args)
     process.start()
-    engine = open_store(db_url)
-    try:
-        with session_scope(engine) as session:
-            runs = queries.recent_runs(session, limit=1)
-            return runs[0].id if runs else None
-    finally:
-        engine.dispose()
+    run_id = crawler.stats.get_value("aggregator/crawl_run") if crawler.stats else None
+    return int(run_id) if run_id is not None else None
 
 
 def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
     with session_scope(engine) as session:
-        runs = [run for run in queries.recent_runs(session, limit=20) if run.id == run_id]
-        if not runs:
+        run = session.get(CrawlRun, run_id) if run_id is not None else None
+        if run is None:
             raise click.ClickException("the crawl did not record a run: see the log above")
-        run = runs[0]
         elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
         return {
             "run": run.id,

@@ -51,6 +51,8 @@ class StorePipeline:
             for source in sources:
                 queries.ensure_source(session, source.name, source.url)
             self.run_id = queries.start_run(session, [source.name for source in sources])
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("aggregator/crawl_run", self.run_id)
         logger.info(
             "Storing into %s (crawl run %s)", self.engine.url.render_as_string(), self.run_id
         )
