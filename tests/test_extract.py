@@ -12,10 +12,14 @@ from hypothesis import strategies as st
 
 from aggregator.extract import extract_article
 from aggregator.extract.clutter import (
+    is_call_to_action,
     is_clutter_phrase,
+    is_credit,
+    is_date_line,
     is_empty_taxonomy,
     is_promo,
     is_related_heading,
+    is_related_heading_shape,
 )
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import byline_author, clean_title, date_from_url, parse_date
@@ -663,3 +667,154 @@ def test_a_home_page_of_teaser_cards_is_not_an_article() -> None:
     )
     html = f"<html><head><title>News</title></head><body><main>{cards}</main></body></html>"
     assert extract_article(html, url="https://news.example/") is None
+
+
+# --- Calls to action, disclosures, credits, date lines, related headings by shape ----------
+
+CALLS_TO_ACTION = [
+    # paywall and membership prompts
+    "Subscribe now to our e-edition for the full story.",
+    "To view the full story, please subscribe to The Daily Example.",
+    "If you’re seeing this message but you’re already a subscriber, you can log in here.",
+    "HAZTE MIEMBRO Y DISFRUTA DE BENEFICIOS EXCLUSIVOS",
+    "Pour lire la suite et accéder à 3 articles par mois, créez votre compte",
+    "If you enjoyed reading this post – would you consider supporting our work?",
+    # newsletter sign-ups
+    "Never miss the latest news by signing up to our newsletter today!",
+    "Sign up for our weekly newsletter",
+    "Zum Newsletter anmelden",
+    # apps and social channels
+    "For breaking news download the Example News apps for iOS and Android.",
+    "Siguenos en Telegram, Instagram, Facebook y Twitter",
+    "Follow The Example on Twitter @Example and on Facebook @ExampleNews.",
+    # letters and feedback
+    "We want to hear what you think about this article. Submit a letter to the editor.",
+    "Sie sind aktuell nicht eingeloggt.",
+    # reprint and copyright
+    "© 2020 Example Corp. All Rights Reserved",
+    "This article is the copyrighted property of Example News.",
+    "Materiał chroniony prawem autorskim - zasady przedruków określa regulamin.",
+    # disclosures
+    "*Werbung. Dieser Beitrag enthält Werbung für eine Marke.",
+    "Anzeige, enthält Affiliate Links",
+    "This post contains references to products from one or more of our advertisers.",
+]
+
+
+@pytest.mark.parametrize("text", CALLS_TO_ACTION)
+def test_calls_to_action(text: str) -> None:
+    assert is_call_to_action(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Netflix said 2 million people subscribe each month, most of them for the full catalogue.",
+        "The paper asked readers to sign up for a survey; the newsletter team ran it.",
+        "Users can download the app for iOS and Android from today, the company said.",
+        "She decided to follow the story on Twitter rather than in print.",
+        "The label said all rights reserved by the estate would pass to the museum in 2030, "
+        "a decision the family contested. " * 4,
+        "Werbung im Fernsehen ist für viele Firmen zu teuer geworden.",
+        "Anzeigen in Zeitungen bringen immer weniger Geld.",
+        "Members who are already subscribers of the union get a discount.",
+    ],
+)
+def test_sentences_are_not_calls_to_action(text: str) -> None:
+    assert not is_call_to_action(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Foto: Jane Doe / dpa",
+        "(Credit: Clayton Example / Grist)",
+        "Titelbild: Geyres Christophe/ABACA/picture-alliance",
+        "Crédits photos : Bestimage",
+        "© Oli Scarff/Getty Images",
+        "Quelle: Landesregierung Hessen",
+        "Marco Odermatt, Ski-Star aus der Schweiz. © AFP / MARCO EXAMPLE",
+        "Cristina Kirchner en el Congreso (Foto: Natacha Example/Pool via REUTERS).",
+    ],
+)
+def test_credits(text: str) -> None:
+    assert is_credit(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Photographers say the light in March is the best of the year.",
+        "Bildung ist der Schlüssel: Das sagt die Ministerin seit Jahren.",
+        "Quellen im Ministerium bestätigen den Bericht: Die Reform kommt 2025.",
+        "Credit Suisse said: the merger closes in June.",
+        "The image: a lone tree on a hill, which the photographer waited three days for. " * 2,
+    ],
+)
+def test_sentences_are_not_credits(text: str) -> None:
+    assert not is_credit(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "23.10.2018",
+        "Letzte Änderung 14.02.2019",
+        "Aktualisiert am 17.01.2021.",
+        "Last updated: March 3, 2022",
+    ],
+)
+def test_date_lines(text: str) -> None:
+    assert is_date_line(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Am 23.10.2018 trat das Gesetz in Kraft.", "Updated guidance was published in 2021."],
+)
+def test_sentences_are_not_date_lines(text: str) -> None:
+    assert not is_date_line(text)
+
+
+def test_related_heading_shapes() -> None:
+    assert is_related_heading_shape("Weitere Beiträge aus der Kolumne:")
+    assert is_related_heading_shape("Top-Themen bei FIT FOR FUN")
+    assert is_related_heading_shape("More stories from our newsroom")
+    assert not is_related_heading_shape("More stories were filed in 2021 than ever before.")
+    assert not is_related_heading_shape("Weitere Tipps für den Garten")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Subscribe now to our e-edition for the full story.",
+        "Never miss the latest news by signing up to our newsletter today!",
+        "Siguenos en Telegram, Instagram, Facebook y Twitter",
+        "Submit your letter to the editor via this form.",
+        "© 2022 Example News. All rights reserved.",
+        "*Werbung. Dieser Beitrag enthält Werbung für eine Marke.",
+        "Foto: Jane Doe / dpa",
+        "Letzte Änderung 14.02.2019",
+        "Weitere Beiträge aus der Kolumne:",
+        "Kontakt:",
+    ],
+)
+def test_clutter_lines_inside_the_body_are_dropped(line: str) -> None:
+    body = BODY[: BODY.index("</p>") + 4] + f"<p>{line}</p>" + BODY[BODY.index("</p>") + 4 :]
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert line not in article.text
+    assert article.text.count("\n\n") == 1
+    assert "lazy cells" in article.text and "rustup update" in article.text
+
+
+def test_article_sentences_with_clutter_words_are_kept() -> None:
+    sentence = (
+        "Netflix said 2 million people subscribe each month, and the company will let users "
+        "download the app for iOS and Android from today."
+    )
+    body = BODY + f"<p>{sentence}</p><p>Foto-Ausstellungen zeigen das Werk bis Mai, sagt sie.</p>"
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert sentence in article.text
+    assert "Foto-Ausstellungen" in article.text

@@ -32,10 +32,14 @@ from trafilatura.settings import Document
 from aggregator.extract.clutter import (
     AVATAR_PATTERN,
     SOCIAL_PATTERN,
+    is_call_to_action,
     is_clutter_phrase,
+    is_credit,
+    is_date_line,
     is_empty_taxonomy,
     is_promo,
     is_related_heading,
+    is_related_heading_shape,
     normalise,
     remove_clutter,
 )
@@ -454,6 +458,10 @@ def _drop_clutter_paragraphs(
         if is_clutter_phrase(paragraph) or is_empty_taxonomy(paragraph):
             continue
         if AVATAR_PATTERN.match(paragraph) or is_promo(paragraph):
+            continue
+        if is_call_to_action(paragraph) or is_credit(paragraph) or is_date_line(paragraph):
+            continue
+        if is_related_heading_shape(paragraph):
             continue
         kept.append(paragraph)
 

@@ -366,6 +366,33 @@ CLUTTER_PHRASES: tuple[str, ...] = (
     # advertising labels
     "advertisement",
     "sponsored",
+    # contact and further-information labels left without their block (press releases)
+    "kontakt",
+    "pressekontakt",
+    "medienkontakt",
+    "ansprechpartner",
+    "ansprechpartnerin",
+    "ansprechpartner zum thema",
+    "ansprechpartnerin zum thema",
+    "contact",
+    "press contact",
+    "media contact",
+    "weitere informationen",
+    "zusatzinformationen",
+    "more information",
+    "further information",
+    "release date",
+    "quellenangaben",
+    "pressemitteilungen",
+    # comment counters and image-viewer buttons
+    "keine kommentare",
+    "bild anzeigen",
+    "bild schließen",
+    # teaser labels of other stories ("Schon gelesen?", "Lust auf mehr?")
+    "schon gelesen",
+    "lust auf mehr",
+    "table of contents",
+    "inhaltsverzeichnis",
 )
 
 # Bylines and author-box lines; group "name" is the author's name.
@@ -553,3 +580,225 @@ _RELATED_HEADINGS = frozenset(normalise(h) for h in RELATED_HEADINGS)
 def is_related_heading(text: str) -> bool:
     """Tell whether a paragraph is a heading that opens a list of other stories."""
     return len(text) < 60 and normalise(text) in _RELATED_HEADINGS
+
+
+# Related-story headings by shape: "Weitere Beiträge aus der Kolumne", "More stories",
+# "Top-Themen bei X", "Mehr zum Thema auf X" (a quantifier, a few words, a word for stories).
+_RELATED_HEADING_RE = re.compile(
+    r"^(?:weitere|mehr|more|other|top|ähnliche)(?: \w+){0,2} "
+    r"(?:thema|themen|beiträge|artikel|stories|articles|posts|nachrichten|meldungen)"
+    r"(?: \w+){0,4}$"
+)
+
+
+def is_related_heading_shape(text: str) -> bool:
+    """Tell whether a short line without a sentence end reads like a related-stories heading."""
+    if len(text) >= 60 or text.rstrip().endswith((".", "!")):
+        return False
+    return _RELATED_HEADING_RE.match(normalise(text)) is not None
+
+
+# --- Calls to action, disclosures, credits: patterns searched in short paragraphs ----------
+
+
+class PatternGroup(NamedTuple):
+    """One kind of clutter paragraph: regular expressions searched in a short paragraph
+    (lower case, typographic apostrophes made plain). Each pattern is a whole phrase that
+    speaks to the reader or about the page, never a topic word an article may use."""
+
+    name: str
+    patterns: tuple[str, ...]
+
+
+CALL_TO_ACTION_GROUPS: tuple[PatternGroup, ...] = (
+    # paywall and membership prompts ("Subscribe now ... for the full story", "HAZTE MIEMBRO")
+    PatternGroup(
+        "paywall",
+        (
+            r"\bsubscribe\b.{0,60}\bfor the full (?:story|article)\b",
+            r"\bto (?:view|read|continue reading|access) (?:the full|this) (?:story|article)\b"
+            r".{0,30}\bsubscribe\b",
+            r"\balready a (?:subscriber|member)\b.{0,40}\blog ?in\b",
+            r"\bfirst-time subscribers\b",
+            r"^pour (?:lire la suite|accéder en illimité)\b",
+            r"\bhazte miembro\b",
+            r"\bcancela cuando quieras\b",
+            r"\bwerden sie (?:jetzt )?mitglied\b",
+            r"\bwould you consider supporting (?:us|our work)\b",
+            r"\bunterstütze (?:uns|[\w-]+ bereits)\b",
+            r"\bwesprzyj nas\b",
+        ),
+    ),
+    # newsletter sign-ups addressed to the reader ("Sign up for our newsletter", "Free Sign Up")
+    PatternGroup(
+        "newsletter",
+        (
+            r"\b(?:sign(?:ing)? up|subscrib(?:e|ing)) (?:to|for) (?:our|the) "
+            r"(?:[\w-]+ )?newsletter\b",
+            r"\bsign up to get the best\b",
+            r"\bnever miss (?:the latest|our top)\b",
+            r"\bfree sign up$",
+            r"\bzum newsletter anmelden\b",
+            r"\b(?:melde dich|melden sie sich) hier für (?:unseren|den) newsletter an\b",
+            r"\bzapraszamy (?:też |także )?do subskrypcji\b",
+        ),
+    ),
+    # apps and social channels of the publisher ("download our apps for iOS", "Síguenos en")
+    PatternGroup(
+        "follow_us",
+        (
+            r"\b(?:for (?:the latest|breaking) (?:stories|news)|stay up to date)\b.{0,60}"
+            r"\bdownload (?:the|our) [\w .-]{0,40}\bapps?\b",
+            r"\bdownload our [\w .-]{0,40}\bapps? (?:for|on) (?:ios|android|iphone)\b",
+            r"^follow (?:us|[\w .-]{1,40}) on (?:twitter|facebook|instagram|x)\b.{0,40}"
+            r"(?:@|\band on\b)",
+            r"^s[ií]guenos en (?:telegram|instagram|facebook|twitter|whatsapp|youtube)\b",
+            r"\b(?:nuestro|tenemos|tenemos un) canal de (?:youtube|telegram|whatsapp)\b",
+            r"^folgen sie uns (?:auf|bei) (?:twitter|facebook|instagram|whatsapp|telegram)\b",
+        ),
+    ),
+    # letters and feedback prompts ("Submit a letter to the editor")
+    PatternGroup(
+        "feedback",
+        (
+            r"\bsubmit (?:a|your) letter to the editor\b",
+            r"\bwe want to hear what you think\b",
+            r"\bmust be logged in to (?:post|leave) a comment\b",
+            r"^sie sind (?:aktuell |derzeit )?nicht (?:eingeloggt|angemeldet)\b",
+            r"\beingeloggt sein,? um kommentare\b",
+        ),
+    ),
+    # reprint and copyright lines ("All rights reserved", "Materiał chroniony prawem autorskim")
+    PatternGroup(
+        "reprint",
+        (
+            r"\ball rights reserved\b",
+            r"\bcopyrighted property of\b",
+            r"\bpermission must be obtained before\b",
+            r"\breprint(?:ing)? (?:content )?without permission\b",
+            r"\bchroniony prawem autorskim\b",
+            r"\bzasady przedruków\b",
+            r"\bnachdruck (?:nur )?(?:mit|nach) (?:genehmigung|erlaubnis)\b",
+        ),
+    ),
+    # advertising and affiliate disclosures ("*Werbung.", "This post contains affiliate links")
+    PatternGroup(
+        "disclosure",
+        (
+            r"^\*?(?:anzeige|werbung|advertisement|sponsored)\s*[-–—:.,|]",
+            r"\b(?:this|the) (?:post|article|page) (?:contains|may contain) "
+            r"(?:affiliate links|references to products)\b",
+            r"\bwe may (?:receive|earn) (?:a )?(?:compensation|commission)\b",
+            r"\b(?:beitrag|artikel) enthält (?:werbung|affiliate)\b",
+            r"\bhandelt es sich um affiliate[- ]links\b",
+        ),
+    ),
+)
+# A paragraph longer than this is article text, whatever phrase it contains.
+MAX_CALL_TO_ACTION_CHARS = 400
+
+_CALL_TO_ACTION_RE = re.compile(
+    "|".join(f"(?:{p})" for group in CALL_TO_ACTION_GROUPS for p in group.patterns)
+)
+
+
+def is_call_to_action(text: str) -> bool:
+    """Tell whether a short paragraph is a prompt to the reader, a disclosure or a reprint line."""
+    if len(text) > MAX_CALL_TO_ACTION_CHARS:
+        return False
+    plain = text.strip().lower().replace("’", "'")
+    return _CALL_TO_ACTION_RE.search(plain) is not None
+
+
+# Photo credits and captions: a credit label and a colon ("Foto: X", "Credit: X"), a
+# copyright sign first ("© Getty Images") or a credit at the end of a short caption
+# ("... im Congreso (Foto: Pool via REUTERS).", "Ski-Star aus der Schweiz. © AFP / X").
+CREDIT_LABELS: tuple[str, ...] = (
+    # English
+    "credit",
+    "credits",
+    "photo",
+    "photos",
+    "photo credit",
+    "image",
+    "image credit",
+    "picture",
+    "copyright",
+    # German
+    "foto",
+    "fotos",
+    "bild",
+    "bilder",
+    "bildquelle",
+    "bildnachweis",
+    "titelbild",
+    "beitragsbild",
+    "quelle",
+    # French, Spanish, Italian, Polish
+    "crédit photo",
+    "crédits photo",
+    "crédits photos",
+    "image illustrative",
+    "fuente",
+    "fot",
+)
+# A credit line is at most this long; a longer paragraph is text that quotes a source.
+MAX_CREDIT_CHARS = 120
+# A caption with its credit at the end is at most this long.
+MAX_CAPTION_CHARS = 200
+
+_CREDIT_RE = re.compile(
+    r"^[(\[]?(?:"
+    + "|".join(re.escape(label) for label in sorted(CREDIT_LABELS, key=len, reverse=True))
+    + r")\s*[:.]\s*\S|^©"
+)
+_CAPTION_CREDIT_RE = re.compile(
+    r"(?:©\s*[^.!?©]{2,60}|\((?:foto|photo|bild|credit|image|fot)\s*:[^()]{2,80}\)\.?)$"
+)
+
+
+def is_credit(text: str) -> bool:
+    """Tell whether a paragraph is a photo credit or a caption ending with its credit."""
+    stripped = text.strip()
+    lower = stripped.lower()
+    if len(stripped) <= MAX_CREDIT_CHARS and _CREDIT_RE.match(lower):
+        return True
+    return len(stripped) <= MAX_CAPTION_CHARS and _CAPTION_CREDIT_RE.search(lower) is not None
+
+
+# Lines with only a date and a label: "Letzte Änderung 14.02.2019", "Last Modified: ...".
+DATE_LINE_LABELS: tuple[str, ...] = (
+    "last modified",
+    "last updated",
+    "updated",
+    "updated on",
+    "published",
+    "published on",
+    "release date",
+    "letzte änderung",
+    "letzte aktualisierung",
+    "letzte aktualisierung am",
+    "zuletzt aktualisiert",
+    "zuletzt aktualisiert am",
+    "aktualisiert",
+    "aktualisiert am",
+    "veröffentlicht",
+    "veröffentlicht am",
+    "stand",
+)
+_DATE_RE = (
+    r"(?:\d{1,2}\.\s?\d{1,2}\.\s?\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}"
+    r"|\d{1,2}\.?\s+\w+\s+\d{4}|\w+\s+\d{1,2},?\s+\d{4})"
+)
+_DATE_LINE_RE = re.compile(
+    r"^(?:(?:"
+    + "|".join(re.escape(label) for label in sorted(DATE_LINE_LABELS, key=len, reverse=True))
+    + r")\s*:?\s*)?"
+    + _DATE_RE
+    + r"(?:,?\s*\d{1,2}[:.]\d{2}(?:\s*(?:am|pm|uhr))?)?\.?$"
+)
+
+
+def is_date_line(text: str) -> bool:
+    """Tell whether a paragraph is only a date, perhaps with an "updated" label."""
+    return len(text) < 60 and _DATE_LINE_RE.match(text.strip().lower()) is not None
