@@ -698,6 +698,18 @@ CALLS_TO_ACTION = [
     "*Werbung. Dieser Beitrag enthält Werbung für eine Marke.",
     "Anzeige, enthält Affiliate Links",
     "This post contains references to products from one or more of our advertisers.",
+    # blocked embeds and players
+    "Klicken Sie auf den unteren Button, um den Inhalt von www.example.de zu laden.",
+    "Video verfügbar bis 28.02.2021",
+    # press contacts and "more information" lines
+    "Pressesprecher*in Erika Mustermann",
+    "Weitere Informationen zum Coronavirus in Thüringen:",
+    "Weitere Infos unter www.example.de.",
+    # category lines and comment counters
+    "Kategorie: News",
+    "News date : 04/21/2022 Category : Press Releases",
+    "Keine Kommentare (Kommentare erscheinen erst nach unserer Freigabe)",
+    "Kommentare insgesamt: 0",
 ]
 
 
@@ -718,6 +730,12 @@ def test_calls_to_action(text: str) -> None:
         "Werbung im Fernsehen ist für viele Firmen zu teuer geworden.",
         "Anzeigen in Zeitungen bringen immer weniger Geld.",
         "Members who are already subscribers of the union get a discount.",
+        "Weitere Informationen zum Verfahren will das Ministerium im Mai vorlegen.",
+        "No comments were made by the minister after the vote.",
+        "Die Kategorie: News ist für die Redaktion die wichtigste, sagt sie, weil sie am meisten "
+        "gelesen wird.",
+        "Der Pressesprecher des Ministeriums sagte, man prüfe den Fall.",
+        "Pressesprecher Max Mustermann sagte, man prüfe den Fall.",
     ],
 )
 def test_sentences_are_not_calls_to_action(text: str) -> None:
@@ -797,6 +815,11 @@ def test_related_heading_shapes() -> None:
         "Letzte Änderung 14.02.2019",
         "Weitere Beiträge aus der Kolumne:",
         "Kontakt:",
+        "Klicken Sie auf den unteren Button, um den Inhalt von www.example.de zu laden.",
+        "Pressesprecher*in Erika Mustermann",
+        "Kategorie: News",
+        "(Alle Angaben ohne Gewähr)",
+        "Lesen Sie hier: Spielabbruch in der Kreisliga",
     ],
 )
 def test_clutter_lines_inside_the_body_are_dropped(line: str) -> None:
@@ -818,3 +841,24 @@ def test_article_sentences_with_clutter_words_are_kept() -> None:
     assert article is not None
     assert sentence in article.text
     assert "Foto-Ausstellungen" in article.text
+
+
+def test_post_whose_headline_links_elsewhere_is_not_a_teaser_card() -> None:
+    # the post's own headline links to another URL (an old permalink) and short paragraphs
+    # sit next to four linked cards: a card this long is the article, not a teaser
+    long_body = "".join(
+        f"<p>Paragraph {i} of the post explains one more detail of the release and how the "
+        f"team measured it on real projects before shipping version {i}.</p>"
+        for i in range(14)
+    )
+    cards = "".join(
+        f"<div><h3><a href='/other-{i}/'>Another story {i}</a></h3></div>" for i in range(4)
+    )
+    html = (
+        "<html><head><title>Rust 1.80 is out</title></head><body><main><div>"
+        "<h1><a href='/2024/07/rust-1-80/'>Rust 1.80 is out</a></h1>"
+        f"{long_body}</div><div>{cards}</div></main></body></html>"
+    )
+    article = extract_article(html, url="https://news.example/rust-1-80/")
+    assert article is not None
+    assert "Paragraph 0 of the post" in article.text and "Paragraph 13" in article.text

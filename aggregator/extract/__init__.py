@@ -99,6 +99,9 @@ LISTING_CARD_SHARE = 0.8
 LISTING_CARD_DEPTH = 3
 # ... and no paragraph is as long as an article's usually are
 LISTING_MAX_TEASER_CHARS = 400
+# A "card" with more text than this is no teaser: it holds the article itself (a post whose
+# headline links to its own permalink, or a body with a linked heading inside it).
+LISTING_MAX_CARD_CHARS = 1500
 
 _SENTENCE_END_RE = re.compile(r"[.!?…。！？]['\"‘’“”«»‹›)\]]*(?:\s|$)")
 _TERMINAL_PUNCTUATION = tuple(".!?…:;。！？\"'”’)")
@@ -367,7 +370,9 @@ def _teaser_cards(tree: HtmlElement, url: str | None) -> list[str]:
                 break
             card = parent
         # Spaces left out: extraction may glue a card's heading to its teaser
-        cards.append(normalise(card.text_content()).replace(" ", ""))
+        text = normalise(card.text_content()).replace(" ", "")
+        if len(text) <= LISTING_MAX_CARD_CHARS:
+            cards.append(text)
     return cards
 
 
