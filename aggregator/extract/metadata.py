@@ -28,7 +28,7 @@ ARTICLE_TYPES = frozenset(
         "article",
         "newsarticle",
         "blogposting",
-        "reportagenews",
+        "reportagenewsarticle",
         "analysisnewsarticle",
         "opinionnewsarticle",
         "reviewnewsarticle",
