@@ -28,6 +28,7 @@ ARTICLE_TYPES = frozenset(
         "article",
         "newsarticle",
         "blogposting",
+        "reportagenews",
         "reportagenewsarticle",
         "analysisnewsarticle",
         "opinionnewsarticle",
