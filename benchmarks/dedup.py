@@ -7,10 +7,12 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import random
 import re
 import resource
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -18,7 +20,7 @@ import time
 import tracemalloc
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,10 +28,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Engine, Table, delete, event, func, insert, select, text
+from sqlalchemy import Connection, Engine, Table, delete, event, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aggregator.dedup import fingerprints
+from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import (
     LSH_BANDS,
     LSH_ROWS,
@@ -45,9 +51,17 @@ from aggregator.extract import extract_article
 from aggregator.ingest import fingerprint_page
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
-from aggregator.store.db import open_store, session_scope
-from aggregator.store.models import Article, MinhashBand, Source
-from aggregator.store.queries import NEAR_DUPLICATE_THRESHOLD, save_article
+from aggregator.store.db import make_engine, open_store, session_scope
+from aggregator.store.models import (
+    Article,
+    MinhashBand,
+    Source,
+    Story,
+    StoryKey,
+    TermFrequency,
+)
+from aggregator.store.queries import NEAR_DUPLICATE_THRESHOLD, save_article, story_lead
+from aggregator.store.stories import SqlStoryStore
 from benchmarks.extract import (
     EXTRACTION,
     BenchmarkError,
@@ -83,18 +97,34 @@ SWEEP = tuple(round(0.40 + 0.05 * step, 2) for step in range(9))
 REAL_SWEEP = (0.5, 0.6, 0.7)
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
+# Articles timed per size; half of them near-duplicates of stored ones
 PROBES = 200
-NEAR_DUPLICATE_PROBES = 50
+MIN_PROBES = 50
 MEMORY_PROBES = 30
-# Constant ingestion rate, so a time window of recent articles holds as many at every size
-ARTICLES_PER_DAY = 500
+WARMUP_PROBES = 20
+# 100k articles span 100 days: a 3-day story window holds ~3k articles (all of a 1k store)
+ARTICLES_PER_DAY = 1000
 FILL_CHUNK = 2_000
+# Chunks per fill transaction: random-order band keys dirty most index pages in every
+# commit, so committing each chunk rewrote the whole band index (WAL, then checkpoint)
+FILL_COMMIT_CHUNKS = 10
 BASE_COPY_SHARE = 0.05
 BASE_SOURCES = 50
+# Fill stories: an original joins one of the chunk's latest stories this often
+STORY_JOIN_SHARE = 0.35
+STORY_JOIN_RECENT = 40
+STORY_PARAMS = grouping.StoryParams()
+# story_keys.key and term_frequencies.term are String(120)
+MAX_TERM_CHARS = 120
+# Page cache of the fill connection only (KiB): the band index is inserted in random order
+FILL_CACHE_KB = 512_000
 
 _ARTICLES = cast(Table, Article.__table__)
 _BANDS = cast(Table, MinhashBand.__table__)
 _SOURCES = cast(Table, Source.__table__)
+_STORIES = cast(Table, Story.__table__)
+_STORY_KEYS = cast(Table, StoryKey.__table__)
+_TERMS = cast(Table, TermFrequency.__table__)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 SYNDICATORS = (
@@ -809,8 +839,103 @@ class _FastFingerprints:
 _FAST = _FastFingerprints()
 
 
-def _fill_chunk(job: tuple[Corpus, int, int, int, datetime]) -> list[dict[str, Any]]:
-    """Rows for ids first..last (worker process): text, fingerprints, band keys."""
+@dataclass
+class FillChunk:
+    """Rows of one fill chunk for every table save_article reads: articles to term counts."""
+
+    articles: list[dict[str, Any]]
+    bands: list[dict[str, Any]]
+    stories: list[dict[str, Any]]
+    story_keys: list[dict[str, Any]]
+    # Document frequency of each term among the chunk's originals
+    terms: Counter[str]
+    originals: int
+
+
+def _lead_terms(title: str, body: str) -> dict[str, float]:
+    """The term weights story grouping computes for an article (headline and lead)."""
+    return grouping.article_terms(title, story_lead(Article(text=body)), STORY_PARAMS)
+
+
+def _story_rows(story: grouping.StoryState) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The stories row and story_keys rows SqlStoryStore.save_story writes for a story."""
+    story_id = int(story.id)
+    row = {
+        "id": story_id,
+        "headline": story.headline,
+        "first_seen": story.first_seen,
+        "last_seen": story.last_seen,
+        "article_count": story.article_count,
+        "source_count": story.source_count,
+        "sources": list(story.sources),
+        "profile": {
+            "centroid": story.centroid,
+            "titles": list(story.titles),
+            "keys": list(story.keys),
+        },
+    }
+    keys = [
+        {"key": key, "story_id": story_id, "last_seen": story.last_seen}
+        for key in dict.fromkeys(story.keys)
+    ]
+    return row, keys
+
+
+def _group_chunk(rows: list[dict[str, Any]], rng: random.Random) -> FillChunk:
+    """Stories for the originals of a chunk, built as aggregator.dedup.stories builds them.
+
+    Document frequencies are those of the chunk (two days of news); an original joins a
+    recent story of the chunk with probability STORY_JOIN_SHARE, else starts its own.
+    """
+    originals = [row for row in rows if row["duplicate_of"] is None]
+    terms = {row["id"]: _lead_terms(row["title"], row["text"]) for row in originals}
+    frequencies: Counter[str] = Counter()
+    for weights in terms.values():
+        frequencies.update(term for term in weights if len(term) <= MAX_TERM_CHARS)
+    documents = len(originals)
+    stories: dict[str, grouping.StoryState] = {}
+    story_of: dict[int, int] = {}
+    for row in originals:
+        vector = grouping._weighted(terms[row["id"]], frequencies, documents)
+        source = f"base{row['source_id']}"
+        article = grouping.StoryArticle(
+            str(row["id"]), source, row["title"], row["text"], row["published"]
+        )
+        recent = list(stories)[-STORY_JOIN_RECENT:]
+        if recent and rng.random() < STORY_JOIN_SHARE:
+            joined = stories[rng.choice(recent)]
+            story = grouping._joined(joined, article, vector, STORY_PARAMS)
+        else:
+            top = grouping._top(vector, STORY_PARAMS.article_keys)
+            story = grouping.StoryState(
+                id=article.id,
+                headline=article.title,
+                first_seen=article.published,
+                last_seen=article.published,
+                article_count=1,
+                sources=(source,),
+                centroid=vector,
+                titles=(article.title,),
+                keys=tuple(top[: STORY_PARAMS.story_keys]),
+            )
+        stories[story.id] = story
+        story_of[row["id"]] = int(story.id)
+    for row in rows:
+        row["story_id"] = story_of[row["duplicate_of"] or row["id"]]
+    story_rows, key_rows = [], []
+    for story in stories.values():
+        story_row, keys = _story_rows(story)
+        story_rows.append(story_row)
+        key_rows += [key for key in keys if len(key["key"]) <= MAX_TERM_CHARS]
+    bands = [{"band": band, "article_id": row["id"]} for row in rows for band in row.pop("_bands")]
+    # Sorted, so each chunk walks the (band, article_id) and (key, story_id) indexes in order
+    bands.sort(key=lambda band: band["band"])
+    key_rows.sort(key=lambda key: (key["key"], key["story_id"]))
+    return FillChunk(rows, bands, story_rows, key_rows, frequencies, documents)
+
+
+def _fill_chunk(job: tuple[Corpus, int, int, int, datetime]) -> FillChunk:
+    """Rows for ids first..last (worker process): text, fingerprints, band keys, stories."""
     corpus, first, last, seed, now = job
     rng = random.Random(seed * 1_000_003 + first)
     rows: list[dict[str, Any]] = []
@@ -855,7 +980,7 @@ def _fill_chunk(job: tuple[Corpus, int, int, int, datetime]) -> list[dict[str, A
                 "_bands": list(dict.fromkeys(lsh_bands(signature))) if signature else [],
             }
         )
-    return rows
+    return _group_chunk(rows, rng)
 
 
 def _create_sources(engine: Engine) -> None:
@@ -867,46 +992,131 @@ def _create_sources(engine: Engine) -> None:
                 for n in range(1, BASE_SOURCES + 1)
             ],
         )
+        if engine.dialect.name == "postgresql":
+            # Explicit ids leave the sequence behind: ensure_source("probe") would collide
+            conn.execute(
+                text("SELECT setval(pg_get_serial_sequence('sources', 'id'), :top)"),
+                {"top": BASE_SOURCES},
+            )
+
+
+def _fill_connection_settings(dbapi_connection: Any, _record: Any) -> None:
+    """Bulk-load settings of the fill engine only; the timed engine keeps the store's own."""
+    cursor = dbapi_connection.cursor()
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        # The default 2 MB cache thrashes on the random-order band index past ~10k articles
+        cursor.execute(f"PRAGMA cache_size=-{FILL_CACHE_KB}")
+        cursor.execute("PRAGMA synchronous=OFF")
+    else:
+        cursor.execute("SET synchronous_commit TO off")
+    cursor.close()
+
+
+def _write_term_totals(conn: Connection, totals: Counter[str], documents: int) -> None:
+    """Set term_frequencies to the document counts of every filled original."""
+    rows = [{"term": term, "documents": count} for term, count in sorted(totals.items())]
+    rows.append({"term": "", "documents": documents})
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(rows), 5_000):
+        statement = dialect_insert(_TERMS)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[TermFrequency.term],
+                set_={"documents": statement.excluded.documents},
+            ),
+            rows[start : start + 5_000],
+        )
+
+
+@dataclass
+class FillState:
+    """What the fill has stored so far, across sizes."""
+
+    filled: int = 0
+    originals: int = 0
+    terms: Counter[str] = field(default_factory=Counter)
+
+
+def _generated_chunks(
+    jobs: int, chunks: Sequence[tuple[Corpus, int, int, int, datetime]], cache: Path
+) -> Iterator[FillChunk]:
+    """The chunks' rows: generated by worker processes once, then read from cache."""
+    paths = [cache / f"fill-{first}-{last}.pickle" for _c, first, last, _s, _n in chunks]
+    if all(path.is_file() for path in paths):
+        # The second backend stores exactly the rows the first one stored
+        for path in paths:
+            yield pickle.loads(path.read_bytes())
+        return
+    with ProcessPoolExecutor(jobs) as pool:
+        for path, chunk in zip(paths, pool.map(_fill_chunk, chunks), strict=True):
+            path.write_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+            yield chunk
 
 
 def fill_store(
-    engine: Engine, corpus: Corpus, start: int, size: int, seed: int, now: datetime, jobs: int
+    url: str,
+    corpus: Corpus,
+    state: FillState,
+    size: int,
+    seed: int,
+    now: datetime,
+    jobs: int,
+    cache: Path,
 ) -> float:
-    """Bulk-insert rows start+1..size (articles and their band keys); return seconds taken."""
+    """Bulk-insert rows filled+1..size of every table save_article reads; return seconds."""
     started = time.monotonic()
     chunks = [
         (corpus, first, min(first + FILL_CHUNK - 1, size), seed, now)
-        for first in range(start + 1, size + 1, FILL_CHUNK)
+        for first in range(state.filled + 1, size + 1, FILL_CHUNK)
     ]
     inserting = 0.0
-    with ProcessPoolExecutor(jobs) as pool:
-        for rows in pool.map(_fill_chunk, chunks):
-            insert_started = time.monotonic()
-            bands = [
-                {"band": band, "article_id": row["id"]}
-                for row in rows
-                for band in row.pop("_bands")
-            ]
-            with engine.begin() as conn:
-                conn.execute(insert(_ARTICLES), rows)
-                conn.execute(insert(_BANDS), bands)
-            inserting += time.monotonic() - insert_started
-            done = rows[-1]["id"]
-            if done % 20_000 == 0 or done == size:
-                _progress(
-                    f"  filled {done} rows, {time.monotonic() - started:.0f}s "
-                    f"({inserting:.0f}s inserting)"
+    # Its own engine, so the bulk-load pragmas never reach the connections that are timed
+    engine = make_engine(url)
+    event.listen(engine, "connect", _fill_connection_settings)
+    try:
+        with engine.connect() as conn:
+            for number, chunk in enumerate(_generated_chunks(jobs, chunks, cache), start=1):
+                insert_started = time.monotonic()
+                # The connection begins a transaction on first use; committed every few chunks
+                for table, rows in (
+                    (_ARTICLES, chunk.articles),
+                    (_BANDS, chunk.bands),
+                    (_STORIES, chunk.stories),
+                    (_STORY_KEYS, chunk.story_keys),
+                ):
+                    if rows:
+                        conn.execute(insert(table), rows)
+                if number % FILL_COMMIT_CHUNKS == 0:
+                    conn.commit()
+                state.terms.update(chunk.terms)
+                state.originals += chunk.originals
+                inserting += time.monotonic() - insert_started
+                done = chunk.articles[-1]["id"]
+                if done % 20_000 == 0 or done == size:
+                    _progress(
+                        f"  filled {done} rows, {time.monotonic() - started:.0f}s "
+                        f"({inserting:.0f}s inserting)"
+                    )
+            _write_term_totals(conn, state.terms, state.originals)
+            if engine.dialect.name == "postgresql":
+                # Explicit ids leave the sequence behind
+                conn.execute(
+                    text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :top)"),
+                    {"top": size},
                 )
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Explicit ids leave the sequence behind; autovacuum would have analysed by now
-            conn.execute(
-                text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :top)"),
-                {"top": size},
-            )
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+            conn.commit()
+            if engine.dialect.name == "sqlite":
+                # On the DBAPI connection: SQLAlchemy would wrap it in BEGIN IMMEDIATE
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    state.filled = size
+    if url.startswith("postgresql"):
+        # Autovacuum would have analysed the tables by now
+        with make_engine(url).connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
     return time.monotonic() - started
 
 
@@ -921,9 +1131,10 @@ def make_probes(
                 Article.id <= 1000, Article.duplicate_of.is_(None)
             )
         ).all()
+    copies = set(rng.sample(range(count), near))
     pages = []
     for number in range(count):
-        if near and number % max(1, count // near) == 0:
+        if number in copies:
             _id, body = rng.choice(stored)
             before, after = syndication_lines("base.example", "probe", rng)
             body = add_boilerplate(light_edit(body, rng), before, after)
@@ -937,33 +1148,77 @@ def make_probes(
     return pages
 
 
-def _plain_insert(session: Session, page: PageItem, suffix: str) -> None:
+def _plain_insert(session: Session, page: PageItem, suffix: str) -> Article:
     """The reference: the same article row inserted with no dedup lookups and no band rows."""
     assert page.article is not None and page.canonical_url and page.content_hash
     clean = page.article
-    session.add(
-        Article(
-            source_id=1,
-            url=page.url + suffix,
-            canonical_url=page.canonical_url + suffix,
-            title=clean.title,
-            text=clean.text,
-            authors=list(clean.authors),
-            tags=list(clean.tags),
-            published=clean.published,
-            content_hash=page.content_hash,
-            minhash=page.minhash,
-            http_headers={},
-            fetched_at=page.fetched_at,
-        )
+    row = Article(
+        source_id=1,
+        url=page.url + suffix,
+        canonical_url=page.canonical_url + suffix,
+        title=clean.title,
+        text=clean.text,
+        authors=list(clean.authors),
+        tags=list(clean.tags),
+        published=clean.published,
+        content_hash=page.content_hash,
+        minhash=page.minhash,
+        http_headers={},
+        fetched_at=page.fetched_at,
     )
+    session.add(row)
+    return row
 
 
-def _delete_above(engine: Engine, watermark: int) -> None:
-    """Remove the rows the probes added, so every size holds exactly its base rows."""
-    with engine.begin() as conn:
-        conn.execute(delete(MinhashBand).where(MinhashBand.article_id > watermark))
-        conn.execute(delete(Article).where(Article.id > watermark))
+@dataclass
+class StorySnapshot:
+    """The stories a probe can join (seen within the window), to put back after timing."""
+
+    stories: dict[int, dict[str, Any]]
+    keys: dict[int, list[dict[str, Any]]]
+
+    @classmethod
+    def take(cls, engine: Engine, since: datetime) -> StorySnapshot:
+        """Read the stories seen since a time and their keys."""
+        with engine.connect() as conn:
+            stories = {
+                row["id"]: dict(row)
+                for row in conn.execute(select(_STORIES).where(Story.last_seen >= since)).mappings()
+            }
+            keys: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for row in conn.execute(
+                select(_STORY_KEYS).where(StoryKey.last_seen >= since)
+            ).mappings():
+                keys[row["story_id"]].append(dict(row))
+        return cls(stories, keys)
+
+
+def _restore(
+    engine: Engine,
+    watermark: int,
+    snapshot: StorySnapshot,
+    added_terms: Sequence[Collection[str]],
+) -> None:
+    """Undo the probes: their rows, the stories they joined and their term counts."""
+    with session_scope(engine) as session:
+        touched = set(
+            session.scalars(select(Article.story_id).where(Article.id > watermark).distinct())
+        )
+        session.execute(delete(MinhashBand).where(MinhashBand.article_id > watermark))
+        session.execute(delete(Article).where(Article.id > watermark))
+        session.execute(delete(StoryKey).where(StoryKey.story_id > watermark))
+        session.execute(delete(Story).where(Story.id > watermark))
+        joined = sorted(story for story in touched if story in snapshot.stories)
+        if joined:
+            session.execute(delete(StoryKey).where(StoryKey.story_id.in_(joined)))
+            session.execute(delete(Story).where(Story.id.in_(joined)))
+            session.execute(insert(_STORIES), [snapshot.stories[story] for story in joined])
+            keys = [key for story in joined for key in snapshot.keys[story]]
+            if keys:
+                session.execute(insert(_STORY_KEYS), keys)
+        store = SqlStoryStore(session)
+        for terms in added_terms:
+            store.add_document_terms(terms, step=-1)
 
 
 @dataclass
@@ -1003,9 +1258,15 @@ def statement_timing(engine: Engine) -> Iterator[StatementStats]:
 def explain(engine: Engine, statement: str, parameters: Any) -> list[str]:
     """The query plan of one statement, as the database gives it."""
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql(prefix + statement, parameters).all()
-        conn.rollback()
+    if isinstance(parameters, list):
+        # An executemany: the plan of its first row stands for all
+        parameters = parameters[0] if parameters else None
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(prefix + statement, parameters).all()
+            conn.rollback()
+    except SQLAlchemyError as exc:
+        return [f"no plan: {type(exc).__name__}: {str(exc).splitlines()[0]}"]
     return [" | ".join(str(value) for value in row) for row in rows]
 
 
@@ -1018,35 +1279,55 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _store_terms(page: PageItem) -> list[str]:
+    """The terms assign_story counted for a stored original page."""
+    assert page.article is not None
+    return list(_lead_terms(page.article.title, page.article.text))
+
+
 def measure_size(
-    engine: Engine, probes: Sequence[PageItem], watermark: int, explain_top: bool
+    engine: Engine, probes: Sequence[PageItem], watermark: int, now: datetime, explain_top: bool
 ) -> dict[str, Any]:
     """Time save_article and the plain insert for each probe; memory and slowest statements."""
+    since = now - STORY_PARAMS.window - timedelta(days=1)
+    snapshot = StorySnapshot.take(engine, since)
+    # A crawler that has been running has warm caches: a few saves first, undone, not timed
+    warm: list[list[str]] = []
+    for page in probes[-WARMUP_PROBES:]:
+        with session_scope(engine) as session:
+            if save_article(session, page, keep_raw=False).status == "inserted":
+                warm.append(_store_terms(page))
+    _restore(engine, watermark, snapshot, warm)
     save_ms, plain_ms, statuses = [], [], Counter[str]()
-    for number, page in enumerate(probes):
+    added: list[list[str]] = []
+    rss_before = _rss_mb()
+    for page in probes:
         started = time.perf_counter()
         with session_scope(engine) as session:
-            _plain_insert(session, page, "#plain")
+            plain = _plain_insert(session, page, "#plain")
         plain_ms.append((time.perf_counter() - started) * 1000)
         with engine.begin() as conn:
-            conn.execute(delete(Article).where(Article.canonical_url.like("%#plain")))
+            conn.execute(delete(Article).where(Article.id == plain.id))
         started = time.perf_counter()
         with session_scope(engine) as session:
             status = save_article(session, page, keep_raw=False).status
         save_ms.append((time.perf_counter() - started) * 1000)
         statuses[status] += 1
-        if number == 0:
-            rss_before = _rss_mb()
-    _delete_above(engine, watermark)
+        if status == "inserted":
+            added.append(_store_terms(page))
+    _restore(engine, watermark, snapshot, added)
     peaks = []
+    added = []
     with statement_timing(engine) as stats:
         for page in probes[:MEMORY_PROBES]:
             tracemalloc.start()
             with session_scope(engine) as session:
-                save_article(session, page, keep_raw=False)
+                status = save_article(session, page, keep_raw=False).status
             peaks.append(tracemalloc.get_traced_memory()[1] / 1024)
             tracemalloc.stop()
-    _delete_above(engine, watermark)
+            if status == "inserted":
+                added.append(_store_terms(page))
+    _restore(engine, watermark, snapshot, added)
     slowest = [
         {
             "statement": shape[:300],
@@ -1055,51 +1336,71 @@ def measure_size(
         }
         for shape, _ms in stats.ms.most_common(5)
     ]
-    if explain_top and slowest:
-        statement, parameters = stats.example[stats.ms.most_common(1)[0][0]]
-        slowest[0]["plan"] = explain(engine, statement, parameters)
+    if explain_top:
+        for entry, (shape, _ms) in zip(slowest, stats.ms.most_common(3), strict=False):
+            entry["plan"] = explain(engine, *stats.example[shape])
     return {
         "save_ms_median": statistics.median(save_ms),
         "save_ms_p95": percentile(save_ms, 0.95),
         "plain_ms_median": statistics.median(plain_ms),
         "plain_ms_p95": percentile(plain_ms, 0.95),
         "statuses": dict(statuses),
+        "window_stories": len(snapshot.stories),
         "tracemalloc_peak_kb_max": max(peaks),
         "tracemalloc_peak_kb_median": statistics.median(peaks),
         "rss_mb_before": rss_before,
         "rss_mb_after": _rss_mb(),
+        "sql_ms_per_save": sum(stats.ms.values()) / len(peaks),
         "slowest_statements": slowest,
     }
 
 
-def run_cost_backend(
-    url: str, corpus: Corpus, sizes: Sequence[int], seed: int, probes: int, jobs: int
-) -> dict[str, Any]:
+def _counts(engine: Engine) -> dict[str, int]:
+    """Rows of each table save_article reads."""
+    tables = {
+        "articles": _ARTICLES,
+        "band_rows": _BANDS,
+        "stories": _STORIES,
+        "story_keys": _STORY_KEYS,
+        "terms": _TERMS,
+    }
+    with engine.connect() as conn:
+        return {
+            name: int(conn.scalar(select(func.count()).select_from(table)) or 0)
+            for name, table in tables.items()
+        }
+
+
+@dataclass(frozen=True)
+class CostRun:
+    """What every backend of the cost benchmark shares: the corpus, sizes and fill cache."""
+
+    corpus: Corpus
+    sizes: Sequence[int]
+    seed: int
+    probes: int
+    jobs: int
+    now: datetime
+    cache: Path
+
+
+def run_cost_backend(url: str, run: CostRun) -> dict[str, Any]:
     """Fill one store size by size and measure storing new articles at each size."""
     engine = open_store(url)
-    now = datetime.now(UTC).replace(microsecond=0)
+    corpus, sizes, seed, probes, now = run.corpus, run.sizes, run.seed, run.probes, run.now
     try:
         _create_sources(engine)
-        filled = 0
+        state = FillState()
         results: dict[str, Any] = {}
         pages: list[PageItem] = []
         for size in sorted(sizes):
             _progress(f"cost ({engine.dialect.name}): filling to {size} articles")
-            fill_s = fill_store(engine, corpus, filled, size, seed, now, jobs)
-            filled = size
+            fill_s = fill_store(url, corpus, state, size, seed, now, run.jobs, run.cache)
             if not pages:
-                pages = make_probes(corpus, engine, seed, now, probes, NEAR_DUPLICATE_PROBES)
+                pages = make_probes(corpus, engine, seed, now, probes, probes // 2)
             _progress(f"cost ({engine.dialect.name}): timing {len(pages)} saves at {size}")
-            measured = measure_size(engine, pages, size, explain_top=size == max(sizes))
-            with engine.connect() as conn:
-                stored = conn.scalar(select(func.count()).select_from(Article))
-                bands = conn.scalar(select(func.count()).select_from(MinhashBand))
-            results[str(size)] = {
-                "articles": stored,
-                "band_rows": bands,
-                "fill_s": fill_s,
-                **measured,
-            }
+            measured = measure_size(engine, pages, size, now, explain_top=size == max(sizes))
+            results[str(size)] = {**_counts(engine), "fill_s": fill_s, **measured}
         smallest, largest = str(min(sizes)), str(max(sizes))
         ratio = results[largest]["save_ms_median"] / results[smallest]["save_ms_median"]
         return {
@@ -1125,16 +1426,15 @@ def cost_benchmark(
     jobs: int,
 ) -> dict[str, Any]:
     """Cost of save_article against store size, with a plain insert as reference."""
-    corpus = make_corpus(texts)
-    backends = {
-        "sqlite": run_cost_backend(
-            f"sqlite:///{workdir / 'cost.db'}", corpus, sizes, seed, probes, jobs
-        )
-    }
+    cache = workdir / "fill"
+    cache.mkdir(exist_ok=True)
+    now = datetime.now(UTC).replace(microsecond=0)
+    run = CostRun(make_corpus(texts), sizes, seed, probes, jobs, now, cache)
+    backends = {"sqlite": run_cost_backend(f"sqlite:///{workdir / 'cost.db'}", run)}
     if postgres:
         with postgres_database() as pg_url:
-            backends["postgresql"] = run_cost_backend(pg_url, corpus, sizes, seed, probes, jobs)
-    return {"probes": probes, "near_duplicate_probes": NEAR_DUPLICATE_PROBES, "backends": backends}
+            backends["postgresql"] = run_cost_backend(pg_url, run)
+    return {"probes": probes, "near_duplicate_probes": probes // 2, "backends": backends}
 
 
 # --- stories -----------------------------------------------------------------------------
@@ -1249,6 +1549,8 @@ def _cost_report(cost: dict[str, Any]) -> list[str]:
         f"Cost of storing one article ({cost['probes']} new articles per size, "
         f"{cost['near_duplicate_probes']} of them near-duplicates of stored ones); "
         f"target: median at the largest size <= {TARGET_COST_RATIO} x at the smallest",
+        f"  store filled at {ARTICLES_PER_DAY} articles a day ({BASE_COPY_SHARE:.0%} copies), "
+        "originals grouped into stories with their story_keys and term_frequencies",
     ]
     for name, backend in cost["backends"].items():
         lines.append(
@@ -1264,6 +1566,12 @@ def _cost_report(cost: dict[str, Any]) -> list[str]:
                 f"(max {run['tracemalloc_peak_kb_max']:.0f})"
                 f"   {run['rss_mb_after']:.0f}   {run['statuses']}"
             )
+            lines.append(
+                f"  {'':>{len(name)}} {'':>7} rows: {run['band_rows']} bands, "
+                f"{run['stories']} stories ({run['window_stories']} in the window), "
+                f"{run['story_keys']} story keys, {run['terms']} terms; "
+                f"SQL {run['sql_ms_per_save']:.2f} ms of each save"
+            )
         lines.append(
             f"  {name}: ratio largest/smallest {backend['ratio']:.2f} "
             f"(p95 {backend['ratio_p95']:.2f}; "
@@ -1276,8 +1584,8 @@ def _cost_report(cost: dict[str, Any]) -> list[str]:
                 f"    {statement['ms_per_call']:.3f} ms x {statement['calls']}: "
                 f"{statement['statement'][:160]}"
             )
-        for plan in largest["slowest_statements"][0].get("plan", []):
-            lines.append(f"      plan: {plan}")
+            for plan in statement.get("plan", []):
+                lines.append(f"      plan: {plan}")
     return lines
 
 
@@ -1298,8 +1606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = sorted({int(size) for size in args.sizes.split(",") if size.strip()})
     except ValueError:
         parser.error("--sizes takes comma-separated integers")
-    if not sizes or sizes[0] < 1000 or args.probes < NEAR_DUPLICATE_PROBES:
-        parser.error(f"sizes must be >= 1000 and --probes >= {NEAR_DUPLICATE_PROBES}")
+    if not sizes or sizes[0] < 1000 or args.probes < MIN_PROBES:
+        parser.error(f"sizes must be >= 1000 and --probes >= {MIN_PROBES}")
     wanted = {args.only} if args.only else {"near", "cost", "stories"}
     workdir = Path(tempfile.mkdtemp(prefix="bench-dedup-"))
     result: dict[str, Any] = {}

@@ -1,20 +1,37 @@
-"""Tests of the pure parts of the near-duplicate benchmark: edit generators and pair scorer."""
+"""Tests of the near-duplicate benchmark: edit generators, pair scorer, the cost fill."""
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, select
 
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
+from aggregator.store.db import open_store, session_scope
+from aggregator.store.models import Article, Story, StoryKey, TermFrequency
+from aggregator.store.queries import save_article
 from benchmarks.dedup import (
+    STORY_PARAMS,
     Corpus,
+    FillState,
     LinkScore,
+    StorySnapshot,
+    _create_sources,
     _FastFingerprints,
+    _fill_chunk,
+    _restore,
+    _store_terms,
     add_boilerplate,
     change_words,
     drop_paragraph,
     droppable,
     exact_hash_roots,
+    fill_store,
     generate_text,
+    make_probes,
     paragraphs,
     score_links,
     sentences,
@@ -117,3 +134,77 @@ def test_score_links_copy_as_root_and_wrong_group() -> None:
 def test_exact_hash_roots_take_the_first_stored() -> None:
     roots = exact_hash_roots(["b", "a", "c"], {"a": "h1", "b": "h1", "c": "h2"})
     assert roots == {"b": "b", "a": "b", "c": "c"}
+
+
+def _corpus(seed: int = 1) -> Corpus:
+    """Sentences of random words: generated texts share words, not whole passages."""
+    rng = random.Random(seed)
+    words = tuple(f"{rng.choice('bcdfgklmnprst')}{rng.choice('aeiou')}{n}x" for n in range(600))
+    found = tuple(
+        " ".join([rng.choice(words).title(), *rng.choices(words, k=rng.randint(6, 14))]) + "."
+        for _ in range(400)
+    )
+    return Corpus(sentences=found, words=words)
+
+
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+
+def test_fill_chunk_groups_every_article_into_a_story() -> None:
+    chunk = _fill_chunk((_corpus(), 1, 120, 4, NOW))
+    stories = {row["id"]: row for row in chunk.stories}
+    originals = [row for row in chunk.articles if row["duplicate_of"] is None]
+    assert chunk.originals == len(originals)
+    assert 0 < len(stories) < len(originals)
+    members: dict[int, int] = {}
+    for row in originals:
+        assert row["story_id"] in stories
+        members[row["story_id"]] = members.get(row["story_id"], 0) + 1
+    for row in chunk.articles:
+        if row["duplicate_of"] is not None:
+            original = next(r for r in chunk.articles if r["id"] == row["duplicate_of"])
+            assert row["story_id"] == original["story_id"]
+    for story_id, story in stories.items():
+        assert story["article_count"] == members[story_id]
+        assert 1 <= len(story["profile"]["keys"]) <= STORY_PARAMS.story_keys
+        assert story["first_seen"] <= story["last_seen"]
+    assert {key["story_id"] for key in chunk.story_keys} == set(stories)
+    assert [band["band"] for band in chunk.bands] == sorted(band["band"] for band in chunk.bands)
+    assert sum(chunk.terms.values()) > 0
+
+
+def _dump(engine: Engine, table: Any) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return sorted(tuple(row) for row in conn.execute(select(table)))
+
+
+def test_restore_undoes_the_probes(db_url: str, tmp_path: Path) -> None:
+    corpus = _corpus()
+    engine = open_store(db_url)
+    tables: list[Table] = [
+        Article.__table__,  # type: ignore[list-item]
+        Story.__table__,  # type: ignore[list-item]
+        StoryKey.__table__,  # type: ignore[list-item]
+        TermFrequency.__table__,  # type: ignore[list-item]
+    ]
+    try:
+        _create_sources(engine)
+        state = FillState()
+        fill_store(db_url, corpus, state, 1000, 4, NOW, 1, tmp_path)
+        assert state.filled == 1000
+        before = {table.name: _dump(engine, table) for table in tables}
+        assert all(before.values())
+        probes = make_probes(corpus, engine, 4, NOW, 8, 4)
+        snapshot = StorySnapshot.take(engine, datetime(2026, 10, 20, tzinfo=UTC))
+        added, statuses = [], []
+        for page in probes:
+            with session_scope(engine) as session:
+                status = save_article(session, page, keep_raw=False).status
+            statuses.append(status)
+            if status == "inserted":
+                added.append(_store_terms(page))
+        assert sorted(statuses) == ["duplicate"] * 4 + ["inserted"] * 4
+        _restore(engine, 1000, snapshot, added)
+        assert {table.name: _dump(engine, table) for table in tables} == before
+    finally:
+        engine.dispose()

@@ -92,3 +92,18 @@ def test_the_same_event_by_three_outlets_is_one_story(db_url: str, tmp_path: Pat
     result = CliRunner().invoke(main, ["--db", db_url, "restory", "--since", "2026-11-21"])
     assert result.exit_code == 0, result.output
     assert [s["source_count"] for s in stories(db_url)] == [3, 1, 1]
+
+
+def test_a_very_long_name_does_not_stop_the_article_being_stored(
+    db_url: str, tmp_path: Path
+) -> None:
+    name = " ".join(f"Word{n}" for n in range(60))
+    text = (
+        f"{name} announced a new product today at the annual developer conference. "
+        "The company said it would ship later this year to customers in every region."
+    )
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"url": "https://x.example/1", "title": "News", "text": text}))
+    result = CliRunner().invoke(main, ["--db", db_url, "import", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[-1])["inserted"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -13,21 +14,17 @@ from aggregator.extract.templates import block_key, learn_boilerplate, strip_boi
 from aggregator.store.db import session_scope
 from aggregator.store.models import Article, TemplateBlock
 
-PROMO = (
-    "Kernel Weekly is reader-supported: when you buy through our links we may earn a commission."
-)
+# A line only this site writes under every post: no general clutter rule knows it
+PROMO = "Kernel Weekly is written in Lisbon by three engineers and a patient cat named Ferris."
 TOPICS = ["schedulers", "allocators", "file systems", "network stacks", "page caches", "drivers"]
 
 
 def body(topic: str) -> str:
-    first = (
-        f"This week we look at {topic} in depth. The {topic} of modern kernels balance "
-        f"throughput against latency, and every choice about {topic} shows up in benchmarks."
-    )
-    second = (
-        f"Our measurements of {topic} on three machines found surprising differences, "
-        f"which we explain with traces and flame graphs of the {topic} code paths."
-    )
+    """Two paragraphs of its own about the topic, then the site's recurring line."""
+    rng = random.Random(topic)
+    words = ["".join(rng.sample("bdfgklmnprstvz", 3)) + v for v in "aeiouaeiouaeiou"]
+    first = f"This week: {topic}. " + " ".join(rng.sample(words, 12)) + "."
+    second = f"Measurements of {topic} follow. " + " ".join(rng.sample(words, 12)) + "."
     return f"{first}\n\n{second}\n\n{PROMO}"
 
 
@@ -41,7 +38,7 @@ def test_learn_keeps_only_paragraphs_recurring_on_enough_pages() -> None:
     stripped = strip_boilerplate(body("drivers"), frozenset({key}))
     assert PROMO not in stripped and stripped.count("\n\n") == 1
     # A paragraph that merely mentions the promo's words is not the promo
-    assert strip_boilerplate("Kernel Weekly is reader-supported, readers say.", frozenset({key}))
+    assert strip_boilerplate("Kernel Weekly is written in Lisbon, readers say.", frozenset({key}))
 
 
 def test_import_learns_the_boilerplate_and_reextract_cleans_older_pages(

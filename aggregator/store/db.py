@@ -36,6 +36,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MiB of page cache (the default is 2 MiB): the article and band indexes stay hot
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

@@ -268,16 +268,16 @@ def save_article(
 
 def recent_texts(session: Session, source: str, limit: int) -> list[str]:
     """Texts of the latest distinct articles of a source (copies left out)."""
-    latest = (
-        select(func.max(Article.id).label("id"))
+    rows = session.execute(
+        select(Article.content_hash, Article.text)
         .join(Article.source)
         .where(Source.name == source, Article.duplicate_of.is_(None))
-        .group_by(Article.content_hash)
-        .order_by(func.max(Article.id).desc())
-        .limit(limit)
-        .subquery()
+        .order_by(Article.id.desc())
+        # Enough rows to find `limit` distinct texts, without reading the whole source
+        .limit(limit * 3)
     )
-    return list(session.scalars(select(Article.text).join(latest, Article.id == latest.c.id)))
+    texts = {content_hash: text for content_hash, text in reversed(rows.all())}
+    return list(texts.values())[-limit:]
 
 
 def template_keys(session: Session, source: str) -> set[str]:

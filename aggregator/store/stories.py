@@ -15,10 +15,17 @@ from aggregator.store.models import Story, StoryKey, TermFrequency
 
 # The row of term_frequencies that counts the documents themselves
 _DOCUMENTS = ""
+# The width of story_keys.key and term_frequencies.term
+_MAX_TERM_CHARS = 120
 # Keep IN lists well below SQLite's and PostgreSQL's parameter limits
 _CHUNK = 500
 # Any constant works: the same in every process that shares the database
 _PG_STORY_LOCK = 4_242_002
+
+
+def _fitting(terms: Collection[str]) -> list[str]:
+    """The terms short enough for the term and key columns (longer ones are rare names)."""
+    return [term for term in terms if len(term) <= _MAX_TERM_CHARS]
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
@@ -48,7 +55,7 @@ class SqlStoryStore:
     def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
         """Return the document frequency of each known term among terms."""
         found: dict[str, int] = {}
-        for chunk in _chunks(list(terms)):
+        for chunk in _chunks(_fitting(terms)):
             rows = self.session.execute(
                 select(TermFrequency.term, TermFrequency.documents).where(
                     TermFrequency.term.in_(chunk)
@@ -59,16 +66,19 @@ class SqlStoryStore:
 
     def add_document_terms(self, terms: Collection[str], step: int = 1) -> None:
         """Count one more (or, with step=-1, one less) document containing each term."""
-        rows = [{"term": term, "documents": step} for term in {*terms, _DOCUMENTS}]
-        insert = pg_insert if self.postgres else sqlite_insert
-        statement = insert(TermFrequency)
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[TermFrequency.term],
-                set_={"documents": TermFrequency.documents + statement.excluded.documents},
-            ),
-            rows,
-        )
+        rows = [{"term": term, "documents": step} for term in {*_fitting(terms), _DOCUMENTS}]
+        dialect_insert = pg_insert if self.postgres else sqlite_insert
+        for chunk_start in range(0, len(rows), _CHUNK):
+            # One multi-row statement: one round trip instead of one per term
+            statement = dialect_insert(TermFrequency).values(
+                rows[chunk_start : chunk_start + _CHUNK]
+            )
+            self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[TermFrequency.term],
+                    set_={"documents": TermFrequency.documents + statement.excluded.documents},
+                )
+            )
 
     def candidate_stories(
         self, keys: Collection[str], since: datetime, per_key: int
@@ -113,13 +123,11 @@ class SqlStoryStore:
         }
         self.session.flush()
         self.session.execute(delete(StoryKey).where(StoryKey.story_id == story_id))
-        if story.keys:
+        keys = _fitting(dict.fromkeys(story.keys))
+        if keys:
             self.session.execute(
                 insert(StoryKey),
-                [
-                    {"key": key, "story_id": story_id, "last_seen": story.last_seen}
-                    for key in dict.fromkeys(story.keys)
-                ],
+                [{"key": key, "story_id": story_id, "last_seen": story.last_seen} for key in keys],
             )
 
 
