@@ -422,7 +422,7 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
       aggregator reextract
       aggregator reextract --source techpulse --json
     """
-    from aggregator.ingest import reextract_stored
+    from aggregator.ingest import reextract_stored, site_boilerplate
     from aggregator.sources import load_sources
 
     # The sources file's own extraction rules apply when there is one
@@ -434,11 +434,15 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
     with session_scope(obj.engine) as session:
         ids = [a.id for a in queries.list_articles(session, source=source)]
     counts: dict[str, int] = {}
+    boilerplate: dict[str, frozenset[str]] = {}  # learned once per source, not per article
     for done, article_id in enumerate(ids, 1):
         with session_scope(obj.engine) as session:
             article = queries.get_article(session, article_id)
             if article is not None:
-                status = reextract_stored(session, article, rules.get(article.source.name))
+                name = article.source.name
+                if name not in boilerplate:
+                    boilerplate[name] = site_boilerplate(session, name)
+                status = reextract_stored(session, article, boilerplate[name], rules.get(name))
                 counts[status] = counts.get(status, 0) + 1
         if not as_json and (done % 100 == 0 or done == len(ids)):
             click.echo(f"\r{done}/{len(ids)} articles re-extracted", err=True, nl=done == len(ids))

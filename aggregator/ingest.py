@@ -65,7 +65,7 @@ def clean_page(
 
 
 def fingerprint_page(page: PageItem) -> PageItem:
-    """Set the canonical URL and the content hash of a cleaned page."""
+    """Set the canonical URL, the content hash and the MinHash signature of a cleaned page."""
     if page.article is None:
         raise RejectedPage(f"{page.url}: page was not cleaned")
     page.canonical_url = canonical_url(page.url, page.article.canonical_url)
@@ -75,9 +75,16 @@ def fingerprint_page(page: PageItem) -> PageItem:
 
 
 def reextract_stored(
-    session: Session, article: Article, source: Source | None = None, keep_raw: bool = True
+    session: Session,
+    article: Article,
+    boilerplate: frozenset[str] = frozenset(),
+    source: Source | None = None,
+    keep_raw: bool = True,
 ) -> str:
-    """Run extraction again over an article's stored raw HTML; return what changed."""
+    """Run extraction again over an article's stored raw HTML; return what changed.
+
+    boilerplate is its source's (see site_boilerplate), read once per source by the caller.
+    """
     body = queries.raw_html(article)
     if body is None:
         return "no_raw_html"
@@ -93,7 +100,7 @@ def reextract_stored(
         feed_published=article.published,
     )
     try:
-        page = fingerprint_page(clean_page(page, site_boilerplate(session, page.source), source))
+        page = fingerprint_page(clean_page(page, boilerplate, source))
     except RejectedPage:
         return "no_article"
     # The stored row keeps its identity even if the page's declared canonical URL changed

@@ -74,9 +74,8 @@ _MINHASH_SEED = 1
 _TEMPLATE_MINHASH = MinHash(num_perm=NUM_PERM, seed=_MINHASH_SEED, hashfunc=zlib.crc32)
 
 
-def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
-    """The word shingles of the normalised text, as bytes."""
-    words = normalise_text(text).split()
+def _shingles(words: list[str], size: int = SHINGLE_WORDS) -> set[bytes]:
+    """The word shingles of a list of normalised words, as bytes."""
     if len(words) < size:
         return {" ".join(words).encode("utf-8")} if words else set()
     return {" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
@@ -84,11 +83,11 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
 
 def minhash_signature(text: str) -> bytes | None:
     """The MinHash signature of a text (NUM_PERM uint32, little-endian), or None if too short."""
-    parts = shingles(text)
-    if len(normalise_text(text).split()) < MIN_SHINGLE_WORDS:
+    words = normalise_text(text).split()
+    if len(words) < MIN_SHINGLE_WORDS:
         return None
     minhash = _TEMPLATE_MINHASH.copy()
-    minhash.update_batch(parts)
+    minhash.update_batch(_shingles(words))
     return minhash.hashvalues.astype("<u4").tobytes()
 
 

@@ -119,6 +119,7 @@ def find_original(
     session: Session,
     content_hash: str,
     minhash: bytes | None,
+    bands: list[int],
     exclude: int | None = None,
     threshold: float = NEAR_DUPLICATE_THRESHOLD,
 ) -> Article | None:
@@ -132,9 +133,7 @@ def find_original(
             select(Article)
             .where(
                 Article.id.in_(
-                    select(MinhashBand.article_id)
-                    .where(MinhashBand.band.in_(lsh_bands(minhash)))
-                    .distinct()
+                    select(MinhashBand.article_id).where(MinhashBand.band.in_(bands)).distinct()
                 )
             )
             .where(Article.minhash.is_not(None))
@@ -173,16 +172,13 @@ def _link_copy(session: Session, article: Article, original: Article | None) -> 
     )
 
 
-def _write_bands(session: Session, article: Article) -> None:
+def _write_bands(session: Session, article: Article, bands: list[int]) -> None:
     session.execute(delete(MinhashBand).where(MinhashBand.article_id == article.id))
-    if article.minhash is not None:
+    if bands:
         # Core executemany: dozens of rows per article, no need for ORM objects
         session.execute(
             insert(MinhashBand),
-            [
-                {"band": band, "article_id": article.id}
-                for band in dict.fromkeys(lsh_bands(article.minhash))
-            ],
+            [{"band": band, "article_id": article.id} for band in dict.fromkeys(bands)],
         )
 
 
@@ -228,14 +224,14 @@ def save_article(
     if existing is None:
         article = Article(source_id=source.id, story_id=None)
         _apply(article, page, keep_raw)
-        original = find_original(session, page.content_hash, page.minhash, None, threshold)
+        original = find_original(session, page.content_hash, page.minhash, bands, None, threshold)
         _copy_of(article, original)
         try:
             with session.begin_nested():
                 session.add(article)
                 session.flush()
                 _link_copy(session, article, original)
-                _write_bands(session, article)
+                _write_bands(session, article, bands)
         except IntegrityError:
             # Another process stored the same canonical URL between our read and our insert
             existing = session.scalars(
@@ -256,10 +252,12 @@ def save_article(
     text_changed = existing.content_hash != page.content_hash
     _apply(existing, page, keep_raw)
     if text_changed:
-        original = find_original(session, page.content_hash, page.minhash, existing.id, threshold)
+        original = find_original(
+            session, page.content_hash, page.minhash, bands, existing.id, threshold
+        )
         _copy_of(existing, original)
         _link_copy(session, existing, original)
-        _write_bands(session, existing)
+        _write_bands(session, existing, bands)
     if changed:
         existing.updated_at = utcnow()
     session.flush()
