@@ -292,7 +292,9 @@ def test_json_ld_graph_with_author_list_and_references() -> None:
     assert article.site_name == "Ferris Weekly"
 
 
-@pytest.mark.parametrize("kind", ["NewsArticle", "ReportageNews", "Article"])
+@pytest.mark.parametrize(
+    "kind", ["NewsArticle", "ReportageNews", "ReportageNewsArticle", "Article"]
+)
 def test_json_ld_article_types_and_string_author(kind: str) -> None:
     data = {"@type": kind, "headline": "Rust 1.80 is out", "author": "Jane Doe"}
     article = extract_article(page(head=ld(data)))

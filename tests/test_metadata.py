@@ -256,10 +256,3 @@ def test_byline_label_and_name_in_separate_elements() -> None:
         "<div>the way, this is a sentence.</div></body></html>"
     )
     assert find_byline(tree) == []
-
-
-def test_reportage_news_article_is_an_article_type() -> None:
-    from aggregator.extract.metadata import ARTICLE_TYPES
-
-    # schema.org spells it ReportageNewsArticle (some sites write ReportageNews)
-    assert "reportagenewsarticle" in ARTICLE_TYPES
