@@ -98,8 +98,18 @@ def test_body_scores_average_pages_then_take_f1() -> None:
 def test_title_normalisation() -> None:
     assert normalise_title("  The  “Best” Tools – 2025 ") == 'the "best" tools - 2025'
     assert title_matches("Don’t Panic", "don't  panic")
-    assert not title_matches("Don’t Panic", "Don’t Panic | Blog")
+    assert not title_matches("Don’t Panic", "Don’t Panic | Blog", strict=True)
     assert not title_matches(None, "")
+
+
+def test_title_site_suffix_counts_only_when_it_is_the_whole_difference() -> None:
+    assert title_matches("Is it always the DNS? | APNIC Blog", "Is it always the DNS?")
+    assert title_matches("Is it always the DNS?", "Is it always the DNS? - APNIC Blog")
+    assert not title_matches("Is it always the DNS? | APNIC Blog", "Is it the DNS?")
+    # a long tail is a subtitle, not a site name
+    assert not title_matches(
+        "Rust 2026 - what we plan to ship and why it matters to everyone", "Rust 2026"
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,6 +129,11 @@ def test_authors_match() -> None:
     assert authors_match("Holly Wilgus, E-RYT 200", ["Holly Wilgus"])
     assert authors_match("Manoj Jain and Jagpreet Chhatwal", ["Jagpreet Chhatwal", "Manoj Jain"])
     assert authors_match("Dr. Ana Ruiz", ["Dr Ana Ruiz"])
+    assert authors_match("Dr Ana Ruiz, Dr Bo Li", ["Ana Ruiz"])
+    assert not authors_match("Dr Ana Ruiz, Dr Bo Li", ["Ana Ruiz", "Cy Oh"])
+    assert authors_match("Dr Ana Ruiz", ["Ana Ruiz"])
+    assert authors_match("hackermondev (Daniel)", ["Hackermondev"])
+    assert not authors_match("Drake Bell", ["Ake Bell"])
     assert not authors_match("Jane Doe", [])
     assert not authors_match("Jane Doe", ["Jane Doe", "Staff Writer"])
     assert not authors_match("Manoj Jain and Jagpreet Chhatwal", ["Jagpreet Chhatwal"])

@@ -256,3 +256,73 @@ def test_byline_label_and_name_in_separate_elements() -> None:
         "<div>the way, this is a sentence.</div></body></html>"
     )
     assert find_byline(tree) == []
+
+
+def test_date_shown_just_above_the_headline() -> None:
+    body = "<div><p>Last updated:</p><p>Dec 12, 2025</p></div><h1>Top SEO agencies</h1><p>Text.</p>"
+    assert _meta("", body, url="https://example.com/a").published == datetime(
+        2025, 12, 12, tzinfo=UTC
+    )
+
+
+def test_page_showing_only_its_updated_date_presents_that_date() -> None:
+    head = (
+        '<meta property="article:published_time" content="2015-04-06T13:52:00-04:00">'
+        '<meta property="article:modified_time" content="2025-09-28T06:58:21-04:00">'
+    )
+    shown = "<h1>Digital marketing</h1><div>Updated September 28, 2025</div>"
+    assert _meta(head, shown).published == datetime(2025, 9, 28, 6, 58, 21, tzinfo=_offset(-4))
+    # shown with the publication date: the publication date stays
+    both = "<h1>Digital marketing</h1><div>Published April 6, 2015 · Updated Sept 28, 2025</div>"
+    assert _meta(head, both).published == datetime(2015, 4, 6, 13, 52, tzinfo=_offset(-4))
+    # a date in the text that is neither of the page's dates changes nothing
+    other = "<h1>Digital marketing</h1><div>Webinar on March 3, 2026</div>"
+    assert _meta(head, other).published == datetime(2015, 4, 6, 13, 52, tzinfo=_offset(-4))
+
+
+def test_markup_dates_that_contradict_each_other_give_way_to_the_shown_date() -> None:
+    head = (
+        '<meta property="article:published_time" content="2025-08-21T00:00:00+00:00">'
+        '<meta property="article:modified_time" content="2025-08-20T00:00:00+00:00">'
+    )
+    body = "<h1>Top contractors</h1><div>Published Apr 26, 2023</div>"
+    assert _meta(head, body).published == datetime(2023, 4, 26, tzinfo=UTC)
+
+
+def test_published_meta_written_in_words() -> None:
+    meta = _meta('<meta name="published" content="July 17, 2025">')
+    assert meta.published is not None
+    assert meta.published.date().isoformat() == "2025-07-17"
+
+
+def test_byline_name_ends_where_its_date_begins() -> None:
+    tree = document_fromstring(
+        "<html><body><h1>T</h1><p class='meta'><span>By</span> <a href='/p/sofia'>Sofia Gonzalez"
+        "</a> <span>December 2, 2025</span></p><p>Text.</p></body></html>"
+    )
+    assert find_byline(tree) == ["Sofia Gonzalez"]
+    tree = document_fromstring(
+        "<html><body><h1>T</h1><div><span>Published August 7, 2023</span> "
+        "<span>by Nicole Burke</span></div></body></html>"
+    )
+    assert find_byline(tree) == ["Nicole Burke"]
+
+
+def test_author_box_name_without_a_byline() -> None:
+    tree = document_fromstring(
+        "<html><body><h1>T</h1><p>Text.</p><div class='blog_author-wrapper'><img alt=''>"
+        "<div>Lauren Vetter</div><div>Lauren Vetter is a marketer who writes.</div></div>"
+        "<ul><li><span class='author'>Someone Else</span> on another post</li></ul>"
+        "</body></html>"
+    )
+    assert find_byline(tree) == ["Lauren Vetter"]
+    # initials in an avatar and lists of other posts' authors are not the byline
+    tree = document_fromstring(
+        "<html><body><h1>T</h1><span class='author-avatar'>NB</span>"
+        "<ul><li><span class='author'>Someone Else</span></li></ul></body></html>"
+    )
+    assert find_byline(tree) == []
+
+
+def _offset(hours: int) -> timezone:
+    return timezone(timedelta(hours=hours))

@@ -412,6 +412,11 @@ BYLINE_PATTERNS: tuple[re.Pattern[str], ...] = (
     ),
     # "Author: Jane Doe"
     re.compile(r"^(?:author|autor|auteur)\s*:\s*(?P<name>.+?)\s*$", re.IGNORECASE),
+    # "Published August 7, 2023 by Jane Doe"
+    re.compile(
+        r"^(?:published|posted|updated)(?:\s+on)?:?\s+[^|]{4,30}?\d{4},?\s+by[:\s]\s*(?P<name>.+?)\s*$",
+        re.IGNORECASE,
+    ),
 )
 
 # Author-box lines that are no byline but never article text: "Avatar of X", "Photo of X".

@@ -74,6 +74,8 @@ MIN_SITE_PREFIX_CHARS = 4
 # each at most this long (longer ones are paragraphs, whose dates are about something else).
 MAX_DATE_TEXT_NODES = 40
 MAX_DATE_TEXT_CHARS = 200
+# Dates read under the headline: enough for "Published ... Updated ..." and a date in a byline
+MAX_WRITTEN_DATES = 3
 # Most tags kept for one article.
 MAX_TAGS = 30
 
@@ -115,6 +117,11 @@ _DOUBLE_Z_RE = re.compile(r"(?<=\d)Z{2,}$", re.I)
 _TEXT_NODES = "text()[not(ancestor::script) and not(ancestor::style)][normalize-space()]"
 _TEXT_AFTER_XPATH = etree.XPath(
     f"following::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
+)
+# Dates often sit just above the headline ("Last updated: May 2, 2025" over the <h1>)
+MAX_DATE_NODES_BEFORE = 12
+_TEXT_BEFORE_XPATH = etree.XPath(
+    f"preceding::{_TEXT_NODES}[position() <= {MAX_DATE_NODES_BEFORE}]", smart_strings=False
 )
 _TEXT_IN_XPATH = etree.XPath(
     f"descendant::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
@@ -168,7 +175,9 @@ _BYLINE_WORD_RE = re.compile(r"\b(?:by|posted|published|updated|written)\b")
 _ZERO_WIDTH_RE = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad]")
 # Where a byline's name ends: "By Jane Doe on May 1 | 4 min read"
 _BYLINE_END_RE = re.compile(
-    r"\s+(?:on|in|at|for|from|via|updated|published)\s+|\s*[|·•—–(]|\s+-\s+", re.I
+    r"\s+(?:on|in|at|for|from|via|updated|published)\s+|\s*[|·•—–(]|\s+-\s+"
+    rf"|\s+(?={_MONTH}\s+\d)|\s+(?=\d)",
+    re.I,
 )
 # Labels before a name: "By", "Written by", "Author:", "Author Jane Doe"
 _AUTHOR_LABEL_RE = re.compile(r"^(?:(?:written |posted )?by[:\s]|author(?:ed by)?\b:?)\s*", re.I)
@@ -582,6 +591,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
                 "dc.date.issued",
                 "pubdate",
                 "publishdate",
+                "published",
+                "publish-date",
                 "sailthru.date",
             ),
             keep_offset=True,
@@ -622,8 +633,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
         article.get("description")
     )
     url_date = date_from_url(url) or date_from_url(meta.canonical_url)
-    if meta.published is None and url_date is None:
-        meta.published = _written_date(tree, url)
+    if url_date is None:
+        meta.published = _shown_date(_written_dates(tree), meta.published, meta.modified)
     if meta.published and url_date:
         # the URL's /2025/12/18/ is the publisher's own calendar day: a UTC time that falls on
         # the next or previous day is told in the offset that puts it on that day
@@ -824,30 +835,80 @@ def _markup_authors(tree: HtmlElement) -> list[str]:
         names = byline_author(text) or clean_author_names(text, strict=True)
         if names:
             return names
+    return _author_box_name(tree)
+
+
+_AUTHOR_CLASS_XPATH = etree.XPath(
+    "//*[contains(translate(@class, 'AUTHOR', 'author'), 'author')]"
+    "[not(self::script) and not(self::style) and not(self::body) and not(self::html)]"
+    "[not(ancestor::li)]"  # lists hold other posts' or comments' authors
+)
+
+
+def _author_box_name(tree: HtmlElement) -> list[str]:
+    """The name that opens an author element ("blog-author" box: name, then a bio)."""
+    for element in _AUTHOR_CLASS_XPATH(tree)[:30]:
+        if "authority" in element.get("class", "").lower() or _in_comments(element):
+            continue
+        texts = _TEXT_IN_XPATH(element)[:2]
+        if texts and _BYLINE_LABEL_RE.match(texts[0]):
+            texts = texts[1:]  # "By" and the name in two elements
+        if texts:
+            names = clean_author_names(texts[0], strict=True)
+            # a full name: initials ("NB") and single words are avatars and labels
+            if names and len(names[0].split()) >= 2:
+                return names[:1]
     return []
 
 
-def _written_date(tree: HtmlElement, url: str | None) -> datetime | None:
-    """The first date written in the text under the headline ("Posted on May 2, 2025").
+def _shown_date(
+    written: list[datetime], published: datetime | None, modified: datetime | None
+) -> datetime | None:
+    """The date a page presents as its article's: its markup's, unless it shows another.
 
-    Only for pages whose markup gives no date; it reads a bounded number of text nodes after
-    the first <h1> (or from the top of the body), so its cost does not grow with the page.
+    A page that shows only its "Updated" date under the headline presents that date as the
+    article's; a page whose markup has no date gets the first date it shows.
+    """
+    if published is None or (modified is not None and modified < published):
+        # no date, or dates that contradict each other (modified before published)
+        return written[0] if written else published
+    for day in written:
+        if _same_day(day, published):
+            return on_day(published, day)
+    if modified is None:
+        return published
+    return next((on_day(modified, day) for day in written if _same_day(day, modified)), published)
+
+
+def _same_day(written: datetime, moment: datetime) -> bool:
+    """Whether a written day (midnight UTC) is the day of a moment, in any time zone."""
+    return abs((moment.replace(tzinfo=moment.tzinfo or UTC) - written).total_seconds()) < 36 * 3600
+
+
+def _written_dates(tree: HtmlElement) -> list[datetime]:
+    """The dates written around the headline ("Posted on May 2, 2025").
+
+    It reads a bounded number of text nodes after the first <h1>, then the few just before
+    it (or from the top of the body), so its cost does not grow with the page.
     """
     heading = next(tree.iter("h1"), None)
     if heading is not None:
-        nodes = _TEXT_AFTER_XPATH(heading)
+        nodes = _TEXT_AFTER_XPATH(heading) + _TEXT_BEFORE_XPATH(heading)[::-1]
     else:
         body = tree.find("body")
         nodes = _TEXT_IN_XPATH(body) if body is not None else []
     today = datetime.now(UTC)
-    for text in islice(nodes, MAX_DATE_TEXT_NODES):
+    dates: list[datetime] = []
+    for text in nodes:
         if len(text) > MAX_DATE_TEXT_CHARS:
             continue
         for match in _WRITTEN_DATE_RE.finditer(text):
             moment = _written_match_date(match)
             if moment is not None and moment.year >= MIN_YEAR and moment <= today:
-                return moment
-    return None
+                dates.append(moment)
+                if len(dates) == MAX_WRITTEN_DATES:
+                    return dates
+    return dates
 
 
 def _written_match_date(match: re.Match[str]) -> datetime | None:
@@ -915,4 +976,27 @@ def find_byline(tree: HtmlElement) -> list[str]:
                 names = clean_author_names(following[0], strict=True)
         if names:
             return names
+    return _author_box_name(tree)
+
+
+_AUTHOR_CLASS_XPATH = etree.XPath(
+    "//*[contains(translate(@class, 'AUTHOR', 'author'), 'author')]"
+    "[not(self::script) and not(self::style) and not(self::body) and not(self::html)]"
+    "[not(ancestor::li)]"  # lists hold other posts' or comments' authors
+)
+
+
+def _author_box_name(tree: HtmlElement) -> list[str]:
+    """The name that opens an author element ("blog-author" box: name, then a bio)."""
+    for element in _AUTHOR_CLASS_XPATH(tree)[:30]:
+        if "authority" in element.get("class", "").lower() or _in_comments(element):
+            continue
+        texts = _TEXT_IN_XPATH(element)[:2]
+        if texts and _BYLINE_LABEL_RE.match(texts[0]):
+            texts = texts[1:]  # "By" and the name in two elements
+        if texts:
+            names = clean_author_names(texts[0], strict=True)
+            # a full name: initials ("NB") and single words are avatars and labels
+            if names and len(names[0].split()) >= 2:
+                return names[:1]
     return []
