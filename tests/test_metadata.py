@@ -308,20 +308,19 @@ def test_byline_name_ends_where_its_date_begins() -> None:
     assert find_byline(tree) == ["Nicole Burke"]
 
 
-def test_author_box_name_without_a_byline() -> None:
-    tree = document_fromstring(
-        "<html><body><h1>T</h1><p>Text.</p><div class='blog_author-wrapper'><img alt=''>"
+def test_author_box_name_without_other_author_markup() -> None:
+    body = (
+        "<h1>T</h1><p>Text.</p><div class='blog_author-wrapper'><img alt=''>"
         "<div>Lauren Vetter</div><div>Lauren Vetter is a marketer who writes.</div></div>"
         "<ul><li><span class='author'>Someone Else</span> on another post</li></ul>"
-        "</body></html>"
     )
-    assert find_byline(tree) == ["Lauren Vetter"]
+    assert _meta("", body).authors == ["Lauren Vetter"]
     # initials in an avatar and lists of other posts' authors are not the byline
-    tree = document_fromstring(
-        "<html><body><h1>T</h1><span class='author-avatar'>NB</span>"
-        "<ul><li><span class='author'>Someone Else</span></li></ul></body></html>"
+    body = (
+        "<h1>T</h1><span class='author-avatar'>NB</span>"
+        "<ul><li><span class='author'>Someone Else</span></li></ul>"
     )
-    assert find_byline(tree) == []
+    assert _meta("", body).authors == []
 
 
 def _offset(hours: int) -> timezone:

@@ -838,29 +838,6 @@ def _markup_authors(tree: HtmlElement) -> list[str]:
     return _author_box_name(tree)
 
 
-_AUTHOR_CLASS_XPATH = etree.XPath(
-    "//*[contains(translate(@class, 'AUTHOR', 'author'), 'author')]"
-    "[not(self::script) and not(self::style) and not(self::body) and not(self::html)]"
-    "[not(ancestor::li)]"  # lists hold other posts' or comments' authors
-)
-
-
-def _author_box_name(tree: HtmlElement) -> list[str]:
-    """The name that opens an author element ("blog-author" box: name, then a bio)."""
-    for element in _AUTHOR_CLASS_XPATH(tree)[:30]:
-        if "authority" in element.get("class", "").lower() or _in_comments(element):
-            continue
-        texts = _TEXT_IN_XPATH(element)[:2]
-        if texts and _BYLINE_LABEL_RE.match(texts[0]):
-            texts = texts[1:]  # "By" and the name in two elements
-        if texts:
-            names = clean_author_names(texts[0], strict=True)
-            # a full name: initials ("NB") and single words are avatars and labels
-            if names and len(names[0].split()) >= 2:
-                return names[:1]
-    return []
-
-
 def _shown_date(
     written: list[datetime], published: datetime | None, modified: datetime | None
 ) -> datetime | None:
@@ -976,7 +953,7 @@ def find_byline(tree: HtmlElement) -> list[str]:
                 names = clean_author_names(following[0], strict=True)
         if names:
             return names
-    return _author_box_name(tree)
+    return []
 
 
 _AUTHOR_CLASS_XPATH = etree.XPath(
