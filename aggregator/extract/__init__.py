@@ -19,15 +19,18 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from html import unescape
 from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
+from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
-from trafilatura.metadata import extract_metadata as extract_trafilatura_metadata
-from trafilatura.settings import Document
+from trafilatura.metadata import extract_metainfo, normalize_authors
+from trafilatura.settings import Document, set_date_params
+from trafilatura.xpaths import AUTHOR_XPATHS
 
 from aggregator.extract.clutter import (
     AVATAR_PATTERN,
@@ -45,7 +48,6 @@ from aggregator.extract.clutter import (
 )
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import (
-    PageMetadata,
     byline_author,
     clean_title,
     collapse,
@@ -113,6 +115,8 @@ _HTML_BLOCK_TAG_RE = re.compile(
     r"</?(?:p|div|h[1-6]|li|ul|ol|br|blockquote|tr|section)\b[^>]*>", re.I
 )
 _HTML_TAG_RE = re.compile(r"<[^>]*>")
+_CODE_OPEN_RE = re.compile(r"<(script|style)\b[^>]*>", re.I)
+_CODE_CLOSE_RE = {tag: re.compile(f"</{tag}", re.I) for tag in ("script", "style")}
 _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # Characters XML text cannot hold: lxml refuses them when trafilatura edits the tree, which
 # makes trafilatura drop the whole page.
@@ -180,13 +184,7 @@ def _extract(
         if not _is_article_text("\n\n".join(paragraphs)) or _agrees_with_page(structured, tree):
             paragraphs = structured
 
-    fallback = _trafilatura_metadata(tree, url, meta, elements)
-    title = clean_title(
-        meta.title or fallback.title,
-        meta.site_name,
-        meta.h1,
-        url or meta.canonical_url,
-    )
+    title = clean_title(meta.title, meta.site_name, meta.h1, url or meta.canonical_url)
     authors = list(meta.authors)
     if _is_link_list(paragraphs, cards):
         logger.info("list of links to other pages, not an article: %s", url)
@@ -200,29 +198,32 @@ def _extract(
         logger.info("teaser list, not an article: %s", url)
         return None
 
+    # trafilatura's author and date rules as the last resort, on pages small enough
+    small = elements <= MAX_FALLBACK_METADATA_ELEMENTS
     if not authors:
         authors = byline_names or markup_byline
-    if not authors and fallback.author:
-        authors = fallback_authors(fallback.author, meta.site_name, url or meta.canonical_url)
+    if not authors and small:
+        authors = fallback_authors(
+            _trafilatura_author(tree), meta.site_name, url or meta.canonical_url
+        )
     published = (
         meta.published
-        or parse_date(fallback.date)
+        or (_trafilatura_date(tree, url) if small else None)
         or date_from_url(url)
         or date_from_url(meta.canonical_url)
     )
-    tags = meta.tags or [t for t in (fallback.tags or []) if isinstance(t, str)]
     return Article(
         title=title,
         text=text,
         authors=dedupe(authors, 10),
         published=published,
         modified=meta.modified,
-        image_url=meta.image_url or _absolute(fallback.image, url),
-        tags=dedupe([collapse(t) for t in tags if collapse(t)], 30),
+        image_url=meta.image_url,
+        tags=meta.tags,
         language=meta.language,
         canonical_url=meta.canonical_url,
-        site_name=meta.site_name or fallback.sitename,
-        description=meta.description or fallback.description,
+        site_name=meta.site_name,
+        description=meta.description,
     )
 
 
@@ -271,26 +272,15 @@ def _parse(html: str | bytes, content_type: str | None) -> HtmlElement | None:
 
 def _empty_code_blocks(html: str) -> str:
     """Empty <script> (except JSON-LD) and <style> elements in one linear scan of the text."""
-    lower = html.lower()
-    if "<script" not in lower and "<style" not in lower:
-        return html
     pieces: list[str] = []
     position = 0
-    while True:
-        script, style = lower.find("<script", position), lower.find("<style", position)
-        start = min(i for i in (script, style) if i >= 0) if max(script, style) >= 0 else -1
-        if start < 0:
+    while opening := _CODE_OPEN_RE.search(html, position):
+        closing = _CODE_CLOSE_RE[opening[1].lower()].search(html, opening.end())
+        if closing is None:
             break
-        tag = "script" if start == script else "style"
-        open_end = lower.find(">", start)
-        if open_end < 0:
-            break
-        close = lower.find("</" + tag, open_end)
-        if close < 0:
-            break
-        keep = "ld+json" in lower[start:open_end]
-        pieces.append(html[position : close if keep else open_end + 1])
-        position = close
+        keep = "ld+json" in opening[0].lower()
+        pieces.append(html[position : closing.start() if keep else opening.end()])
+        position = closing.start()
     pieces.append(html[position:])
     return "".join(pieces)
 
@@ -327,17 +317,15 @@ def _same_site_link_texts(tree: HtmlElement, url: str | None) -> set[str]:
     return texts
 
 
-def _trafilatura_metadata(
-    tree: HtmlElement, url: str | None, meta: PageMetadata, elements: int
-) -> Document:
-    """trafilatura's metadata, read only when ours misses something and the page is small."""
-    if meta.title and meta.authors and meta.published and meta.site_name:
-        return Document()
-    if elements > MAX_FALLBACK_METADATA_ELEMENTS:
-        logger.debug("page too large for trafilatura's metadata: %s", url)
-        return Document()
-    # no extensive date search: it guesses from dates in links to other posts
-    return extract_trafilatura_metadata(tree, default_url=url, extensive=False)
+def _trafilatura_author(tree: HtmlElement) -> str | None:
+    """trafilatura's author rules (bylines by XPath) on the tree our clutter rules pruned."""
+    author = extract_metainfo(tree, AUTHOR_XPATHS, len_limit=120)
+    return normalize_authors(None, author) if author else None
+
+
+def _trafilatura_date(tree: HtmlElement, url: str | None) -> datetime | None:
+    """htmldate's date, without its extensive search (which guesses from other posts' links)."""
+    return parse_date(find_date(tree, url=url, **set_date_params(extensive=False)))
 
 
 def _teaser_cards(tree: HtmlElement, url: str | None) -> list[str]:
@@ -557,13 +545,3 @@ def _is_article_text(text: str) -> bool:
         return True
     sentences = len(_SENTENCE_END_RE.findall(text))
     return sentences >= MIN_SENTENCES and len(text) >= MIN_SHORT_TEXT_CHARS
-
-
-def _absolute(value: str | None, base: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        absolute = urljoin(base, value.strip()) if base else value.strip()
-    except ValueError:
-        return None
-    return absolute if absolute.startswith(("http://", "https://")) else None
