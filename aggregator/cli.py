@@ -241,7 +241,11 @@ def crawl(
 @click.option("--source", help="Only this source.")
 @click.option("--since", help="Only articles newer than this: 2d, 36h, or an ISO date.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
-@click.option("--hide-duplicates", is_flag=True, help="Leave out copies of other articles.")
+@click.option(
+    "--with-duplicates",
+    is_flag=True,
+    help="Also list copies of other articles (hidden by default; see duplicate_of).",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one article a line.")
 @pass_context
 @domain_errors
@@ -250,21 +254,22 @@ def articles(
     source: str | None,
     since: str | None,
     limit: int | None,
-    hide_duplicates: bool,
+    with_duplicates: bool,
     as_json: bool,
 ) -> None:
-    """List stored articles, newest first.
+    """List stored articles, newest first; copies of other articles are left out.
 
     \b
     Example:
       aggregator articles --since 2d
       aggregator articles --source techpulse --json | jq .title
+      aggregator articles --with-duplicates --json | jq 'select(.duplicate_of)'
     """
     moment = parse_since(since)
     with session_scope(obj.engine) as session:
         found = 0
         for article in queries.list_articles(
-            session, source, moment, include_duplicates=not hide_duplicates, limit=limit
+            session, source, moment, include_duplicates=with_duplicates, limit=limit
         ):
             found += 1
             if as_json:

@@ -77,7 +77,7 @@ def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Pa
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary == {"lines": 5, "inserted": 1, "duplicate": 1, "error": 3}
 
-    listed = invoke(db_url, "articles", "--json")
+    listed = invoke(db_url, "articles", "--json", "--with-duplicates")
     rows = [json.loads(line) for line in listed.output.splitlines()]
     assert len(rows) == 2
     keys = {
@@ -106,7 +106,10 @@ def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Pa
 
     shown = invoke(db_url, "show", str(original["id"]))
     assert "also published at https://mirror.example/compaction" in shown.output
-    assert invoke(db_url, "articles", "--hide-duplicates").output.count("\n") == 1
+    # copies are hidden unless asked for
+    assert invoke(db_url, "articles").output.count("\n") == 1
+    assert len(invoke(db_url, "articles", "--json").output.splitlines()) == 1
+    assert invoke(db_url, "articles", "--with-duplicates").output.count("\n") == 2
     stats = json.loads(invoke(db_url, "stats", "--json").output)
     assert (stats["articles"], stats["duplicates"]) == (2, 1)
 
