@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 # How deep child sitemaps of a sitemap index are followed
 _SITEMAP_DEPTH = 3
+_MAX_AGE_RE = re.compile(r"(?:^|[,\s])s?-?max-?age\s*=\s*(\d+)", re.I)
 
 
 @dataclass
@@ -86,6 +90,28 @@ def _failure_reason(failure: Failure) -> tuple[str, str]:
     return failure.type.__name__.lower(), message  # type: ignore[union-attr]
 
 
+def _max_age(cache_control: bytes | None) -> float:
+    """Seconds of a Cache-Control max-age (or s-maxage), 0 without one."""
+    match = _MAX_AGE_RE.search((cache_control or b"").decode("latin-1"))
+    return float(match[1]) if match else 0.0
+
+
+def _retry_after(value: bytes | None) -> float:
+    """Seconds of a Retry-After header, in seconds or as an HTTP date; 0 without one."""
+    text = (value or b"").decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    if not text:
+        return 0.0
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
 class TechBlogsSpider(scrapy.Spider):
     """Crawl the selected sources (-a source=a,b) or one page (-a url=URL) into PageItems."""
 
@@ -110,6 +136,8 @@ class TechBlogsSpider(scrapy.Spider):
         self.limit = 50
         self.listing_depth = 3
         self.engine: Engine | None = None
+        # ETag / Last-Modified of feeds and sitemaps from earlier crawls, by URL
+        self.validators: dict[str, tuple[str | None, str | None]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TechBlogsSpider:
@@ -169,6 +197,59 @@ class TechBlogsSpider(scrapy.Spider):
             meta={"source": state.source.name, **meta},
         )
 
+    def _discovery_request(
+        self, state: _SourceState, url: str, callback: Callable[..., Any], **meta: Any
+    ) -> scrapy.Request:
+        """A feed, sitemap or listing request; feeds and sitemaps are conditional GETs."""
+        request = self._request(state, url, callback, discovery=True, **meta)
+        if callback in (self.parse_feed, self.parse_sitemap) and not self.refresh:
+            etag, last_modified = self._validators(url)
+            if etag:
+                request.headers["If-None-Match"] = etag
+            if last_modified:
+                request.headers["If-Modified-Since"] = last_modified
+            request.meta["handle_httpstatus_list"] = [304]
+        return request
+
+    def _validators(self, url: str) -> tuple[str | None, str | None]:
+        if url not in self.validators and self.engine is not None:
+            with session_scope(self.engine) as session:
+                self.validators.update(queries.validators_for(session, [url]))
+        return self.validators.get(url, (None, None))
+
+    def _not_modified(self, response: Response) -> bool:
+        """Count a 304 and say so; otherwise remember the response's validators."""
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("aggregator/discovery/ok")
+        self._note_asked_wait(response.headers.get("Cache-Control"), None)
+        if response.status == 304:
+            stats.inc_value("aggregator/not_modified")
+            logger.info("%s: not modified", response.url)
+            return True
+        if response.meta.get("handle_httpstatus_list") and self.engine is not None:
+            etag = response.headers.get("ETag")
+            last_modified = response.headers.get("Last-Modified")
+            with session_scope(self.engine) as session:
+                queries.save_validator(
+                    session,
+                    response.url,
+                    etag.decode("latin-1") if etag else None,
+                    last_modified.decode("latin-1") if last_modified else None,
+                )
+        return False
+
+    def _note_asked_wait(self, cache_control: bytes | None, retry_after: bytes | None) -> None:
+        """Keep the longest wait a source asked for (max-age, Retry-After, feed TTL)."""
+        seconds = max(_max_age(cache_control), _retry_after(retry_after))
+        self._ask_wait(seconds)
+
+    def _ask_wait(self, seconds: float) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        if seconds > 0:
+            stats.max_value("aggregator/asked_wait_seconds", int(seconds))
+
     def _state(self, response_or_failure: Response | Failure) -> _SourceState:
         if isinstance(response_or_failure, Failure):
             meta = response_or_failure.request.meta  # type: ignore[attr-defined]
@@ -196,6 +277,11 @@ class TechBlogsSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         state = self._state(failure)
         key, reason = _failure_reason(failure)
+        if isinstance(failure.value, HttpError):
+            self._note_asked_wait(None, failure.value.response.headers.get("Retry-After"))
+        if request.meta.get("discovery") and not request.meta.get("candidate"):
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("aggregator/discovery/failed")
         try:
             if request.meta.get("candidate"):
                 # Probing the usual feed paths: a 404 there is expected, not a crawl error
@@ -226,23 +312,24 @@ class TechBlogsSpider(scrapy.Spider):
     def _discovery_requests(self, state: _SourceState) -> Iterator[scrapy.Request]:
         source = state.source
         for feed in source.feeds:
-            yield self._request(state, feed, self.parse_feed)
+            yield self._discovery_request(state, feed, self.parse_feed)
         for sitemap in source.sitemaps:
-            yield self._request(state, sitemap, self.parse_sitemap, depth=0)
+            yield self._discovery_request(state, sitemap, self.parse_sitemap, depth=0)
         for listing in source.listings:
-            yield self._request(state, listing, self.parse_listing, depth=0)
+            yield self._discovery_request(state, listing, self.parse_listing, depth=0)
         if not source.feeds:
-            yield self._request(state, source.url, self.parse_home)
+            yield self._discovery_request(state, source.url, self.parse_home)
 
     def parse_home(self, response: Response) -> Iterator[scrapy.Request]:
         """Find the feeds of a source that lists none: <link rel=alternate>, then usual paths."""
         state = self._state(response)
         try:
+            self._not_modified(response)
             links = discover_feed_links(response.body, response.url)
             if links:
                 logger.info("%s: discovered feeds %s", state.source.name, ", ".join(links))
                 for link in links:
-                    yield self._request(state, link, self.parse_feed)
+                    yield self._discovery_request(state, link, self.parse_feed)
             else:
                 yield from self._try_feed_candidates(state, candidate_feed_urls(state.source.url))
         finally:
@@ -255,14 +342,14 @@ class TechBlogsSpider(scrapy.Spider):
         if not candidates:
             if not state.source.listings and not state.source.sitemaps:
                 logger.info("%s: no feed found, reading the home page", state.source.name)
-                yield self._request(state, state.source.url, self.parse_listing, depth=0)
+                yield self._discovery_request(state, state.source.url, self.parse_listing, depth=0)
             return
         first, rest = candidates[0], candidates[1:]
 
         def next_candidate(state: _SourceState) -> Iterator[scrapy.Request]:
             return self._try_feed_candidates(state, rest)
 
-        yield self._request(
+        yield self._discovery_request(
             state, first, self.parse_feed, candidate=True, on_failure=next_candidate
         )
 
@@ -273,7 +360,11 @@ class TechBlogsSpider(scrapy.Spider):
             if response.meta.get("candidate") and not looks_like_feed(response.body, content_type):
                 yield from response.meta["on_failure"](state)
                 return
+            if self._not_modified(response):
+                return
             result = parse_feed(response.body, response.url, content_type)
+            if result.ttl:
+                self._ask_wait(result.ttl.total_seconds())
             if result.error:
                 self._record_error(
                     state, response.url, "bad_feed", f"malformed feed: {result.error}"
@@ -288,6 +379,8 @@ class TechBlogsSpider(scrapy.Spider):
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         state = self._state(response)
         try:
+            if self._not_modified(response):
+                return
             result = parse_sitemap(response.body, response.url)
             if result.error:
                 self._record_error(
@@ -304,6 +397,8 @@ class TechBlogsSpider(scrapy.Spider):
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         state = self._state(response)
         try:
+            if response.meta.get("discovery"):
+                self._not_modified(response)
             result = parse_listing(response.body, response.url, state.source.url)
             yield from self._article_requests(
                 state, [EntryLink(url=u) for u in result.article_urls]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -12,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -338,7 +340,18 @@ class SiteServer:
         body = file.read_bytes()
         if file.suffix.lower() in TEXT_SUFFIXES:
             body = self.render(body)
-        _send(handler, 200, body, content_type_for(file, body, directory_index=is_index))
+        # conditional GET, as real blogs answer it: an ETag of the content and the file's time
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        modified = formatdate(file.stat().st_mtime, usegmt=True)
+        validators = {"ETag": etag, "Last-Modified": modified}
+        if handler.headers.get("If-None-Match") == etag or (
+            "If-None-Match" not in handler.headers
+            and handler.headers.get("If-Modified-Since") == modified
+        ):
+            _send(handler, 304, b"", content_type_for(file, body), validators)
+            return
+        content_type = content_type_for(file, body, directory_index=is_index)
+        _send(handler, 200, body, content_type, validators)
 
     def _find(self, path: str) -> tuple[Path, bool] | None:
         """Map a URL path to (file or directory to redirect, is a directory index), or None."""

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -120,6 +121,9 @@ class CrawlRun(Base):
     articles_stored: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set by the scheduler, which runs each crawl as a subprocess
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    log_tail: Mapped[str | None] = mapped_column(Text)
 
     errors: Mapped[list[CrawlError]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="CrawlError.id"
@@ -201,3 +205,32 @@ class TermFrequency(Base):
 
     term: Mapped[str] = mapped_column(String(120), primary_key=True)
     documents: Mapped[int] = mapped_column(Integer)
+
+
+class HttpValidator(Base):
+    """The ETag and Last-Modified of a feed or sitemap URL, sent back on the next fetch."""
+
+    __tablename__ = "http_validators"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SourceSchedule(Base):
+    """The scheduler's state of one source: its interval, errors and next run."""
+
+    __tablename__ = "source_schedules"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    interval_seconds: Mapped[float] = mapped_column(Float)
+    consecutive_errors: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    last_status: Mapped[str | None] = mapped_column(String(40))
+    last_articles: Mapped[int] = mapped_column(Integer, default=0)
+    # The earliest next run the source itself asked for (feed TTL, Retry-After, max-age)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

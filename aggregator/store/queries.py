@@ -20,8 +20,10 @@ from aggregator.store.models import (
     Article,
     CrawlError,
     CrawlRun,
+    HttpValidator,
     MinhashBand,
     Source,
+    SourceSchedule,
     Story,
     StoryKey,
     TemplateBlock,
@@ -551,3 +553,105 @@ def store_stats(session: Session) -> dict[str, Any]:
         ],
         "crawl_runs": runs,
     }
+
+
+# -- conditional requests ----------------------------------------------------------------
+
+
+def validators_for(
+    session: Session, urls: Iterable[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """Return the stored (ETag, Last-Modified) of those URLs that have any."""
+    wanted = list(dict.fromkeys(urls))
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = session.scalars(
+            select(HttpValidator).where(HttpValidator.url.in_(wanted[start : start + _IN_CHUNK]))
+        )
+        found.update({row.url: (row.etag, row.last_modified) for row in rows})
+    return found
+
+
+def save_validator(session: Session, url: str, etag: str | None, last_modified: str | None) -> None:
+    """Remember a URL's ETag and Last-Modified (or forget them when it sent none)."""
+    row = session.get(HttpValidator, url)
+    if etag is None and last_modified is None:
+        if row is not None:
+            session.delete(row)
+        return
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(HttpValidator(url=url, etag=etag, last_modified=last_modified))
+            return
+        except IntegrityError:  # another crawl stored it a moment ago
+            row = session.get(HttpValidator, url, populate_existing=True)
+            if row is None:
+                return
+    row.etag, row.last_modified, row.updated_at = etag, last_modified, utcnow()
+
+
+# -- scheduler state ---------------------------------------------------------------------
+
+
+def get_schedule(session: Session, source: str) -> SourceSchedule | None:
+    """Return the scheduler's state of a source, or None before its first scheduled run."""
+    return session.get(SourceSchedule, source)
+
+
+def list_schedules(session: Session) -> list[SourceSchedule]:
+    """Return the scheduler's state of every source it has seen, by name."""
+    return list(session.scalars(select(SourceSchedule).order_by(SourceSchedule.source)))
+
+
+def save_schedule(session: Session, source: str, **values: Any) -> SourceSchedule:
+    """Create or update the scheduler's state of a source."""
+    row = session.get(SourceSchedule, source)
+    if row is None:
+        row = SourceSchedule(source=source, **values)
+        session.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def record_exit(
+    session: Session, run_id: int, exit_code: int | None, log_tail: str, status: str | None
+) -> CrawlRun:
+    """Record how a crawl subprocess ended; status overrides the run's own (crash, timeout)."""
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        raise ValueError(f"crawl run {run_id} does not exist")
+    run.exit_code = exit_code
+    run.log_tail = log_tail
+    if status is not None:
+        run.status = status
+    if run.finished_at is None:
+        run.finished_at = utcnow()
+    return run
+
+
+# -- retention ---------------------------------------------------------------------------
+
+
+def drop_raw_html(session: Session, fetched_before: datetime) -> int:
+    """Drop the raw HTML of articles fetched before a time (the articles stay); return how many."""
+    result = session.execute(
+        update(Article)
+        .where(Article.fetched_at < fetched_before, Article.raw_html.is_not(None))
+        .values(raw_html=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def prune_articles(session: Session, published_before: datetime) -> int:
+    """Delete articles published (or, without a date, fetched) before a time; return how many."""
+    old = or_(
+        Article.published < published_before,
+        (Article.published.is_(None)) & (Article.fetched_at < published_before),
+    )
+    result = session.execute(delete(Article).where(old))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
