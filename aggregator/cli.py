@@ -318,6 +318,204 @@ def show(obj: Context, key: str, as_json: bool) -> None:
         click.echo("\n" + article.text)
 
 
+# -- scheduling ------------------------------------------------------------------------
+
+
+class Duration(click.ParamType):
+    """A duration such as "90s", "15m", "6h"; with allow_zero, "0" means none (keep forever)."""
+
+    name = "duration"
+
+    def __init__(self, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or isinstance(value, float):
+            return value
+        if self.allow_zero and str(value).strip().lower() in {"0", "off", "keep", "never"}:
+            return None
+        from aggregator.sources import parse_duration
+
+        try:
+            return parse_duration(str(value)).total_seconds()
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@main.command()
+@click.option(
+    "--max-crawls",
+    type=click.IntRange(min=1),
+    default=default_settings.AGGREGATOR_MAX_CRAWLS,
+    show_default=True,
+    help="Crawls running at once.",
+)
+@click.option(
+    "--time-limit",
+    type=Duration(),
+    default=default_settings.AGGREGATOR_CRAWL_TIME_LIMIT,
+    show_default=True,
+    help="A crawl running longer is stopped and recorded as timed out.",
+)
+@click.option(
+    "--min-interval",
+    type=Duration(),
+    default=default_settings.AGGREGATOR_MIN_INTERVAL,
+    show_default=True,
+    help="Shortest adaptive interval (sources without `interval`).",
+)
+@click.option(
+    "--max-interval",
+    type=Duration(),
+    default=default_settings.AGGREGATOR_MAX_INTERVAL,
+    show_default=True,
+    help="Longest adaptive interval.",
+)
+@click.option(
+    "--max-backoff",
+    type=Duration(),
+    default=default_settings.AGGREGATOR_MAX_BACKOFF,
+    show_default=True,
+    help="Longest wait after consecutive failures of a source.",
+)
+@click.option(
+    "--grace",
+    type=Duration(),
+    default=default_settings.AGGREGATOR_GRACE_PERIOD,
+    show_default=True,
+    help="On SIGTERM/SIGINT, how long running crawls may finish before they are stopped.",
+)
+@click.option(
+    "--raw-html-retention",
+    type=Duration(allow_zero=True),
+    default=default_settings.AGGREGATOR_RAW_HTML_RETENTION,
+    show_default=True,
+    help="Drop stored raw HTML older than this (articles stay); 0 keeps it.",
+)
+@click.option(
+    "--article-retention",
+    type=Duration(allow_zero=True),
+    default=default_settings.AGGREGATOR_ARTICLE_RETENTION,
+    show_default=True,
+    help="Delete articles published longer ago than this; 0 keeps them.",
+)
+@click.option(
+    "--retention-every",
+    type=Duration(),
+    default=default_settings.AGGREGATOR_RETENTION_EVERY,
+    show_default=True,
+    help="How often the retention job runs.",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A Scrapy or AGGREGATOR_* setting for every crawl, as `scrapy crawl -s` takes it.",
+)
+@pass_context
+@domain_errors
+def schedule(
+    obj: Context,
+    max_crawls: int,
+    time_limit: float,
+    min_interval: float,
+    max_interval: float,
+    max_backoff: float,
+    grace: float,
+    raw_html_retention: float | None,
+    article_retention: float | None,
+    retention_every: float,
+    overrides: tuple[str, ...],
+) -> None:
+    """Keep the store current: crawl each source when it is due, until SIGTERM or Ctrl-C.
+
+    Sources with an `interval` in sources.toml are crawled that often; the others adaptively,
+    more often when they publish often. Failing sources back off. The sources file is re-read
+    when it changes. One line is logged per crawl run; `aggregator status` shows the plan.
+
+    \b
+    Example:
+      aggregator schedule
+      aggregator schedule --max-crawls 4 --min-interval 5m --raw-html-retention 7d
+    """
+    from aggregator.scheduler import ScheduleConfig, Scheduler
+
+    for override in overrides:
+        if "=" not in override or override.startswith("="):
+            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
+    if min_interval > max_interval:
+        raise click.BadParameter("must not exceed --max-interval", param_hint="--min-interval")
+    logging.getLogger("aggregator").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(min(handler.level, logging.INFO))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    config = ScheduleConfig(
+        db_url=obj.db_url,
+        sources_path=str(Path(obj.sources_path).resolve()),
+        max_crawls=max_crawls,
+        time_limit=time_limit,
+        min_interval=min_interval,
+        max_interval=max_interval,
+        max_backoff=max_backoff,
+        grace=grace,
+        raw_html_days=raw_html_retention / 86400 if raw_html_retention else None,
+        prune_days=article_retention / 86400 if article_retention else None,
+        retention_every=retention_every,
+        crawl_settings=overrides,
+    )
+    Scheduler(config).run()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one source a line.")
+@pass_context
+@domain_errors
+def status(obj: Context, as_json: bool) -> None:
+    """Per source: next run, last run's result, articles added, failures in a row, interval.
+
+    \b
+    Example:
+      aggregator status
+      aggregator status --json | jq 'select(.consecutive_errors > 0)'
+    """
+    from aggregator.scheduler import status_rows
+    from aggregator.sources import load_sources
+
+    rows = status_rows(obj.engine, load_sources(obj.sources_path))
+    if as_json:
+        for row in rows:
+            emit_json(row)
+        return
+    if not rows:
+        click.echo("No sources configured.", err=True)
+    for row in rows:
+        interval = row["interval_seconds"]
+        every = f"every {_seconds_text(interval)}" if interval else "not run yet"
+        state = "disabled" if not row["enabled"] else (row["last_status"] or "never run")
+        click.echo(
+            f"{row['source']:<20} {row['mode']:<8} {every:<16} next {_when(row['next_run'])}  "
+            f"last {_when(row['last_run'])} {state}, {row['last_articles']} new"
+            + (
+                f", {row['consecutive_errors']} failures in a row"
+                if row["consecutive_errors"]
+                else ""
+            )
+        )
+
+
+def _seconds_text(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _when(value: str | None) -> str:
+    return value[:19].replace("T", " ") if value else "-"
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object.")
 @pass_context

@@ -70,3 +70,20 @@ AGGREGATOR_KEEP_RAW_HTML = os.environ.get("AGGREGATOR_KEEP_RAW_HTML", "1") not i
 
 # Print the progress line on stderr every N seconds (0 disables it)
 AGGREGATOR_PROGRESS_INTERVAL = float(os.environ.get("AGGREGATOR_PROGRESS_INTERVAL", "0"))
+
+# The scheduler (`aggregator schedule`); durations as in sources.toml ("90s", "15m", "6h")
+# Crawls running at once, and the time limit of each
+AGGREGATOR_MAX_CRAWLS = int(os.environ.get("AGGREGATOR_MAX_CRAWLS", "2"))
+AGGREGATOR_CRAWL_TIME_LIMIT = os.environ.get("AGGREGATOR_CRAWL_TIME_LIMIT", "10m")
+# Bounds of the adaptive interval of sources without an `interval`
+AGGREGATOR_MIN_INTERVAL = os.environ.get("AGGREGATOR_MIN_INTERVAL", "15m")
+AGGREGATOR_MAX_INTERVAL = os.environ.get("AGGREGATOR_MAX_INTERVAL", "6h")
+# The longest wait after consecutive failures of a source
+AGGREGATOR_MAX_BACKOFF = os.environ.get("AGGREGATOR_MAX_BACKOFF", "6h")
+# How long running crawls may finish after SIGTERM/SIGINT before they are stopped
+AGGREGATOR_GRACE_PERIOD = os.environ.get("AGGREGATOR_GRACE_PERIOD", "30s")
+# Retention: raw HTML kept this long ("0" keeps it forever); articles pruned after this long
+# ("0": kept forever, the default); how often the retention job runs
+AGGREGATOR_RAW_HTML_RETENTION = os.environ.get("AGGREGATOR_RAW_HTML_RETENTION", "30d")
+AGGREGATOR_ARTICLE_RETENTION = os.environ.get("AGGREGATOR_ARTICLE_RETENTION", "0")
+AGGREGATOR_RETENTION_EVERY = os.environ.get("AGGREGATOR_RETENTION_EVERY", "24h")

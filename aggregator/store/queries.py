@@ -517,6 +517,11 @@ def finish_run(
     run.error_count = len(run.errors)
 
 
+def get_run(session: Session, run_id: int) -> CrawlRun | None:
+    """Return a crawl run by id."""
+    return session.get(CrawlRun, run_id)
+
+
 def recent_runs(session: Session, limit: int = 5) -> list[CrawlRun]:
     """The latest crawl runs, newest first."""
     return list(session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))

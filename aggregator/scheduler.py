@@ -1,0 +1,510 @@
+"""`aggregator schedule`: keep the store current, one `scrapy crawl` subprocess per due source.
+
+APScheduler 3 runs the jobs, kept in the store's own database (table ``apscheduler_jobs``):
+one ``crawl:NAME`` job per enabled source, each rescheduled after its run for the next one,
+and a ``retention`` job. A thread pool of ``max_crawls`` workers bounds the crawls running at
+once; a source's job exists once, so one source is never crawled twice at the same time.
+
+When the next crawl of a source is due:
+- a source with an ``interval`` in sources.toml: that interval after the last start;
+- otherwise adaptive: halved after a run that found new articles, half as long again after
+  one that found none, between ``min_interval`` and ``max_interval``;
+- after a failed run (crash, overrun, or no feed/sitemap/listing answered) the delay doubles
+  with each consecutive failure, up to ``max_backoff``, and resets on the first success;
+- never sooner than the source asked (feed TTL, Retry-After, Cache-Control max-age);
+- plus a little jitter, so sources do not all fire at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from aggregator.exceptions import SourcesError
+from aggregator.sources import Source, load_sources
+from aggregator.store import queries
+from aggregator.store.db import open_store, session_scope
+
+logger = logging.getLogger(__name__)
+
+# The characters of a crawl's log kept on its run
+LOG_TAIL_CHARS = 4000
+# How long a crawl asked to stop (SIGTERM) may take before it is killed
+STOP_TIMEOUT = 10.0
+# Jitter: this share of the delay, at most MAX_JITTER seconds, either way
+JITTER_SHARE = 0.05
+MAX_JITTER = 60.0
+RETENTION_JOB = "retention"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """How the scheduler runs crawls and keeps the store; durations in seconds."""
+
+    db_url: str
+    sources_path: str
+    max_crawls: int = 2
+    time_limit: float = 600.0
+    min_interval: float = 15 * 60.0
+    max_interval: float = 6 * 3600.0
+    max_backoff: float = 6 * 3600.0
+    grace: float = 30.0
+    raw_html_days: float | None = 30.0
+    prune_days: float | None = None
+    retention_every: float = 24 * 3600.0
+    reload_every: float = 5.0
+    # extra `-s NAME=VALUE` settings for every crawl
+    crawl_settings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    """How one scheduled crawl ended, as the next-run policy sees it."""
+
+    status: str
+    new_articles: int
+    failed: bool
+    asked_wait: float = 0.0
+
+
+def next_delay(
+    source: Source,
+    previous_interval: float | None,
+    errors: int,
+    outcome: CrawlOutcome,
+    config: ScheduleConfig,
+) -> tuple[float, float, int]:
+    """Return (current interval, delay to the next start, consecutive errors) after a run."""
+    if source.interval is not None:
+        interval = source.interval.total_seconds()
+    else:
+        interval = previous_interval or config.min_interval
+        if not outcome.failed:
+            interval = interval / 2 if outcome.new_articles else interval * 1.5
+        interval = min(max(interval, config.min_interval), config.max_interval)
+    if outcome.failed:
+        errors += 1
+        delay = min(interval * 2**errors, max(config.max_backoff, interval))
+    else:
+        errors = 0
+        delay = interval
+    return interval, max(delay, outcome.asked_wait), errors
+
+
+def jittered(delay: float, rng: random.Random | None = None) -> float:
+    """Return the delay moved by a little random jitter (never below zero)."""
+    spread = min(delay * JITTER_SHARE, MAX_JITTER)
+    return max(0.0, delay + (rng or random).uniform(-spread, spread))
+
+
+def crawl_command(name: str, run_id: int, config: ScheduleConfig) -> list[str]:
+    """Return the `scrapy crawl` command line of one scheduled crawl."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "techblogs", "-a", f"source={name}"]
+    settings = [
+        f"AGGREGATOR_DB_URL={config.db_url}",
+        f"AGGREGATOR_SOURCES={config.sources_path}",
+        f"AGGREGATOR_CRAWL_RUN_ID={run_id}",
+        *config.crawl_settings,
+    ]
+    for setting in settings:
+        command += ["-s", setting]
+    return command
+
+
+@dataclass
+class _Running:
+    process: subprocess.Popen[bytes]
+    started: float
+
+
+@dataclass
+class _SourcesFile:
+    """The sources file as last read: its fingerprint and enabled sources by name."""
+
+    fingerprint: str = ""
+    sources: dict[str, Source] = field(default_factory=dict)
+
+
+class Scheduler:
+    """The long-running process behind `aggregator schedule`."""
+
+    def __init__(self, config: ScheduleConfig) -> None:
+        self.config = config
+        self.engine: Engine = open_store(config.db_url)
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.engine)},
+            executors={"default": ThreadPoolExecutor(config.max_crawls)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self.sources = _SourcesFile()
+        self.running: dict[str, _Running] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Schedule until SIGTERM or SIGINT, then stop the crawls and return."""
+        global _SERVICE
+        _SERVICE = self
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            self.reload_sources()
+            if not self.sources.sources:
+                logger.warning("no enabled source in %s yet", self.config.sources_path)
+            self._schedule_retention()
+            self.scheduler.start()
+            logger.info(
+                "scheduling %d sources from %s (at most %d crawls at once)",
+                len(self.sources.sources),
+                self.config.sources_path,
+                self.config.max_crawls,
+            )
+            while not self.stopping.wait(self.config.reload_every):
+                self.reload_sources()
+        finally:
+            self.shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            _SERVICE = None
+            self.engine.dispose()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        logger.info("%s: stopping", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def shutdown(self) -> None:
+        """Stop scheduling; let running crawls finish within the grace period, then stop them."""
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + self.config.grace
+        while self._running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for name, running in self._running().items():
+            logger.info("stopping the crawl of %s (grace period over)", name)
+            _stop(running.process)
+        # the worker threads record the stopped runs; wait for them
+        deadline = time.monotonic() + STOP_TIMEOUT + 5
+        while self._running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def _running(self) -> dict[str, _Running]:
+        with self.lock:
+            return dict(self.running)
+
+    # -- sources ------------------------------------------------------------------------
+
+    def reload_sources(self) -> None:
+        """Re-read the sources file when it changed: start new sources, stop removed ones."""
+        path = Path(self.config.sources_path)
+        try:
+            fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            if self.sources.fingerprint != "missing":
+                logger.error("cannot read %s: %s", path, exc.strerror or exc)
+                self.sources.fingerprint = "missing"
+            return
+        if fingerprint == self.sources.fingerprint:
+            return
+        try:
+            loaded = {s.name: s for s in load_sources(path) if s.enabled}
+        except SourcesError as exc:
+            # a broken file never stops the crawls of the last good one
+            logger.error("%s; still using the previous sources", exc)
+            self.sources.fingerprint = fingerprint
+            return
+        old = self.sources.sources
+        self.sources = _SourcesFile(fingerprint, loaded)
+        for name in old.keys() - loaded.keys():
+            logger.info("source %s removed or disabled: no more crawls", name)
+            self._remove_job(f"crawl:{name}")
+        for name, source in loaded.items():
+            if name not in old or old[name].interval != source.interval:
+                self._schedule_first(source)
+
+    def _schedule_first(self, source: Source) -> None:
+        """Add a source's job: at its stored next run, or soon (staggered) when that is past."""
+        now = datetime.now(UTC)
+        with session_scope(self.engine) as session:
+            state = queries.get_schedule(session, source.name)
+            stored_next = state.next_run_at if state else None
+            last_run = state.last_run_at if state else None
+        when = now + timedelta(seconds=random.uniform(0, min(5.0, self.config.reload_every)))
+        if source.interval is not None and last_run is not None:
+            when = max(when, last_run + source.interval)
+        elif stored_next is not None and stored_next > when:
+            when = stored_next
+        self._add_crawl_job(source.name, when)
+
+    def _add_crawl_job(self, name: str, when: datetime) -> None:
+        self.scheduler.add_job(
+            run_scheduled_crawl,
+            DateTrigger(run_date=when),
+            args=[name],
+            id=f"crawl:{name}",
+            name=f"crawl {name}",
+            replace_existing=True,
+        )
+
+    def _remove_job(self, job_id: str) -> None:
+        try:
+            self.scheduler.remove_job(job_id)
+        except JobLookupError:
+            pass
+
+    # -- crawls -------------------------------------------------------------------------
+
+    def crawl(self, name: str) -> None:
+        """Run one scheduled crawl of a source and schedule its next one."""
+        source = self.sources.sources.get(name)
+        if source is None or self.stopping.is_set():
+            return
+        with self.lock:
+            if name in self.running:  # cannot happen with one job per source; cheap to check
+                logger.warning("%s is still being crawled; skipped", name)
+                return
+        started_at = datetime.now(UTC)
+        with session_scope(self.engine) as session:
+            queries.ensure_source(session, source.name, source.url)
+            run_id = queries.start_run(session, [name])
+        outcome = self._run_subprocess(name, run_id)
+        self._plan_next(source, started_at, run_id, outcome)
+
+    def _run_subprocess(self, name: str, run_id: int) -> CrawlOutcome:
+        env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "aggregator.settings"}
+        timed_out = False
+        with _log_file() as log:
+            process = subprocess.Popen(
+                crawl_command(name, run_id, self.config),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,  # the terminal's Ctrl-C goes to us, not to the crawls
+            )
+            with self.lock:
+                self.running[name] = _Running(process, time.monotonic())
+            try:
+                process.wait(timeout=self.config.time_limit)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                logger.warning("crawl of %s overran %s s: stopped", name, self.config.time_limit)
+                _stop(process)
+            finally:
+                with self.lock:
+                    self.running.pop(name, None)
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - LOG_TAIL_CHARS * 2))
+            tail = log.read().decode("utf-8", "replace")[-LOG_TAIL_CHARS:]
+        return self._record(run_id, process.returncode, tail, timed_out)
+
+    def _record(self, run_id: int, code: int | None, tail: str, timed_out: bool) -> CrawlOutcome:
+        with session_scope(self.engine) as session:
+            run = queries.get_run(session, run_id)
+            status = run.status if run else "crashed"
+            if timed_out:
+                status = "timeout"
+            elif self.stopping.is_set() and status == "running":
+                status = "interrupted"
+            elif code != 0 or status == "running":
+                status = "crashed"
+            run = queries.record_exit(session, run_id, code, tail, status)
+            stats = run.stats or {}
+            discovered = int(stats.get("aggregator/discovery/ok", 0))
+            failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
+            return CrawlOutcome(
+                status=status,
+                new_articles=int(stats.get("aggregator/store/inserted", 0)),
+                failed=status in {"timeout", "crashed"}
+                or (discovered == 0 and failed_discovery > 0),
+                asked_wait=float(stats.get("aggregator/asked_wait_seconds", 0)),
+            )
+
+    def _plan_next(
+        self, source: Source, started_at: datetime, run_id: int, outcome: CrawlOutcome
+    ) -> None:
+        now = datetime.now(UTC)
+        with session_scope(self.engine) as session:
+            state = queries.get_schedule(session, source.name)
+            interval, delay, errors = next_delay(
+                source,
+                state.interval_seconds if state else None,
+                state.consecutive_errors if state else 0,
+                outcome,
+                self.config,
+            )
+            when = max(started_at + timedelta(seconds=jittered(delay)), now)
+            not_before = now + timedelta(seconds=outcome.asked_wait) if outcome.asked_wait else None
+            if not_before is not None:
+                when = max(when, not_before)
+            queries.save_schedule(
+                session,
+                source.name,
+                interval_seconds=interval,
+                consecutive_errors=errors,
+                next_run_at=when,
+                last_run_at=started_at,
+                last_run_id=run_id,
+                last_status="failed" if outcome.failed else outcome.status,
+                last_articles=outcome.new_articles,
+                not_before=not_before,
+            )
+        logger.info(
+            "crawl of %s (run %d) %s in %.1f s: %d new articles%s; next in %.0f s",
+            source.name,
+            run_id,
+            "failed: " + outcome.status if outcome.failed else outcome.status,
+            (now - started_at).total_seconds(),
+            outcome.new_articles,
+            f", {errors} failures in a row" if errors else "",
+            (when - now).total_seconds(),
+        )
+        if not self.stopping.is_set() and source.name in self.sources.sources:
+            self._add_crawl_job(source.name, when)
+
+    # -- retention ----------------------------------------------------------------------
+
+    def _schedule_retention(self) -> None:
+        self.scheduler.add_job(
+            run_retention,
+            IntervalTrigger(seconds=self.config.retention_every, timezone=UTC),
+            id=RETENTION_JOB,
+            name="retention",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+        )
+
+    def retention(self) -> dict[str, int]:
+        """Drop old raw HTML, prune old articles if asked, and compact SQLite."""
+        return apply_retention(self.engine, self.config)
+
+
+def apply_retention(engine: Engine, config: ScheduleConfig) -> dict[str, int]:
+    """Drop raw HTML older than raw_html_days, prune articles older than prune_days (if set),
+    and checkpoint (and, when rows went, vacuum) SQLite; return the counts."""
+    now = datetime.now(UTC)
+    counts = {"raw_html_dropped": 0, "articles_pruned": 0}
+    with session_scope(engine) as session:
+        if config.raw_html_days is not None:
+            cutoff = now - timedelta(days=config.raw_html_days)
+            counts["raw_html_dropped"] = queries.drop_raw_html(session, cutoff)
+        if config.prune_days is not None:
+            cutoff = now - timedelta(days=config.prune_days)
+            counts["articles_pruned"] = queries.prune_articles(session, cutoff)
+    if engine.dialect.name == "sqlite":
+        # outside any transaction (the driver connection is in autocommit mode)
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            if any(counts.values()):
+                cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            connection.close()
+    # PostgreSQL's autovacuum reclaims the space of updated and deleted rows by itself
+    logger.info(
+        "retention: raw HTML dropped from %d articles, %d articles pruned",
+        counts["raw_html_dropped"],
+        counts["articles_pruned"],
+    )
+    return counts
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a crawl to stop (Scrapy closes its spider on SIGTERM), then kill its process group."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def _log_file() -> Iterator[Any]:
+    with tempfile.TemporaryFile(prefix="aggregator-crawl-") as log:
+        yield log
+
+
+# The scheduler the jobs run in: APScheduler stores jobs as references to importable
+# functions, so the jobs are module-level functions that find the running scheduler here.
+_SERVICE: Scheduler | None = None
+
+
+def run_scheduled_crawl(name: str) -> None:
+    """Job: crawl one source (see Scheduler.crawl)."""
+    if _SERVICE is not None:
+        try:
+            _SERVICE.crawl(name)
+        except Exception:
+            logger.exception("scheduled crawl of %s failed", name)
+
+
+def run_retention() -> None:
+    """Job: apply the retention rules (see apply_retention)."""
+    if _SERVICE is not None:
+        try:
+            _SERVICE.retention()
+        except Exception:
+            logger.exception("retention failed")
+
+
+def status_rows(engine: Engine, sources: Sequence[Source]) -> list[dict[str, Any]]:
+    """Per source: next run, last run's result, articles added, errors in a row, interval."""
+    with session_scope(engine) as session:
+        states = {state.source: state for state in queries.list_schedules(session)}
+        rows = []
+        for source in sources:
+            state = states.get(source.name)
+            rows.append(
+                {
+                    "source": source.name,
+                    "enabled": source.enabled,
+                    "mode": "fixed" if source.interval is not None else "adaptive",
+                    "interval_seconds": state.interval_seconds
+                    if state
+                    else (source.interval.total_seconds() if source.interval else None),
+                    "next_run": state.next_run_at.isoformat()
+                    if state and state.next_run_at
+                    else None,
+                    "last_run": state.last_run_at.isoformat()
+                    if state and state.last_run_at
+                    else None,
+                    "last_status": state.last_status if state else None,
+                    "last_articles": state.last_articles if state else 0,
+                    "consecutive_errors": state.consecutive_errors if state else 0,
+                }
+            )
+    return rows
