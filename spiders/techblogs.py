@@ -362,6 +362,8 @@ class TechBlogsSpider(scrapy.Spider):
                 return
             if self._not_modified(response):
                 return
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("aggregator/feeds_parsed")
             result = parse_feed(response.body, response.url, content_type)
             if result.ttl:
                 self._ask_wait(result.ttl.total_seconds())
