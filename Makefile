@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl constraints clean
+.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl soak constraints clean
 
 install: $(STAMP)
 
@@ -31,6 +31,9 @@ format: install
 
 # Speed and quality figures, each with its reference measured in the same run
 bench: bench-extract bench-dedup bench-crawl
+
+soak: install
+	$(BIN)/python -m benchmarks.soak --minutes 60
 
 bench-extract: install
 	$(BIN)/python -m benchmarks.extract
