@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -383,3 +384,17 @@ def test_feed_found_on_a_usual_path_when_the_home_page_links_none(
     assert last_run(db_url)["errors"] == []  # probing the usual paths is not an error
     for path in ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml"):
         assert hits[path] == 1, path
+
+
+def test_waits_asked_by_a_source_are_read_from_its_headers() -> None:
+    from email.utils import format_datetime
+
+    from spiders.techblogs import _max_age, _retry_after
+
+    assert _max_age(b"public, max-age=600") == 600
+    assert _max_age(b"s-maxage=120, max-age=60") in (120, 60)
+    assert _max_age(b"no-cache") == 0 and _max_age(None) == 0
+    assert _retry_after(b"120") == 120
+    later = format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True).encode()
+    assert 590 <= _retry_after(later) <= 600
+    assert _retry_after(b"soon") == 0 and _retry_after(None) == 0
