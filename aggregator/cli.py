@@ -283,6 +283,106 @@ def articles(
 
 
 @main.command()
+@click.argument("query")
+@click.option("--source", help="Only this source.")
+@click.option("--author", help="Only articles by this author (exact name, any case).")
+@click.option("--tag", help="Only articles with this tag.")
+@click.option("--story", type=int, help="Only articles of this story id.")
+@click.option("--since", help="Only articles newer than this: 2d, 36h, or an ISO date.")
+@click.option("--until", help="Only articles older than this: 2d, 36h, or an ISO date.")
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, best first.")
+@pass_context
+@domain_errors
+def search(
+    obj: Context,
+    query: str,
+    source: str | None,
+    author: str | None,
+    tag: str | None,
+    story: int | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search titles and bodies, best matches first (copies of other articles left out).
+
+    All words must match; "quoted phrases" match as written, compil* matches a prefix, -word
+    excludes. With --json: the keys of `aggregator articles --json` plus score, snippet and
+    highlights ([start, end) offsets of the matches in the snippet).
+
+    \b
+    Example:
+      aggregator search 'rust "memory safety"' --since 7d
+      aggregator search 'kubernetes -helm' --source lwn --json | jq .title
+    """
+    from aggregator.export import split_snippet
+    from aggregator.store.search import Filters, plain_snippet
+    from aggregator.store.search import search as run_search
+
+    filters = Filters(
+        source=source,
+        author=author,
+        tag=tag,
+        story=story,
+        since=parse_since(since),
+        until=parse_since(until),
+    )
+    with session_scope(obj.engine) as session:
+        hits = run_search(session, query, filters, limit=limit)
+        for hit in hits:
+            if as_json:
+                snippet, spans = split_snippet(hit.snippet)
+                data = queries.article_to_dict(hit.article)
+                data.update(score=round(hit.score, 6), snippet=snippet, highlights=spans)
+                emit_json(data)
+                continue
+            when = (hit.article.published or hit.article.fetched_at).strftime("%Y-%m-%d")
+            click.echo(
+                f"{hit.article.id:>6}  {when}  {hit.article.source.name:<16} {hit.article.title}"
+            )
+            click.echo(f"        {plain_snippet(hit.snippet)}")
+        if not hits and not as_json:
+            click.echo(f"No article matches {query!r}.", err=True)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "atom"]), default="jsonl")
+@click.option("--source", help="Only this source.")
+@click.option("--since", help="Only articles newer than this: 2d, 36h, or an ISO date.")
+@click.option("--with-duplicates", is_flag=True, help="Also copies of other articles.")
+@pass_context
+@domain_errors
+def export(
+    obj: Context, fmt: str, source: str | None, since: str | None, with_duplicates: bool
+) -> None:
+    """Write stored articles to standard output, newest first, streamed (any size).
+
+    \b
+    Example:
+      aggregator export --format csv --since 30d > articles.csv
+      aggregator export --format atom --source lwn > lwn.atom
+    """
+    from aggregator.export import atom_lines, csv_lines, jsonl_lines
+
+    moment = parse_since(since)
+    with session_scope(obj.engine) as session:
+        articles = queries.list_articles(
+            session, source, moment, include_duplicates=with_duplicates
+        )
+        if fmt == "jsonl":
+            lines = jsonl_lines(articles)
+        elif fmt == "csv":
+            lines = csv_lines(articles)
+        else:
+            title = f"Articles of {source}" if source else "Articles"
+            lines = atom_lines(articles, title, f"urn:techblog-aggregator:export:{source or 'all'}")
+        for line in lines:
+            sys.stdout.write(line)
+
+
+@main.command()
 @click.argument("key", metavar="ID|URL")
 @click.option("--json", "as_json", is_flag=True, help="The article as one JSON object.")
 @pass_context

@@ -156,7 +156,7 @@ def test_since_accepts_durations_and_dates_and_rejects_the_rest(tmp_path: Path) 
 def test_db_upgrade_reports_the_revision(tmp_path: Path) -> None:
     result = invoke(f"sqlite:///{tmp_path / 'fresh.db'}", "db", "upgrade")
     assert result.exit_code == 0
-    assert "is at revision 0002" in result.output
+    assert "is at revision 0003" in result.output
 
 
 def test_reextract_rewrites_articles_whose_extraction_changed(db_url: str, tmp_path: Path) -> None:

@@ -26,6 +26,19 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 4_242_001
 
 
+# Objects the migrations create that the models do not describe: APScheduler's job table
+# and the full-text search index (FTS5 table and its shadow tables, the tsvector column)
+UNMODELLED_TABLE_PREFIXES = ("apscheduler_jobs", "articles_fts")
+UNMODELLED_NAMES = frozenset({"search_vector", "ix_articles_search_vector"})
+
+
+def is_modelled(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:
+    """Alembic include_object hook: whether the models describe this database object."""
+    if type_ == "table" and name and name.startswith(UNMODELLED_TABLE_PREFIXES):
+        return False
+    return name not in UNMODELLED_NAMES
+
+
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT (a RELEASE commits everything):
     # let SQLAlchemy emit BEGIN itself, see _sqlite_begin

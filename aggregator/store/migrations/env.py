@@ -2,13 +2,8 @@
 
 from alembic import context
 
+from aggregator.store.db import is_modelled
 from aggregator.store.models import Base
-
-
-def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Leave APScheduler's own job table (created by `aggregator schedule`) to APScheduler."""
-    return not (type_ == "table" and name == "apscheduler_jobs")
-
 
 config = context.config
 engine = config.attributes["engine"]
@@ -19,7 +14,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         # SQLite cannot ALTER most things: batch mode recreates the table
         render_as_batch=True,
-        include_object=_ours,
+        include_object=is_modelled,
     )
     with context.begin_transaction():
         context.run_migrations()
