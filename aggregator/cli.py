@@ -383,6 +383,29 @@ def export(
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@pass_context
+@domain_errors
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the read-only site: stories, search, articles, sources, JSON API, Atom feeds.
+
+    \b
+    Example:
+      aggregator serve                      # http://127.0.0.1:8080/
+      aggregator serve --host 0.0.0.0 --port 9000
+      curl 'http://127.0.0.1:8080/api/search?q=rust'
+    """
+    import uvicorn
+
+    from aggregator.web import create_app
+
+    obj.engine  # migrate (and check the URL) before the server starts  # noqa: B018
+    click.echo(f"Serving {obj.db_url} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    uvicorn.run(create_app(obj.db_url), host=host, port=port, log_level="warning")
+
+
+@main.command()
 @click.argument("key", metavar="ID|URL")
 @click.option("--json", "as_json", is_flag=True, help="The article as one JSON object.")
 @pass_context
@@ -784,29 +807,16 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
     with session_scope(obj.engine) as session:
         found = queries.list_stories(session, parse_since(since), min_sources, limit)
         for story, members in found:
-            articles = [
-                {"id": a.id, "source": a.source.name, "title": a.title, "url": a.url}
-                for a in members
-            ]
+            data = queries.story_to_dict(story, members)
             if as_json:
-                emit_json(
-                    {
-                        "id": story.id,
-                        "title": story.headline,
-                        "first_seen": story.first_seen.isoformat(),
-                        "last_seen": story.last_seen.isoformat(),
-                        "article_count": story.article_count,
-                        "source_count": story.source_count,
-                        "articles": articles,
-                    }
-                )
+                emit_json(data)
                 continue
             click.secho(story.headline, bold=True)
             click.echo(
                 f"  {story.source_count} sources, {story.article_count} articles, "
                 f"{story.first_seen:%Y-%m-%d %H:%M} to {story.last_seen:%Y-%m-%d %H:%M}"
             )
-            for article in articles:
+            for article in data["articles"]:
                 click.echo(f"  - [{article['source']}] {article['title']}\n    {article['url']}")
         if not found and not as_json:
             click.echo("No stories in that window.", err=True)

@@ -366,6 +366,21 @@ def list_stories(
     return [(story, members[story.id]) for story in stories]
 
 
+def story_to_dict(story: Story, members: list[Article]) -> dict[str, Any]:
+    """The public JSON shape of a story with its visible articles."""
+    return {
+        "id": story.id,
+        "title": story.headline,
+        "first_seen": story.first_seen.isoformat(),
+        "last_seen": story.last_seen.isoformat(),
+        "article_count": story.article_count,
+        "source_count": story.source_count,
+        "articles": [
+            {"id": a.id, "source": a.source.name, "title": a.title, "url": a.url} for a in members
+        ],
+    }
+
+
 def restory(session: Session, since: datetime | None = None) -> int:
     """Group stored articles into stories again (those seen since a time, or all)."""
     newest = func.coalesce(Article.published, Article.fetched_at)
@@ -419,6 +434,7 @@ def list_articles(
     since: datetime | None = None,
     include_duplicates: bool = True,
     limit: int | None = None,
+    offset: int = 0,
 ) -> Iterator[Article]:
     """Stored articles, newest first (by publication, else fetch time), streamed."""
     newest = func.coalesce(Article.published, Article.fetched_at)
@@ -431,6 +447,8 @@ def list_articles(
         query = query.where(Article.duplicate_of.is_(None))
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     yield from session.scalars(query.execution_options(yield_per=200))
 
 

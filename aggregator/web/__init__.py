@@ -1,0 +1,452 @@
+"""`aggregator serve`: a read-only site, JSON API and Atom feeds over the store (Starlette).
+
+Stored text is untrusted: templates autoescape everything, snippets are escaped before their
+match markers become <mark>, and every response carries a strict Content-Security-Policy
+(no scripts at all, styles from this site only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, joinedload
+from starlette.applications import Starlette
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aggregator.export import atom_lines, split_snippet
+from aggregator.store import queries
+from aggregator.store.db import open_store, session_scope
+from aggregator.store.models import Article, Source
+from aggregator.store.search import (
+    SNIPPET_END,
+    SNIPPET_START,
+    Filters,
+    SearchQueryError,
+    search,
+)
+from aggregator.web.openapi import OPENAPI
+
+HERE = Path(__file__).resolve().parent
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+FRONT_PAGE_STORIES = 60
+FEED_SIZE = 50
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the security headers to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def highlighted(snippet: str) -> Markup:
+    """A snippet as safe HTML: the text escaped, its match markers turned into <mark>."""
+    text = str(escape(snippet))
+    return Markup(text.replace(SNIPPET_START, "<mark>").replace(SNIPPET_END, "</mark>"))
+
+
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of an article's clean text."""
+    return [part.strip() for part in text.split("\n\n") if part.strip()]
+
+
+class BadRequest(Exception):
+    """A request parameter that cannot be used, with the reason."""
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= number <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return number
+
+
+def _moment(request: Request, name: str) -> datetime | None:
+    from aggregator.sources import parse_duration
+
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be a duration (2d, 36h) or an ISO date, not {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _filters(request: Request) -> Filters:
+    return Filters(
+        source=request.query_params.get("source") or None,
+        author=request.query_params.get("author") or None,
+        tag=request.query_params.get("tag") or None,
+        story=_int(request, "story", 0, 0, 2**62) or None,
+        since=_moment(request, "since"),
+        until=_moment(request, "until"),
+    )
+
+
+def create_app(db_url: str) -> Starlette:
+    """Build the web application over the store at db_url."""
+    engine: Engine | None = open_store(db_url)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["highlighted"] = highlighted
+    templates.env.filters["paragraphs"] = paragraphs
+    templates.env.globals["now"] = lambda: datetime.now(UTC)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        assert engine is not None
+        engine.dispose()
+
+    def db(work: Callable[[Session], Any]) -> Any:
+        assert engine is not None
+        with session_scope(engine) as session:
+            return work(session)
+
+    async def read(work: Callable[[Session], Any]) -> Any:
+        return await run_in_threadpool(db, work)
+
+    def page_links(request: Request, page: int, has_next: bool) -> dict[str, str | None]:
+        def link(number: int) -> str:
+            params = dict(request.query_params)
+            params["page"] = str(number)
+            return f"{request.url.path}?{urlencode(params)}"
+
+        return {
+            "previous": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if has_next else None,
+        }
+
+    def render(request: Request, template: str, code: int = 200, **context: Any) -> Response:
+        return templates.TemplateResponse(request, template, context, status_code=code)
+
+    # -- pages --------------------------------------------------------------------------
+
+    async def front(request: Request) -> Response:
+        hours = _int(request, "hours", 24, 1, 24 * 30)
+        since = datetime.now(UTC) - timedelta(hours=hours)
+        stories = await read(lambda s: _stories(s, since, 1, FRONT_PAGE_STORIES))
+        latest = not stories
+        if latest:  # a quiet day: the latest stories rather than an empty page
+            stories = await read(lambda s: _stories(s, None, 1, FRONT_PAGE_STORIES))
+        return render(request, "front.html", stories=stories, hours=hours, latest=latest)
+
+    async def search_page(request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        page = _int(request, "page", 1, 1, 1000)
+        if not query:
+            return render(request, "search.html", query="", hits=[], error=None, links={})
+        try:
+            filters = _filters(request)
+            hits = await read(
+                lambda s: _hits(s, query, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+            )
+        except (SearchQueryError, BadRequest) as exc:
+            return render(request, "search.html", 400, query=query, hits=[], error=str(exc))
+        links = page_links(request, page, len(hits) > PAGE_SIZE)
+        feed = f"/search/feed.atom?{urlencode({'q': query})}"
+        return render(
+            request, "search.html", query=query, hits=hits[:PAGE_SIZE], error=None, links=links,
+            feed=feed,
+        )  # fmt: skip
+
+    async def article_page(request: Request) -> Response:
+        article_id = _path_id(request)
+        found = await read(lambda s: _article_view(s, article_id))
+        if found is None:
+            raise HTTPException(404, f"no article {article_id}")
+        return render(request, "article.html", **found)
+
+    async def sources_page(request: Request) -> Response:
+        sources = await read(_sources)
+        return render(request, "sources.html", sources=sources)
+
+    async def source_page(request: Request) -> Response:
+        name = request.path_params["name"]
+        page = _int(request, "page", 1, 1, 10000)
+        offset = (page - 1) * PAGE_SIZE
+        found = await read(lambda s: _source_articles(s, name, PAGE_SIZE + 1, offset))
+        if found is None:
+            raise HTTPException(404, f"no source {name!r}")
+        links = page_links(request, page, len(found) > PAGE_SIZE)
+        return render(request, "source.html", name=name, articles=found[:PAGE_SIZE], links=links)
+
+    # -- feeds --------------------------------------------------------------------------
+
+    def atom(title: str, work: Callable[[Session], list[Article]], request: Request) -> Response:
+        def lines() -> Iterator[str]:
+            assert engine is not None
+            with session_scope(engine) as session:
+                articles = work(session)
+                yield from atom_lines(articles, title, str(request.url), str(request.url))
+
+        return StreamingResponse(
+            iterate_in_threadpool(lines()), media_type="application/atom+xml; charset=utf-8"
+        )
+
+    async def latest_feed(request: Request) -> Response:
+        return atom("Latest articles", lambda s: _latest(s, None, FEED_SIZE), request)
+
+    async def source_feed(request: Request) -> Response:
+        name = request.path_params["name"]
+        if not await read(lambda s: _source_exists(s, name)):
+            raise HTTPException(404, f"no source {name!r}")
+        return atom(f"Articles of {name}", lambda s: _latest(s, name, FEED_SIZE), request)
+
+    async def search_feed(request: Request) -> Response:
+        query = request.query_params.get("q", "")
+        filters = _filters(request)
+        # parse now, so a bad query is a 400 and not a broken stream
+        await read(lambda s: _hits(s, query, filters, 1, 0))
+        return atom(
+            f"Search: {query}",
+            lambda s: [hit.article for hit in search(s, query, filters, limit=FEED_SIZE)],
+            request,
+        )
+
+    # -- JSON API -----------------------------------------------------------------------
+
+    async def api_articles(request: Request) -> Response:
+        limit = _int(request, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        offset = _int(request, "offset", 0, 0, 10**9)
+        source = request.query_params.get("source") or None
+        since = _moment(request, "since")
+        rows = await read(lambda s: _api_articles(s, source, since, limit, offset))
+        return JSONResponse({"articles": rows, "limit": limit, "offset": offset})
+
+    async def api_article(request: Request) -> Response:
+        article_id = _path_id(request)
+        found = await read(lambda s: _article_view(s, article_id))
+        if found is None:
+            raise HTTPException(404, f"no article {article_id}")
+        data = queries.article_to_dict(found["article"])
+        data["also_published_at"] = [copy.url for copy in found["copies"]]
+        return JSONResponse(data)
+
+    async def api_search(request: Request) -> Response:
+        query = request.query_params.get("q", "")
+        limit = _int(request, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        offset = _int(request, "offset", 0, 0, 10**6)
+        filters = _filters(request)
+        hits = await read(lambda s: _hits(s, query, filters, limit, offset))
+        results = []
+        for hit in hits:
+            snippet, spans = split_snippet(hit["snippet"])
+            results.append(
+                {**hit["data"], "score": hit["score"], "snippet": snippet, "highlights": spans}
+            )
+        return JSONResponse({"query": query, "results": results, "limit": limit, "offset": offset})
+
+    async def api_stories(request: Request) -> Response:
+        hours = _int(request, "hours", 24, 1, 24 * 365)
+        min_sources = _int(request, "min_sources", 1, 1, 1000)
+        limit = _int(request, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        since = datetime.now(UTC) - timedelta(hours=hours)
+        stories = await read(lambda s: _stories(s, since, min_sources, limit))
+        return JSONResponse({"stories": stories})
+
+    async def api_sources(request: Request) -> Response:
+        return JSONResponse({"sources": await read(_sources)})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    # -- errors -------------------------------------------------------------------------
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return render(request, "error.html", 400, status=400, message=str(exc))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if wants_json(request):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return render(
+            request, "error.html", exc.status_code, status=exc.status_code, message=exc.detail
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        return HTMLResponse("<h1>Internal error</h1>", status_code=500)
+
+    routes = [
+        Route("/", front),
+        Route("/search", search_page),
+        Route("/search/feed.atom", search_feed),
+        Route("/articles/{id}", article_page),
+        Route("/sources", sources_page),
+        Route("/sources/{name}", source_page),
+        Route("/sources/{name}/feed.atom", source_feed),
+        Route("/feed.atom", latest_feed),
+        Route("/api/articles", api_articles),
+        Route("/api/articles/{id}", api_article),
+        Route("/api/search", api_search),
+        Route("/api/stories", api_stories),
+        Route("/api/sources", api_sources),
+        Route("/api/openapi.json", openapi),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={
+            BadRequest: bad_request,
+            SearchQueryError: bad_request,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+        lifespan=lifespan,
+    )
+
+
+def _path_id(request: Request) -> int:
+    value = request.path_params["id"]
+    if not str(value).isdigit() or len(str(value)) > 18:
+        raise HTTPException(404, f"no article {value!r}")
+    return int(value)
+
+
+def _stories(
+    session: Session, since: datetime | None, min_sources: int, limit: int
+) -> list[dict[str, Any]]:
+    found = queries.list_stories(session, since, min_sources, limit)
+    return [queries.story_to_dict(story, members) for story, members in found if members]
+
+
+def _hits(
+    session: Session, query: str, filters: Filters, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "article": hit.article,
+            "source": hit.article.source.name,
+            "data": queries.article_to_dict(hit.article),
+            "score": round(hit.score, 6),
+            "snippet": hit.snippet,
+        }
+        for hit in search(session, query, filters, limit=limit, offset=offset)
+    ]
+
+
+def _article_view(session: Session, article_id: int) -> dict[str, Any] | None:
+    article = session.get(Article, article_id, options=[joinedload(Article.source)])
+    if article is None:
+        return None
+    original = session.get(Article, article.duplicate_of) if article.duplicate_of else None
+    story: list[Article] = []
+    if article.story_id is not None:
+        story = list(
+            session.scalars(
+                select(Article)
+                .options(joinedload(Article.source))
+                .where(
+                    Article.story_id == article.story_id,
+                    Article.id != article.id,
+                    Article.duplicate_of.is_(None),
+                )
+                .order_by(Article.id)
+                .limit(50)
+            )
+        )
+    _ = article.source.name
+    return {
+        "article": article,
+        "copies": queries.copies_of(session, article.id),
+        "original": original,
+        "story": story,
+    }
+
+
+def _sources(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Source.name, Source.url, func.count(Article.id), func.max(Article.fetched_at))
+        .outerjoin(Article, (Article.source_id == Source.id) & Article.duplicate_of.is_(None))
+        .group_by(Source.id, Source.name, Source.url)
+        .order_by(Source.name)
+    )
+    return [
+        {
+            "name": name,
+            "url": url,
+            "articles": count,
+            "last_fetched": last.replace(tzinfo=UTC).isoformat() if last else None,
+        }
+        for name, url, count, last in rows
+    ]
+
+
+def _source_exists(session: Session, name: str) -> bool:
+    return session.scalar(select(Source.id).where(Source.name == name)) is not None
+
+
+def _source_articles(session: Session, name: str, limit: int, offset: int) -> list[Article] | None:
+    if not _source_exists(session, name):
+        return None
+    return list(queries.list_articles(session, name, None, False, limit=limit, offset=offset))
+
+
+def _latest(session: Session, source: str | None, limit: int) -> list[Article]:
+    return list(queries.list_articles(session, source, None, include_duplicates=False, limit=limit))
+
+
+def _api_articles(
+    session: Session, source: str | None, since: datetime | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    articles = queries.list_articles(session, source, since, False, limit=limit, offset=offset)
+    return [queries.article_to_dict(a) for a in articles]

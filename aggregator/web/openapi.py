@@ -1,0 +1,158 @@
+"""The OpenAPI 3.1 description of the JSON API under /api/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_STRING = {"type": "string"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_INT = {"type": "integer"}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+_ERROR = {
+    "description": "The request cannot be answered, and why",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": _STRING},
+            }
+        }
+    },
+}
+
+
+def _param(
+    name: str, description: str, schema: dict[str, Any], required: bool = False
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_LIMIT = _param("limit", "Results per page", {"type": "integer", "minimum": 1, "maximum": 100})
+_OFFSET = _param("offset", "Results to skip", {"type": "integer", "minimum": 0})
+_SINCE = _param("since", "Newer than: a duration (2d, 36h) or an ISO date", _STRING)
+_SOURCE = _param("source", "Only this source", _STRING)
+
+_ARTICLE = {
+    "type": "object",
+    "required": ["id", "url", "canonical_url", "source", "title", "authors", "published"],
+    "properties": {
+        "id": _INT,
+        "url": _STRING,
+        "canonical_url": _STRING,
+        "source": _STRING,
+        "title": _STRING,
+        "text": _STRING,
+        "authors": {"type": "array", "items": _STRING},
+        "tags": {"type": "array", "items": _STRING},
+        "published": _NULLABLE_STRING,
+        "fetched_at": _STRING,
+        "updated_at": _STRING,
+        "duplicate_of": _NULLABLE_INT,
+        "story_id": _NULLABLE_INT,
+        "language": _NULLABLE_STRING,
+        "image_url": _NULLABLE_STRING,
+    },
+}
+
+
+def _ok(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+
+
+def _list_of(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"type": "array", "items": item}},
+    }
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "techblog-aggregator",
+        "version": "1",
+        "description": "Read-only access to the stored articles, stories and sources.",
+    },
+    "paths": {
+        "/api/articles": {
+            "get": {
+                "summary": "Stored articles, newest first (copies of other articles left out)",
+                "parameters": [_SOURCE, _SINCE, _LIMIT, _OFFSET],
+                "responses": {"200": _ok(_list_of("articles", _ARTICLE)), "400": _ERROR},
+            }
+        },
+        "/api/articles/{id}": {
+            "get": {
+                "summary": "One article with the URLs of its copies",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"200": _ok(_ARTICLE), "404": _ERROR},
+            }
+        },
+        "/api/search": {
+            "get": {
+                "summary": 'Full-text search: words, "phrases", prefix*, -excluded',
+                "parameters": [
+                    _param("q", "The query", _STRING, required=True),
+                    _SOURCE,
+                    _param("author", "Only articles by this author", _STRING),
+                    _param("tag", "Only articles with this tag", _STRING),
+                    _param(
+                        "story", "Only articles of this story", {"type": "integer", "minimum": 0}
+                    ),
+                    _SINCE,
+                    _param("until", "Older than: a duration or an ISO date", _STRING),
+                    _LIMIT,
+                    _OFFSET,
+                ],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["query", "results"],
+                            "properties": {
+                                "query": _STRING,
+                                "results": {"type": "array", "items": _ARTICLE},
+                            },
+                        }
+                    ),
+                    "400": _ERROR,
+                },
+            }
+        },
+        "/api/stories": {
+            "get": {
+                "summary": "Stories of the last hours, most covered first",
+                "parameters": [
+                    _param(
+                        "hours",
+                        "Window in hours",
+                        {"type": "integer", "minimum": 1, "maximum": 8760},
+                    ),
+                    _param(
+                        "min_sources",
+                        "At least this many outlets",
+                        {"type": "integer", "minimum": 1, "maximum": 1000},
+                    ),
+                    _LIMIT,
+                ],
+                "responses": {"200": _ok(_list_of("stories", {"type": "object"})), "400": _ERROR},
+            }
+        },
+        "/api/sources": {
+            "get": {
+                "summary": "The sources and their article counts",
+                "responses": {"200": _ok(_list_of("sources", {"type": "object"}))},
+            }
+        },
+    },
+}
