@@ -196,12 +196,12 @@ def _search_postgres(
     statement = text(
         f"""
         SELECT best.id, best.score,
-               ts_headline('english', left(a.text, 100000), best.q,
+               ts_headline('english', left(a.text, 100000), to_tsquery('english', :query),
                            :options) AS snippet
         FROM (
-            SELECT a.id, ts_rank_cd(a.search_vector, q) AS score, q
-            FROM articles AS a, to_tsquery('english', :query) AS q
-            WHERE a.search_vector @@ q AND {where}
+            SELECT a.id, ts_rank_cd(a.search_vector, to_tsquery('english', :query)) AS score
+            FROM articles AS a
+            WHERE a.search_vector @@ to_tsquery('english', :query) AND {where}
             ORDER BY score DESC, a.id DESC
             LIMIT :limit OFFSET :offset
         ) AS best JOIN articles AS a ON a.id = best.id
