@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl soak constraints clean
+.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl bench-search soak constraints clean
 
 install: $(STAMP)
 
@@ -30,7 +30,10 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Speed and quality figures, each with its reference measured in the same run
-bench: bench-extract bench-dedup bench-crawl
+bench: bench-extract bench-dedup bench-crawl bench-search
+
+bench-search: install
+	$(BIN)/python -m benchmarks.search --articles 100000 --postgres
 
 soak: install
 	$(BIN)/python -m benchmarks.soak --minutes 60
