@@ -8,7 +8,7 @@ import logging
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,19 +59,12 @@ def parse_since(value: str | None) -> datetime | None:
     """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
     if not value:
         return None
-    from aggregator.sources import parse_duration
+    from aggregator.sources import parse_moment
 
     try:
-        return datetime.now(UTC) - parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
+        return parse_moment(value)
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{value!r} is neither a duration (30m, 2h, 2d) nor an ISO 8601 date"
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise click.BadParameter(str(exc)) from exc
 
 
 def emit_json(obj: Any) -> None:

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,21 @@ def parse_duration(text: str) -> timedelta:
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be longer than zero")
     return timedelta(seconds=seconds)
+
+
+def parse_moment(value: str) -> datetime:
+    """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is neither a duration (30m, 2h, 2d) nor an ISO 8601 date"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def format_duration(value: timedelta) -> str:

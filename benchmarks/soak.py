@@ -42,7 +42,8 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """Process ids whose parent is pid (from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -98,7 +99,7 @@ def soak(minutes: float, publish_every: float, workdir: Path) -> dict[str, Any]:
                     file=sys.stderr,
                     flush=True,
                 )
-            for child in _children(process.pid):
+            for child in child_pids(process.pid):
                 crawl_peak = max(crawl_peak, _rss_kib(child))
             if process.poll() is not None:
                 raise RuntimeError(f"the scheduler exited early, see {workdir / 'schedule.log'}")

@@ -36,6 +36,7 @@ from aggregator.sources import Source
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun, MinhashBand, SourceSchedule
+from benchmarks.soak import child_pids
 from tests.conftest import FAST_CRAWL, ROOT
 
 FAST = [arg for key, value in FAST_CRAWL.items() for arg in ("-s", f"{key}={value}")]
@@ -302,20 +303,6 @@ def test_hanging_crawl_is_stopped_at_its_limit_and_recorded(
     assert run.stop() == 0
 
 
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is pid (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def test_sigterm_during_a_crawl_leaves_no_process_and_no_partial_article(
     blog: LiveBlog, schedule: Callable[..., Schedule]
 ) -> None:
@@ -323,7 +310,7 @@ def test_sigterm_during_a_crawl_leaves_no_process_and_no_partial_article(
     blog.server.routes[posts[0].path] = slow_route(120)
     run = schedule(blog.source_toml(interval="60s"), "--grace", "1s", "-s", "DOWNLOAD_TIMEOUT=100")
     run.wait_for("the quick pages stored", lambda: len(run.articles()) == 2)
-    crawls = _children(run.process.pid)
+    crawls = child_pids(run.process.pid)
     assert crawls, "the crawl subprocess should be running"
     assert run.stop() == 0
     for pid in crawls:

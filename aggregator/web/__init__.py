@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator.export import atom_lines, split_snippet
+from aggregator.sources import parse_moment
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Source
@@ -106,22 +107,13 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 
 
 def _moment(request: Request, name: str) -> datetime | None:
-    from aggregator.sources import parse_duration
-
     value = request.query_params.get(name)
     if not value:
         return None
     try:
-        return datetime.now(UTC) - parse_duration(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(
-            f"{name} must be a duration (2d, 36h) or an ISO date, not {value!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_moment(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
 
 
 def _filters(request: Request) -> Filters:
