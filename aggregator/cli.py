@@ -280,7 +280,7 @@ def articles(
 @click.option("--source", help="Only this source.")
 @click.option("--author", help="Only articles by this author (exact name, any case).")
 @click.option("--tag", help="Only articles with this tag.")
-@click.option("--story", type=int, help="Only articles of this story id.")
+@click.option("--story", type=click.IntRange(0, 2**31 - 1), help="Only articles of this story id.")
 @click.option("--since", help="Only articles newer than this: 2d, 36h, or an ISO date.")
 @click.option("--until", help="Only articles older than this: 2d, 36h, or an ISO date.")
 @click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -24,6 +25,8 @@ from aggregator.web import CONTENT_SECURITY_POLICY, create_app
 from tests.test_story_store import EVENT, OTHER
 
 CHROMIUM = "/usr/bin/chromium"
+# generated requests per API operation (AGGREGATOR_API_EXAMPLES for a longer hunt)
+EXAMPLES = int(os.environ.get("AGGREGATOR_API_EXAMPLES", "40"))
 HOSTILE_TITLE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned=2">Evil'
 HOSTILE_TEXT = (
     '<script>window.pwned = 3</script> The <b>bold</b> claim about compilers & "quotes" '
@@ -98,6 +101,8 @@ def test_article_page_shows_copies_and_story(client: TestClient) -> None:
     assert page.text.count("/articles/") >= 2
     assert client.get("/articles/999999").status_code == 404
     assert client.get("/articles/abc").status_code == 404
+    assert client.get("/articles/2147483648").status_code == 404  # beyond the id column
+    assert client.get("/api/articles/99999999999999").status_code == 404
 
 
 def test_source_pages_and_pagination(client: TestClient) -> None:
@@ -126,6 +131,8 @@ def test_json_api(client: TestClient) -> None:
     error = client.get("/api/search", params={"q": "-only"})
     assert error.status_code == 400 and "nothing to search for" in error.json()["error"]
     assert client.get("/api/articles", params={"limit": 0}).status_code == 400
+    assert client.get("/api/articles", params={"source": "a\x00b"}).status_code == 400
+    assert client.get("/sources/a%00b").status_code == 404
     spec = client.get("/api/openapi.json").json()
     assert set(spec["paths"]) >= {"/api/articles", "/api/search", "/api/stories", "/api/sources"}
 
@@ -154,7 +161,7 @@ def test_api_never_answers_500(db_url: str, tmp_path: Path) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
         def no_server_error(case: Any) -> None:
             response = case.call()
             assert response.status_code < 500, (case.path, case.query, response.text[:300])

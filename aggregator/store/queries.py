@@ -42,6 +42,8 @@ STORY_LEAD_CHARS = 600
 
 # Keep IN lists well below SQLite's and PostgreSQL's parameter limits
 _IN_CHUNK = 500
+# Article and story ids are 32-bit integers: a larger number names nothing
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -455,6 +457,8 @@ def list_articles(
 def get_article(session: Session, key: str | int) -> Article | None:
     """The article with that id, or with that URL or canonical URL."""
     if isinstance(key, int) or str(key).isdigit():
+        if int(key) > MAX_ID:
+            return None
         return session.get(Article, int(key), options=[joinedload(Article.source)])
     return session.scalar(
         select(Article)

@@ -106,6 +106,14 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     return number
 
 
+def _text(request: Request, name: str) -> str | None:
+    """A text parameter; NUL characters (which PostgreSQL refuses in text) are a bad request."""
+    value = request.query_params.get(name) or None
+    if value is not None and "\x00" in value:
+        raise BadRequest(f"{name} must not contain NUL characters")
+    return value
+
+
 def _moment(request: Request, name: str) -> datetime | None:
     value = request.query_params.get(name)
     if not value:
@@ -118,10 +126,10 @@ def _moment(request: Request, name: str) -> datetime | None:
 
 def _filters(request: Request) -> Filters:
     return Filters(
-        source=request.query_params.get("source") or None,
-        author=request.query_params.get("author") or None,
-        tag=request.query_params.get("tag") or None,
-        story=_int(request, "story", 0, 0, 2**62) or None,
+        source=_text(request, "source"),
+        author=_text(request, "author"),
+        tag=_text(request, "tag"),
+        story=_int(request, "story", 0, 0, queries.MAX_ID) or None,
         since=_moment(request, "since"),
         until=_moment(request, "until"),
     )
@@ -175,7 +183,7 @@ def create_app(db_url: str) -> Starlette:
         return render(request, "front.html", stories=stories, hours=hours, latest=latest)
 
     async def search_page(request: Request) -> Response:
-        query = request.query_params.get("q", "").strip()
+        query = (_text(request, "q") or "").strip()
         page = _int(request, "page", 1, 1, 1000)
         if not query:
             return render(request, "search.html", query="", hits=[], error=None, links={})
@@ -237,7 +245,7 @@ def create_app(db_url: str) -> Starlette:
         return atom(f"Articles of {name}", lambda s: _latest(s, name, FEED_SIZE), request)
 
     async def search_feed(request: Request) -> Response:
-        query = request.query_params.get("q", "")
+        query = _text(request, "q") or ""
         filters = _filters(request)
         # parse now, so a bad query is a 400 and not a broken stream
         await read(lambda s: _hits(s, query, filters, 1, 0))
@@ -252,7 +260,7 @@ def create_app(db_url: str) -> Starlette:
     async def api_articles(request: Request) -> Response:
         limit = _int(request, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
         offset = _int(request, "offset", 0, 0, 10**9)
-        source = request.query_params.get("source") or None
+        source = _text(request, "source")
         since = _moment(request, "since")
         rows = await read(lambda s: _api_articles(s, source, since, limit, offset))
         return JSONResponse({"articles": rows, "limit": limit, "offset": offset})
@@ -267,7 +275,7 @@ def create_app(db_url: str) -> Starlette:
         return JSONResponse(data)
 
     async def api_search(request: Request) -> Response:
-        query = request.query_params.get("q", "")
+        query = _text(request, "q") or ""
         limit = _int(request, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
         offset = _int(request, "offset", 0, 0, 10**6)
         filters = _filters(request)
@@ -348,8 +356,8 @@ def create_app(db_url: str) -> Starlette:
 
 
 def _path_id(request: Request) -> int:
-    value = request.path_params["id"]
-    if not str(value).isdigit() or len(str(value)) > 18:
+    value = str(request.path_params["id"])
+    if not value.isdigit() or len(value) > 10 or int(value) > queries.MAX_ID:
         raise HTTPException(404, f"no article {value!r}")
     return int(value)
 
@@ -424,6 +432,8 @@ def _sources(session: Session) -> list[dict[str, Any]]:
 
 
 def _source_exists(session: Session, name: str) -> bool:
+    if "\x00" in name:
+        return False
     return session.scalar(select(Source.id).where(Source.name == name)) is not None
 
 

@@ -107,7 +107,9 @@ OPENAPI: dict[str, Any] = {
                     _param("author", "Only articles by this author", _STRING),
                     _param("tag", "Only articles with this tag", _STRING),
                     _param(
-                        "story", "Only articles of this story", {"type": "integer", "minimum": 0}
+                        "story",
+                        "Only articles of this story",
+                        {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                     ),
                     _SINCE,
                     _param("until", "Older than: a duration or an ISO date", _STRING),
