@@ -27,8 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,12 +134,6 @@ def crawl_command(name: str, run_id: int, config: ScheduleConfig) -> list[str]:
 
 
 @dataclass
-class _Running:
-    process: subprocess.Popen[bytes]
-    started: float
-
-
-@dataclass
 class _SourcesFile:
     """The sources file as last read: its fingerprint and enabled sources by name."""
 
@@ -161,7 +154,7 @@ class Scheduler:
             timezone=UTC,
         )
         self.sources = _SourcesFile()
-        self.running: dict[str, _Running] = {}
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -207,15 +200,15 @@ class Scheduler:
         deadline = time.monotonic() + self.config.grace
         while self._running() and time.monotonic() < deadline:
             time.sleep(0.1)
-        for name, running in self._running().items():
+        for name, process in self._running().items():
             logger.info("stopping the crawl of %s (grace period over)", name)
-            _stop(running.process)
+            _stop(process)
         # the worker threads record the stopped runs; wait for them
         deadline = time.monotonic() + STOP_TIMEOUT + 5
         while self._running() and time.monotonic() < deadline:
             time.sleep(0.1)
 
-    def _running(self) -> dict[str, _Running]:
+    def _running(self) -> dict[str, subprocess.Popen[bytes]]:
         with self.lock:
             return dict(self.running)
 
@@ -300,7 +293,7 @@ class Scheduler:
     def _run_subprocess(self, name: str, run_id: int) -> CrawlOutcome:
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "aggregator.settings"}
         timed_out = False
-        with _log_file() as log:
+        with tempfile.TemporaryFile(prefix="aggregator-crawl-") as log:
             process = subprocess.Popen(
                 crawl_command(name, run_id, self.config),
                 stdout=log,
@@ -310,7 +303,7 @@ class Scheduler:
                 start_new_session=True,  # the terminal's Ctrl-C goes to us, not to the crawls
             )
             with self.lock:
-                self.running[name] = _Running(process, time.monotonic())
+                self.running[name] = process
             try:
                 process.wait(timeout=self.config.time_limit)
             except subprocess.TimeoutExpired:
@@ -450,12 +443,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
     except ProcessLookupError:
         pass
-
-
-@contextmanager
-def _log_file() -> Iterator[Any]:
-    with tempfile.TemporaryFile(prefix="aggregator-crawl-") as log:
-        yield log
 
 
 # The scheduler the jobs run in: APScheduler stores jobs as references to importable
