@@ -137,7 +137,7 @@ def _filters(request: Request) -> Filters:
 
 def create_app(db_url: str) -> Starlette:
     """Build the web application over the store at db_url."""
-    engine: Engine | None = open_store(db_url)
+    engine = open_store(db_url)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["highlighted"] = highlighted
     templates.env.filters["paragraphs"] = paragraphs
@@ -146,11 +146,9 @@ def create_app(db_url: str) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        assert engine is not None
         engine.dispose()
 
     def db(work: Callable[[Session], Any]) -> Any:
-        assert engine is not None
         with session_scope(engine) as session:
             return work(session)
 
@@ -226,7 +224,6 @@ def create_app(db_url: str) -> Starlette:
 
     def atom(title: str, work: Callable[[Session], list[Article]], request: Request) -> Response:
         def lines() -> Iterator[str]:
-            assert engine is not None
             with session_scope(engine) as session:
                 articles = work(session)
                 yield from atom_lines(articles, title, str(request.url), str(request.url))
