@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import json
 import os
@@ -16,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +27,7 @@ from aggregator.demo.server import SiteGroup
 from aggregator.extract import extract_article
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
+from benchmarks import postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,8 +41,6 @@ CRAWL_SETTINGS = {
 }
 # The reference must obey robots.txt too, or it would skip a request ours makes
 REFERENCE_SETTINGS = {**CRAWL_SETTINGS, "ROBOTSTXT_OBEY": "True"}
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 CONTENT_TYPE = "text/html; charset=utf-8"
 PROGRESS_EVERY = 5.0
 PROFILE_PAGES = 200
@@ -1036,21 +1033,6 @@ def profile_extraction(group: SiteGroup, paths: dict[str, set[str]], top: int = 
     pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(top)
 
 
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database on 127.0.0.1:5432; drop it afterwards."""
-    import psycopg
-
-    name = f"bench_crawl_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def run_backend(
     backend: str,
     db_url: str,
@@ -1162,7 +1144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "sqlite", sqlite_url, sources, workdir, group, paths, reference, extraction
             )
             if args.postgres:
-                with postgres_database() as pg_url:
+                with postgres_database("bench_crawl") as pg_url:
                     backends["postgresql"] = run_backend(
                         "postgresql", pg_url, sources, workdir, group, paths, reference, extraction
                     )

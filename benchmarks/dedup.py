@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -62,6 +61,7 @@ from aggregator.store.models import (
 )
 from aggregator.store.queries import NEAR_DUPLICATE_THRESHOLD, save_article, story_lead
 from aggregator.store.stories import SqlStoryStore
+from benchmarks import postgres_database
 from benchmarks.extract import (
     EXTRACTION,
     BenchmarkError,
@@ -74,8 +74,6 @@ from benchmarks.extract import (
 
 TEXT_CACHE = "dedup-texts.json"
 TEXT_CACHE_VERSION = 1
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 # Targets of issue 4
 TARGET_PRECISION = 0.99
@@ -720,7 +718,7 @@ def near_benchmark(
     )
     if postgres:
         _progress(f"near-duplicates: storing {len(pages)} articles in PostgreSQL")
-        with postgres_database() as pg_url:
+        with postgres_database("bench_dedup") as pg_url:
             result["backends"]["postgresql"] = run_near_backend(
                 near, pages, pg_url, NEAR_DUPLICATE_THRESHOLD
             )
@@ -1432,35 +1430,12 @@ def cost_benchmark(
     run = CostRun(make_corpus(texts), sizes, seed, probes, jobs, now, cache)
     backends = {"sqlite": run_cost_backend(f"sqlite:///{workdir / 'cost.db'}", run)}
     if postgres:
-        with postgres_database() as pg_url:
+        with postgres_database("bench_dedup") as pg_url:
             backends["postgresql"] = run_cost_backend(pg_url, run)
     return {"probes": probes, "near_duplicate_probes": probes // 2, "backends": backends}
 
 
-# --- stories -----------------------------------------------------------------------------
-
-
-def story_benchmark() -> None:
-    """STUB: story grouping is benchmarked by benchmarks/stories.py, written separately."""
-    print("story grouping benchmark: see benchmarks/stories.py")
-
-
 # --- running -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """Create a fresh PostgreSQL database on 127.0.0.1:5432; drop it afterwards."""
-    import psycopg
-
-    name = f"bench_dedup_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.format(name=name)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _verdict(ok: bool) -> str:
@@ -1592,7 +1567,7 @@ def _cost_report(cost: dict[str, Any]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks and print the figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.dedup", description=__doc__)
-    parser.add_argument("--only", choices=("near", "cost", "stories"), help="run one benchmark")
+    parser.add_argument("--only", choices=("near", "cost"), help="run one benchmark")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--postgres", action="store_true", help="also PostgreSQL on 127.0.0.1")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="store sizes")
@@ -1608,7 +1583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--sizes takes comma-separated integers")
     if not sizes or sizes[0] < 1000 or args.probes < MIN_PROBES:
         parser.error(f"sizes must be >= 1000 and --probes >= {MIN_PROBES}")
-    wanted = {args.only} if args.only else {"near", "cost", "stories"}
+    wanted = {args.only} if args.only else {"near", "cost"}
     workdir = Path(tempfile.mkdtemp(prefix="bench-dedup-"))
     result: dict[str, Any] = {}
     try:
@@ -1635,8 +1610,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         print(json.dumps(result, default=str))
-    if "stories" in wanted:
-        story_benchmark()
     return 0
 
 

@@ -11,6 +11,7 @@ run is a plain LIKE scan for the same words, what a store without a text index w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import statistics
@@ -29,6 +30,7 @@ from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article
 from aggregator.store.search import search
+from benchmarks import postgres_database
 
 TARGET_P95_MS = 50.0
 VOCABULARY = 30_000
@@ -36,7 +38,6 @@ WORDS_PER_ARTICLE = 250
 QUERIES = 200
 LIKE_QUERIES = 10
 BATCH = 2_000
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _vocabulary(rng: random.Random) -> list[str]:
@@ -135,27 +136,17 @@ def measure(engine: Engine, sample: list[list[str]], seed: int = 2) -> dict[str,
 def run(articles: int, postgres: bool) -> dict[str, Any]:
     """Fill and measure each engine; return the figures."""
     figures: dict[str, Any] = {"articles": articles, "target_p95_ms": TARGET_P95_MS}
-    with tempfile.TemporaryDirectory(prefix="aggregator-search-") as folder:
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="aggregator-search-"))
         urls = {"sqlite": f"sqlite:///{Path(folder) / 'search.db'}"}
-        admin = None
         if postgres:
-            import psycopg
-
-            name = f"aggbench_{uuid.uuid4().hex[:10]}"
-            admin = psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True)
-            admin.execute(f'CREATE DATABASE "{name}"')
-            urls["postgresql"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        try:
-            for label, url in urls.items():
-                print(f"search ({label}): filling {articles} articles", file=sys.stderr)
-                engine = open_store(url)
-                sample = fill(engine, articles)
-                figures[label] = measure(engine, sample)
-                engine.dispose()
-        finally:
-            if admin is not None:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.close()
+            urls["postgresql"] = stack.enter_context(postgres_database("bench_search"))
+        for label, url in urls.items():
+            print(f"search ({label}): filling {articles} articles", file=sys.stderr)
+            engine = open_store(url)
+            sample = fill(engine, articles)
+            figures[label] = measure(engine, sample)
+            engine.dispose()
     return figures
 
 
