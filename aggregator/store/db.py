@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -30,6 +30,17 @@ _PG_MIGRATION_LOCK = 4_242_001
 # and the full-text search index (FTS5 table and its shadow tables, the tsvector column)
 UNMODELLED_TABLE_PREFIXES = ("apscheduler_jobs", "articles_fts")
 UNMODELLED_NAMES = frozenset({"search_vector", "ix_articles_search_vector"})
+
+
+T = TypeVar("T")
+# Keep IN lists well below SQLite's and PostgreSQL's parameter limits
+IN_LIST_LIMIT = 500
+
+
+def chunked(items: Sequence[T], size: int = IN_LIST_LIMIT) -> Iterator[Sequence[T]]:
+    """Split items into runs short enough for one IN list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def is_modelled(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
 from aggregator.items import PageItem, utcnow
+from aggregator.store.db import chunked
 from aggregator.store.models import (
     Article,
     CrawlError,
@@ -40,8 +41,6 @@ NEAR_DUPLICATE_THRESHOLD = 0.5
 # Story grouping compares the headline and about this much of the opening text
 STORY_LEAD_CHARS = 600
 
-# Keep IN lists well below SQLite's and PostgreSQL's parameter limits
-_IN_CHUNK = 500
 # Article and story ids are 32-bit integers: a larger number names nothing
 MAX_ID = 2**31 - 1
 
@@ -74,8 +73,7 @@ def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
     """Return those of the given URLs already stored, as fetched URL or as canonical URL."""
     wanted = list(dict.fromkeys(urls))
     found: set[str] = set()
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start : start + _IN_CHUNK]
+    for chunk in chunked(wanted):
         rows = session.execute(
             select(Article.url, Article.canonical_url).where(
                 or_(Article.url.in_(chunk), Article.canonical_url.in_(chunk))
@@ -356,8 +354,8 @@ def list_stories(
         query = query.limit(limit)
     stories = list(session.scalars(query))
     members: dict[int, list[Article]] = {story.id: [] for story in stories}
-    for chunk_start in range(0, len(stories), _IN_CHUNK):
-        ids = [story.id for story in stories[chunk_start : chunk_start + _IN_CHUNK]]
+    for chunk in chunked(stories):
+        ids = [story.id for story in chunk]
         for article in session.scalars(
             select(Article)
             .options(joinedload(Article.source))
@@ -591,10 +589,8 @@ def validators_for(
     """Return the stored (ETag, Last-Modified) of those URLs that have any."""
     wanted = list(dict.fromkeys(urls))
     found: dict[str, tuple[str | None, str | None]] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        rows = session.scalars(
-            select(HttpValidator).where(HttpValidator.url.in_(wanted[start : start + _IN_CHUNK]))
-        )
+    for chunk in chunked(wanted):
+        rows = session.scalars(select(HttpValidator).where(HttpValidator.url.in_(chunk)))
         found.update({row.url: (row.etag, row.last_modified) for row in rows})
     return found
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, text, union_all
@@ -11,14 +11,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from aggregator.dedup.stories import StoryState
+from aggregator.store.db import chunked
 from aggregator.store.models import Story, StoryKey, TermFrequency
 
 # The row of term_frequencies that counts the documents themselves
 _DOCUMENTS = ""
 # The width of story_keys.key and term_frequencies.term
 _MAX_TERM_CHARS = 120
-# Keep IN lists well below SQLite's and PostgreSQL's parameter limits
-_CHUNK = 500
 # Any constant works: the same in every process that shares the database
 _PG_STORY_LOCK = 4_242_002
 
@@ -26,11 +25,6 @@ _PG_STORY_LOCK = 4_242_002
 def _fitting(terms: Collection[str]) -> list[str]:
     """The terms short enough for the term and key columns (longer ones are rare names)."""
     return [term for term in terms if len(term) <= _MAX_TERM_CHARS]
-
-
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 class SqlStoryStore:
@@ -55,7 +49,7 @@ class SqlStoryStore:
     def document_frequencies(self, terms: Collection[str]) -> dict[str, int]:
         """Return the document frequency of each known term among terms."""
         found: dict[str, int] = {}
-        for chunk in _chunks(_fitting(terms)):
+        for chunk in chunked(_fitting(terms)):
             rows = self.session.execute(
                 select(TermFrequency.term, TermFrequency.documents).where(
                     TermFrequency.term.in_(chunk)
@@ -68,11 +62,9 @@ class SqlStoryStore:
         """Count one more (or, with step=-1, one less) document containing each term."""
         rows = [{"term": term, "documents": step} for term in {*_fitting(terms), _DOCUMENTS}]
         dialect_insert = pg_insert if self.postgres else sqlite_insert
-        for chunk_start in range(0, len(rows), _CHUNK):
+        for chunk in chunked(rows):
             # One multi-row statement: one round trip instead of one per term
-            statement = dialect_insert(TermFrequency).values(
-                rows[chunk_start : chunk_start + _CHUNK]
-            )
+            statement = dialect_insert(TermFrequency).values(list(chunk))
             self.session.execute(
                 statement.on_conflict_do_update(
                     index_elements=[TermFrequency.term],
