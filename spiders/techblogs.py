@@ -212,10 +212,17 @@ class TechBlogsSpider(scrapy.Spider):
         return request
 
     def _validators(self, url: str) -> tuple[str | None, str | None]:
+        """The stored validators of a URL; the configured feeds' were read in one query."""
         if url not in self.validators and self.engine is not None:
-            with session_scope(self.engine) as session:
-                self.validators.update(queries.validators_for(session, [url]))
+            self._load_validators([url])
         return self.validators.get(url, (None, None))
+
+    def _load_validators(self, urls: list[str]) -> None:
+        assert self.engine is not None
+        with session_scope(self.engine) as session:
+            found = queries.validators_for(session, urls)
+        # URLs without validators are remembered too, so they are not looked up again
+        self.validators.update({url: found.get(url, (None, None)) for url in urls})
 
     def _not_modified(self, response: Response) -> bool:
         """Count a 304 and say so; otherwise remember the response's validators."""
@@ -228,15 +235,18 @@ class TechBlogsSpider(scrapy.Spider):
             logger.info("%s: not modified", response.url)
             return True
         if response.meta.get("handle_httpstatus_list") and self.engine is not None:
+            # kept under the URL that is requested next time, before any redirect
+            url = (response.meta.get("redirect_urls") or [response.url])[0]
             etag = response.headers.get("ETag")
             last_modified = response.headers.get("Last-Modified")
-            with session_scope(self.engine) as session:
-                queries.save_validator(
-                    session,
-                    response.url,
-                    etag.decode("latin-1") if etag else None,
-                    last_modified.decode("latin-1") if last_modified else None,
-                )
+            validators = (
+                etag.decode("latin-1") if etag else None,
+                last_modified.decode("latin-1") if last_modified else None,
+            )
+            if self.validators.get(url) != validators:
+                with session_scope(self.engine) as session:
+                    queries.save_validator(session, url, *validators)
+                self.validators[url] = validators
         return False
 
     def _note_asked_wait(self, cache_control: bytes | None, retry_after: bytes | None) -> None:
@@ -305,6 +315,8 @@ class TechBlogsSpider(scrapy.Spider):
             state.scheduled += 1
             yield self._request(state, self.single_url, self.parse_article, entry=None)
             return
+        if self.engine is not None and not self.refresh:
+            self._load_validators([url for s in self.sources for url in (*s.feeds, *s.sitemaps)])
         for state in self.states.values():
             for request in self._discovery_requests(state):
                 yield request
