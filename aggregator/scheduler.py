@@ -394,10 +394,6 @@ class Scheduler:
             next_run_time=datetime.now(UTC) + timedelta(seconds=1),
         )
 
-    def retention(self) -> dict[str, int]:
-        """Drop old raw HTML, prune old articles if asked, and compact SQLite."""
-        return apply_retention(self.engine, self.config)
-
 
 def apply_retention(engine: Engine, config: ScheduleConfig) -> dict[str, int]:
     """Drop raw HTML older than raw_html_days, prune articles older than prune_days (if set),
@@ -463,7 +459,7 @@ def run_retention() -> None:
     """Job: apply the retention rules (see apply_retention)."""
     if _SERVICE is not None:
         try:
-            _SERVICE.retention()
+            apply_retention(_SERVICE.engine, _SERVICE.config)
         except Exception:
             logger.exception("retention failed")
 
