@@ -42,7 +42,8 @@ bench-extract: install
 	$(BIN)/python -m benchmarks.extract
 
 bench-dedup: install
-	$(BIN)/python -m benchmarks.stories
+	# its FAIL is printed (and shown as an ignored error) without stopping the other benchmarks
+	-$(BIN)/python -m benchmarks.stories
 	$(BIN)/python -m benchmarks.dedup --postgres
 
 bench-crawl: install
