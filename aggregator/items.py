@@ -49,3 +49,5 @@ class PageItem:
     canonical_url: str | None = None
     content_hash: str | None = None
     minhash: bytes | None = None
+    # Filled by pipelines/store.py: inserted, updated, unchanged or duplicate
+    stored_as: str | None = None

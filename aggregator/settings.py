@@ -45,6 +45,11 @@ ITEM_PIPELINES = {
     "pipelines.store.StorePipeline": 500,
 }
 
+# Workers (aggregator.worker) drop the queued requests of a source crawl past its time limit
+DOWNLOADER_MIDDLEWARES = {
+    "aggregator.worker.CancelledTaskMiddleware": 50,
+}
+
 # Progress line on stderr (sources done, pages, articles stored, errors)
 EXTENSIONS = {
     "aggregator.progress.ProgressExtension": 500,
@@ -87,3 +92,12 @@ AGGREGATOR_GRACE_PERIOD = os.environ.get("AGGREGATOR_GRACE_PERIOD", "30s")
 AGGREGATOR_RAW_HTML_RETENTION = os.environ.get("AGGREGATOR_RAW_HTML_RETENTION", "30d")
 AGGREGATOR_ARTICLE_RETENTION = os.environ.get("AGGREGATOR_ARTICLE_RETENTION", "0")
 AGGREGATOR_RETENTION_EVERY = os.environ.get("AGGREGATOR_RETENTION_EVERY", "24h")
+
+# The frontier: a failing article URL is tried this many times in all, waiting this long before
+# the second attempt and twice as long before each next one (404/410 and robots.txt: never again)
+AGGREGATOR_RETRY_ATTEMPTS = int(os.environ.get("AGGREGATOR_RETRY_ATTEMPTS", "5"))
+AGGREGATOR_RETRY_BACKOFF = os.environ.get("AGGREGATOR_RETRY_BACKOFF", "1h")
+
+# Set in worker processes (aggregator.worker): the spider stays open and crawls the sources it
+# is given, each recorded as its own crawl run
+AGGREGATOR_WORKER = False

@@ -49,6 +49,8 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         self.engine = open_store(self.db_url)
+        if self.crawler.settings.getbool("AGGREGATOR_WORKER"):
+            return  # a worker's spider records one crawl run per source it crawls
         spider = self.crawler.spider
         sources = list(getattr(spider, "sources", []))
         with session_scope(self.engine) as session:
@@ -73,17 +75,22 @@ class StorePipeline:
             stats.inc_value("aggregator/store/errors")
             logger.error("Could not store %s: %s", item.url, exc)
             raise DropItem(f"{item.url}: database error: {exc.__class__.__name__}") from exc
+        item.stored_as = result.status
         stats.inc_value(f"aggregator/store/{result.status}")
         logger.debug("Stored %s as article %s (%s)", item.url, result.article_id, result.status)
         return item
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
         """Remember why a page was not stored, for the crawl run's error list."""
-        if isinstance(item, PageItem):
+        if isinstance(item, PageItem) and self.run_id is not None:
             self.dropped.append((item.source, item.url, f"dropped: {exception}"))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.engine is None or self.run_id is None:
+        if self.engine is None:
+            return
+        if self.run_id is None:
+            self.engine.dispose()
+            self.engine = None
             return
         stats: dict[str, Any] = {
             key: value.isoformat() if hasattr(value, "isoformat") else value

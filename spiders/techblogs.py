@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -41,10 +45,15 @@ from aggregator.sources import (
     discover_feed_links,
     load_sources,
     looks_like_feed,
+    parse_duration,
     select_sources,
 )
-from aggregator.store import queries
+from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, session_scope
+from aggregator.store.frontier import Discovered, RetryPolicy
+
+if TYPE_CHECKING:
+    from aggregator.worker import TaskChannel
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +64,23 @@ _MAX_AGE_RE = re.compile(r"(?:^|[,\s])s?-?max-?age\s*=\s*(\d+)", re.I)
 
 @dataclass
 class _SourceState:
-    """What the spider knows about one source during a crawl."""
+    """What the spider knows about one crawl of one source (a task, in a worker)."""
 
     source: Source
+    key: int
+    # the crawl run of this source alone (workers); None when one run covers the whole crawl
+    run_id: int | None = None
     pending: int = 0
     scheduled: int = 0
+    items: int = 0
+    fetching: bool = False
     done: bool = False
+    cancelled: bool = False
     seen: set[str] = field(default_factory=set)
+    discovered: list[Discovered] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)
+    errors: list[tuple[str | None, str, str]] = field(default_factory=list)
+    on_done: Callable[[_SourceState], None] | None = None
 
 
 def _headers(response: Response) -> dict[str, str]:
@@ -113,7 +132,13 @@ def _retry_after(value: bytes | None) -> float:
 
 
 class TechBlogsSpider(scrapy.Spider):
-    """Crawl the selected sources (-a source=a,b) or one page (-a url=URL) into PageItems."""
+    """Crawl the selected sources (-a source=a,b) or one page (-a url=URL) into PageItems.
+
+    Discovery (feeds, sitemaps, listings) adds article URLs to the frontier; once a source's
+    discovery is over, its due frontier URLs are fetched, newest first, up to the limit.
+    In a worker (aggregator.worker) the spider stays open and crawls the sources it is given,
+    each as its own crawl run with its own time limit.
+    """
 
     name = "techblogs"
 
@@ -123,6 +148,7 @@ class TechBlogsSpider(scrapy.Spider):
         limit: str | int | None = None,
         url: str | None = None,
         refresh: str | bool | None = None,
+        tasks: TaskChannel | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -130,37 +156,58 @@ class TechBlogsSpider(scrapy.Spider):
         self.limit_arg = limit
         self.single_url = url
         self.refresh = str(refresh).lower() in {"1", "true", "yes"} if refresh else False
+        self.tasks = tasks
         self.sources: list[Source] = []
-        self.states: dict[str, _SourceState] = {}
+        # crawls of sources under way (by task key); the current one of each source by name
+        self.states: dict[int, _SourceState] = {}
+        self.current: dict[str, _SourceState] = {}
         self.crawl_errors: list[tuple[str | None, str, str]] = []
-        self.limit = 50
-        self.listing_depth = 3
+        self.limit = 0
+        self.listing_depth = 0
+        self.retry = RetryPolicy()
         self.engine: Engine | None = None
         # ETag / Last-Modified of feeds and sitemaps from earlier crawls, by URL
         self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self._keys = itertools.count()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> TechBlogsSpider:
         spider: TechBlogsSpider = super().from_crawler(crawler, *args, **kwargs)
         spider._configure(crawler)
+        crawler.signals.connect(spider._item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider._item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
         return spider
 
     def _configure(self, crawler: Crawler) -> None:
         """Load and validate the sources before any request; a bad file stops the crawl here."""
         settings = crawler.settings
-        limit = self.limit_arg or settings.getint("AGGREGATOR_ARTICLE_LIMIT", 50)
+        limit = self.limit_arg or settings.getint("AGGREGATOR_ARTICLE_LIMIT")
         if not str(limit).isdigit() or int(limit) < 1:
             raise ValueError(f"-a limit must be a positive whole number, not {limit!r}")
         self.limit = int(limit)
-        self.listing_depth = settings.getint("AGGREGATOR_LISTING_DEPTH", 3)
-        if self.single_url:
+        self.listing_depth = settings.getint("AGGREGATOR_LISTING_DEPTH")
+        self.retry = RetryPolicy(
+            attempts=settings.getint("AGGREGATOR_RETRY_ATTEMPTS"),
+            backoff=parse_duration(settings.get("AGGREGATOR_RETRY_BACKOFF")).total_seconds(),
+        )
+        if self.tasks is not None:
+            pass  # sources arrive one task at a time
+        elif self.single_url:
             self.sources = [self._source_for_url(settings.get("AGGREGATOR_SOURCES"))]
             self.refresh = True
         else:
             all_sources = load_sources(settings.get("AGGREGATOR_SOURCES"))
             self.sources = select_sources(all_sources, self.source_names)
-        self.states = {source.name: _SourceState(source) for source in self.sources}
+        for source in self.sources:
+            self._new_state(source)
         self.engine = open_store(settings.get("AGGREGATOR_DB_URL"))
+
+    def _new_state(self, source: Source, run_id: int | None = None) -> _SourceState:
+        state = _SourceState(source, next(self._keys), run_id)
+        self.states[state.key] = state
+        self.current[source.name] = state
+        return state
 
     def _source_for_url(self, sources_path: str) -> Source:
         """The configured source a single URL belongs to, or an ad-hoc one named after its host."""
@@ -180,8 +227,26 @@ class TechBlogsSpider(scrapy.Spider):
         return Source(name=name or "adhoc", url=f"{parts.scheme}://{parts.netloc}/")
 
     def closed(self, reason: str) -> None:
+        # a worker stopped mid-crawl: its unfinished source crawls end as interrupted
+        for state in list(self.states.values()):
+            if state.run_id is not None and not state.done:
+                self._maybe_done(state, "interrupted")
         if self.engine is not None:
             self.engine.dispose()
+
+    # -- counting ---------------------------------------------------------------------------
+
+    def _inc(self, state: _SourceState | None, key: str, count: int = 1) -> None:
+        """Count in the crawl's stats and in the source's own (its crawl run, in a worker)."""
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(key, count)
+        if state is not None:
+            state.stats[key] += count
+
+    def _max(self, state: _SourceState, key: str, value: int) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.max_value(key, value)
+        state.stats[key] = max(state.stats[key], value)
 
     # -- requests and bookkeeping -------------------------------------------------------
 
@@ -194,7 +259,7 @@ class TechBlogsSpider(scrapy.Spider):
             callback=callback,
             errback=self._on_error,
             dont_filter=True,
-            meta={"source": state.source.name, **meta},
+            meta={"source": state.source.name, "task": state.key, **meta},
         )
 
     def _discovery_request(
@@ -224,15 +289,13 @@ class TechBlogsSpider(scrapy.Spider):
         # URLs without validators are remembered too, so they are not looked up again
         self.validators.update({url: found.get(url, (None, None)) for url in urls})
 
-    def _not_modified(self, response: Response) -> bool:
+    def _not_modified(self, state: _SourceState, response: Response) -> bool:
         """Count a 304 and say so; otherwise remember the response's validators."""
-        stats = self.crawler.stats
-        assert stats is not None
-        stats.inc_value("aggregator/discovery/ok")
-        self._note_asked_wait(response.headers.get("Cache-Control"), None)
+        self._inc(state, "aggregator/discovery/ok")
+        self._note_asked_wait(state, response.headers.get("Cache-Control"), None)
         if response.status == 304:
-            stats.inc_value("aggregator/not_modified")
-            logger.info("%s: not modified", response.url)
+            self._inc(state, "aggregator/not_modified")
+            logger.debug("%s: not modified", response.url)
             return True
         if response.meta.get("handle_httpstatus_list") and self.engine is not None:
             # kept under the URL that is requested next time, before any redirect
@@ -249,77 +312,203 @@ class TechBlogsSpider(scrapy.Spider):
                 self.validators[url] = validators
         return False
 
-    def _note_asked_wait(self, cache_control: bytes | None, retry_after: bytes | None) -> None:
+    def _note_asked_wait(
+        self, state: _SourceState, cache_control: bytes | None, retry_after: bytes | None
+    ) -> None:
         """Keep the longest wait a source asked for (max-age, Retry-After, feed TTL)."""
-        seconds = max(_max_age(cache_control), _retry_after(retry_after))
-        self._ask_wait(seconds)
+        self._ask_wait(state, max(_max_age(cache_control), _retry_after(retry_after)))
 
-    def _ask_wait(self, seconds: float) -> None:
-        stats = self.crawler.stats
-        assert stats is not None
+    def _ask_wait(self, state: _SourceState, seconds: float) -> None:
         if seconds > 0:
-            stats.max_value("aggregator/asked_wait_seconds", int(seconds))
+            self._max(state, "aggregator/asked_wait_seconds", int(seconds))
 
     def _state(self, response_or_failure: Response | Failure) -> _SourceState:
         if isinstance(response_or_failure, Failure):
             meta = response_or_failure.request.meta  # type: ignore[attr-defined]
         else:
             meta = response_or_failure.meta
-        return self.states[meta["source"]]
+        return self.states[meta["task"]]
 
     def _finish(self, state: _SourceState) -> None:
-        """Count one request of the source as answered; the source is done when none is left."""
+        """Count one request of the source as answered.
+
+        When its discovery is over, its due frontier URLs are fetched; when those are answered
+        too and their items stored, the source is done.
+        """
         state.pending -= 1
-        if state.pending == 0 and not state.done:
-            state.done = True
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("aggregator/sources_done")
-            logger.info("Source %s done: %d article pages", state.source.name, state.scheduled)
+        if state.pending > 0:
+            return
+        if state.cancelled:
+            self._forget(state)
+            return
+        if not state.fetching:
+            state.fetching = True
+            assert self.crawler.engine is not None
+            for request in self._article_requests(state):
+                self.crawler.engine.crawl(request)
+        self._maybe_done(state)
+
+    def _maybe_done(self, state: _SourceState, status: str = "finished") -> None:
+        if state.done or (status == "finished" and (state.pending or state.items)):
+            return
+        state.done = True
+        self._inc(state, "aggregator/sources_done")
+        logger.info("Source %s %s: %d article pages", state.source.name, status, state.scheduled)
+        if state.run_id is not None and self.engine is not None:
+            with session_scope(self.engine) as session:
+                stats: dict[str, Any] = dict(state.stats)
+                queries.finish_run(session, state.run_id, status, stats, state.errors)
+        if state.run_id is not None and self.current.get(state.source.name) is state:
+            del self.current[state.source.name]
+        self._forget(state)
+        if state.on_done is not None:
+            state.on_done(state)
+
+    def _forget(self, state: _SourceState) -> None:
+        """Drop a worker's finished source crawl once none of its requests is left."""
+        if state.done and not state.pending and state.run_id is not None:
+            self.states.pop(state.key, None)
 
     def _record_error(self, state: _SourceState | None, url: str, key: str, reason: str) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value("aggregator/errors")
-        self.crawler.stats.inc_value(f"aggregator/errors/{key}")
-        self.crawl_errors.append((state.source.name if state else None, url, reason))
+        self._inc(state, "aggregator/errors")
+        self._inc(state, f"aggregator/errors/{key}")
+        error = (state.source.name if state else None, url, reason)
+        if state is not None and state.run_id is not None:
+            state.errors.append(error)
+        else:
+            self.crawl_errors.append(error)
         logger.warning("%s: %s", url, reason)
+
+    def _frontier_failure(self, state: _SourceState, url: str, outcome: str, reason: str) -> None:
+        """Record in the frontier how fetching an article URL failed."""
+        if self.engine is None:
+            return
+        with session_scope(self.engine) as session:
+            frontier.record_failure(session, state.source.name, url, outcome, reason, self.retry)
 
     def _on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
         state = self._state(failure)
+        if state.cancelled:
+            self._finish(state)
+            return
         key, reason = _failure_reason(failure)
         if isinstance(failure.value, HttpError):
-            self._note_asked_wait(None, failure.value.response.headers.get("Retry-After"))
+            self._note_asked_wait(state, None, failure.value.response.headers.get("Retry-After"))
         if request.meta.get("discovery") and not request.meta.get("candidate"):
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("aggregator/discovery/failed")
+            self._inc(state, "aggregator/discovery/failed")
         try:
             if request.meta.get("candidate"):
                 # Probing the usual feed paths: a 404 there is expected, not a crawl error
                 logger.debug("%s: no feed at %s (%s)", state.source.name, request.url, reason)
             else:
                 self._record_error(state, request.url, key, reason)
+            if request.meta.get("article"):
+                outcome = {"http_404": frontier.GONE, "http_410": frontier.GONE}.get(key, "")
+                if key == "robots":
+                    outcome = frontier.DISALLOWED
+                self._frontier_failure(state, request.url, outcome or frontier.FAILED, reason)
             fallback = request.meta.get("on_failure")
             if fallback is not None:
                 yield from fallback(state)
         finally:
             self._finish(state)
 
+    # -- items ------------------------------------------------------------------------------
+
+    def _item_state(self, item: Any) -> _SourceState | None:
+        if not isinstance(item, PageItem):
+            return None
+        return self.current.get(item.source)
+
+    def _item_done(self, state: _SourceState | None) -> None:
+        if state is not None and state.items > 0:
+            state.items -= 1
+            if not state.pending and state.fetching:
+                self._maybe_done(state)
+
+    def _item_scraped(self, item: Any, response: Any, spider: Any) -> None:
+        state = self._item_state(item)
+        if state is not None and getattr(item, "stored_as", None):
+            state.stats[f"aggregator/store/{item.stored_as}"] += 1
+        self._item_done(state)
+
+    def _item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
+        """A page not stored: no article in it is final; anything else is tried again later."""
+        state = self._item_state(item)
+        if state is not None and isinstance(item, PageItem):
+            url = item.requested_url or item.url
+            if item.article is None:
+                self._frontier_failure(state, url, frontier.NOT_ARTICLE, str(exception))
+            else:
+                self._frontier_failure(state, url, frontier.FAILED, str(exception))
+            state.errors.append((item.source, item.url, f"dropped: {exception}"))
+        self._item_done(state)
+
+    def _item_error(self, item: Any, response: Any, spider: Any, failure: Failure) -> None:
+        state = self._item_state(item)
+        if state is not None and isinstance(item, PageItem):
+            reason = f"pipeline error: {failure.value}"
+            self._frontier_failure(state, item.requested_url or item.url, frontier.FAILED, reason)
+        self._item_done(state)
+
     # -- discovery ----------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("aggregator/sources_total", len(self.sources))
+        if self.tasks is not None:
+            async for request in self._worker_requests(self.tasks):
+                yield request
+            return
         if self.single_url:
-            state = self.states[self.sources[0].name]
+            state = next(iter(self.states.values()))
             state.seen.add(canonical_url(self.single_url))
             state.scheduled += 1
-            yield self._request(state, self.single_url, self.parse_article, entry=None)
+            state.fetching = True
+            yield self._request(
+                state, self.single_url, self.parse_article, entry=None, article=True
+            )
             return
         if self.engine is not None and not self.refresh:
             self._load_validators([url for s in self.sources for url in (*s.feeds, *s.sitemaps)])
-        for state in self.states.values():
-            for request in self._discovery_requests(state):
+        for state in list(self.states.values()):
+            # counted before the first is sent, so the source is not over after its first answer
+            for request in list(self._discovery_requests(state)):
                 yield request
+
+    async def _worker_requests(self, tasks: TaskChannel) -> AsyncIterator[scrapy.Request]:
+        """Crawl the sources a worker is given until its channel closes."""
+        loop = asyncio.get_running_loop()
+        while True:
+            task = await tasks.get()
+            if task is None:
+                return
+            if task.source.name in self.current:
+                tasks.report(task, "skipped", "this source is still being crawled")
+                continue
+            self.sources = [s for s in self.sources if s.name != task.source.name]
+            self.sources.append(task.source)
+            state = self._new_state(task.source, task.run_id)
+            state.on_done = lambda state, task=task: tasks.report(task, "done", "")
+            self._load_validators([u for u in (*task.source.feeds, *task.source.sitemaps)])
+            requests = list(self._discovery_requests(state))
+            loop.call_later(task.time_limit, self._time_up, state)
+            for request in requests:
+                yield request
+
+    def _time_up(self, state: _SourceState) -> None:
+        """Stop a source crawl at its time limit: its requests still queued are dropped."""
+        if state.done:
+            return
+        logger.warning("crawl of %s overran its time limit: stopped", state.source.name)
+        state.cancelled = True
+        self._maybe_done(state, "timeout")
+
+    def is_cancelled(self, request: scrapy.Request) -> bool:
+        """Whether a request belongs to a source crawl stopped at its time limit."""
+        state = self.states.get(request.meta.get("task", -1))
+        return state is None or state.cancelled
 
     def _discovery_requests(self, state: _SourceState) -> Iterator[scrapy.Request]:
         source = state.source
@@ -336,7 +525,9 @@ class TechBlogsSpider(scrapy.Spider):
         """Find the feeds of a source that lists none: <link rel=alternate>, then usual paths."""
         state = self._state(response)
         try:
-            self._not_modified(response)
+            if state.cancelled:
+                return
+            self._not_modified(state, response)
             links = discover_feed_links(response.body, response.url)
             if links:
                 logger.info("%s: discovered feeds %s", state.source.name, ", ".join(links))
@@ -368,17 +559,18 @@ class TechBlogsSpider(scrapy.Spider):
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
         state = self._state(response)
         try:
+            if state.cancelled:
+                return
             content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
             if response.meta.get("candidate") and not looks_like_feed(response.body, content_type):
                 yield from response.meta["on_failure"](state)
                 return
-            if self._not_modified(response):
+            if self._not_modified(state, response):
                 return
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("aggregator/feeds_parsed")
+            self._inc(state, "aggregator/feeds_parsed")
             result = parse_feed(response.body, response.url, content_type)
             if result.ttl:
-                self._ask_wait(result.ttl.total_seconds())
+                self._ask_wait(state, result.ttl.total_seconds())
             if result.error:
                 self._record_error(
                     state, response.url, "bad_feed", f"malformed feed: {result.error}"
@@ -386,14 +578,14 @@ class TechBlogsSpider(scrapy.Spider):
             logger.info(
                 "%s: feed %s lists %d entries", state.source.name, response.url, len(result.entries)
             )
-            yield from self._article_requests(state, result.entries)
+            self._discovered(state, result.entries, "feed")
         finally:
             self._finish(state)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         state = self._state(response)
         try:
-            if self._not_modified(response):
+            if state.cancelled or self._not_modified(state, response):
                 return
             result = parse_sitemap(response.body, response.url)
             if result.error:
@@ -404,79 +596,102 @@ class TechBlogsSpider(scrapy.Spider):
             if depth < _SITEMAP_DEPTH:
                 for child in result.sitemaps:
                     yield self._request(state, child.url, self.parse_sitemap, depth=depth + 1)
-            yield from self._article_requests(state, [EntryLink(url=u.url) for u in result.urls])
+            self._discovered(state, [EntryLink(url=u.url) for u in result.urls], "sitemap")
         finally:
             self._finish(state)
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         state = self._state(response)
         try:
+            if state.cancelled:
+                return
             if response.meta.get("discovery"):
-                self._not_modified(response)
+                self._not_modified(state, response)
             result = parse_listing(response.body, response.url, state.source.url)
-            yield from self._article_requests(
-                state, [EntryLink(url=u) for u in result.article_urls]
+            new = self._discovered(
+                state, [EntryLink(url=u) for u in result.article_urls], "listing"
             )
             depth = response.meta.get("depth", 0)
-            if depth < self.listing_depth and state.scheduled < self.limit:
+            # older pages are worth reading only while this one still showed new posts
+            if depth < self.listing_depth and (new or self.refresh):
                 for page in result.next_pages[:1]:
                     yield self._request(state, page, self.parse_listing, depth=depth + 1)
         finally:
             self._finish(state)
 
-    def _article_requests(
-        self, state: _SourceState, entries: Iterable[EntryLink]
-    ) -> Iterator[scrapy.Request]:
-        """Requests for new article URLs: not seen in this run, not stored yet, within the limit."""
-        fresh: list[tuple[str, EntryLink]] = []
+    def _discovered(self, state: _SourceState, entries: Iterable[EntryLink], via: str) -> int:
+        """Add the article URLs found to the frontier; return how many it did not hold yet."""
+        links: list[Discovered] = []
         for entry in entries:
             key = canonical_url(entry.url)
             if key not in state.seen:
                 state.seen.add(key)
-                fresh.append((key, entry))
-        if not fresh:
-            return
-        if not self.refresh and self.engine is not None:
-            with session_scope(self.engine) as session:
-                stored = queries.known_urls(
-                    session, [k for k, _ in fresh] + [e.url for _, e in fresh]
+                links.append(
+                    Discovered(entry.url, via, entry.title, tuple(entry.authors), entry.published)
                 )
-            before = len(fresh)
-            fresh = [(k, e) for k, e in fresh if k not in stored and e.url not in stored]
-            if before > len(fresh):
-                assert self.crawler.stats is not None
-                self.crawler.stats.inc_value("aggregator/known_skipped", before - len(fresh))
-        for _, entry in fresh:
-            if state.scheduled >= self.limit:
-                return
+        if not links:
+            return 0
+        state.discovered += links
+        if self.engine is None:
+            return len(links)
+        with session_scope(self.engine) as session:
+            added = frontier.add_discovered(session, state.source.name, links)
+        self._inc(state, "aggregator/frontier/added", added)
+        self._inc(state, "aggregator/known_skipped", len(links) - added)
+        return added
+
+    def _article_requests(self, state: _SourceState) -> Iterator[scrapy.Request]:
+        """Requests for the source's due frontier URLs, newest first, within the limit.
+
+        With refresh, the URLs discovered in this crawl are fetched whatever their state.
+        """
+        if self.refresh or self.engine is None:
+            links = state.discovered[: self.limit]
+        else:
+            with session_scope(self.engine) as session:
+                due = frontier.due(session, state.source.name, self.limit)
+            links = [
+                Discovered(
+                    row.url,
+                    row.found_via,
+                    row.feed_title,
+                    tuple(row.feed_authors or ()),
+                    row.feed_published,
+                )
+                for row in due
+            ]
+        for link in links:
             state.scheduled += 1
-            yield self._request(state, entry.url, self.parse_article, entry=entry)
+            entry = EntryLink(
+                url=link.url, title=link.title, published=link.published, authors=link.authors
+            )
+            yield self._request(state, link.url, self.parse_article, entry=entry, article=True)
 
     # -- article pages ------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterator[PageItem]:
         state = self._state(response)
         try:
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("aggregator/pages_fetched")
+            if state.cancelled:
+                return
+            self._inc(state, "aggregator/pages_fetched")
             headers = _headers(response)
+            redirects = response.meta.get("redirect_urls") or []
+            requested = redirects[0] if redirects else response.request.url  # type: ignore[union-attr]
             skip = non_html_reason(headers.get("content-type"), response.body)
             if skip:
                 self._record_error(state, response.url, "non_html", f"skipped: {skip}")
+                self._frontier_failure(state, requested, frontier.NOT_ARTICLE, f"skipped: {skip}")
                 return
             entry: EntryLink | None = response.meta.get("entry")
-            redirects = response.meta.get("redirect_urls") or []
+            state.items += 1
             yield PageItem(
                 url=response.url,
                 source=state.source.name,
                 body=response.body,
                 headers=headers,
                 status=response.status,
-                requested_url=redirects[0]
-                if redirects
-                else response.request.url
-                if response.request
-                else response.url,
+                requested_url=requested,
                 feed_title=entry.title if entry else None,
                 feed_published=entry.published if entry else None,
                 feed_authors=list(entry.authors) if entry else [],

@@ -64,10 +64,12 @@ class LiveBlog:
         """Return the URL of the blog's RSS feed."""
         return self.server.url("/feed.xml")
 
-    def source_toml(self, interval: str | None = None) -> str:
-        """Return the [[sources]] entry of this blog."""
+    def source_toml(self, interval: str | None = None, sitemap: bool = False) -> str:
+        """Return the [[sources]] entry of this blog (with its sitemap of every post if asked)."""
         lines = ["[[sources]]", f'name = "{self.name}"', f'url = "{self.server.url("/")}"']
         lines.append(f'feeds = ["{self.feed_url}"]')
+        if sitemap:
+            lines.append(f'sitemaps = ["{self.server.url("/sitemap.xml")}"]')
         if interval:
             lines.append(f'interval = "{interval}"')
         return "\n".join(lines) + "\n"
@@ -119,7 +121,13 @@ class LiveBlog:
             f"<title>{self.name}</title><link>{{{{BASE}}}}/</link><description>A live blog"
             f"</description>\n{items}</channel></rss>\n"
         )
+        urls = "".join(f"<url><loc>{{{{BASE}}}}{p.path}</loc></url>\n" for p in self.posts)
+        sitemap = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n'
+        )
         # written whole and renamed, so a request never sees half a feed
-        partial = self.root / ".feed.xml.tmp"
-        partial.write_text(feed, encoding="utf-8")
-        partial.replace(self.root / "feed.xml")
+        for name, text in (("feed.xml", feed), ("sitemap.xml", sitemap)):
+            partial = self.root / f".{name}.tmp"
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(self.root / name)

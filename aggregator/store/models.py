@@ -234,3 +234,32 @@ class SourceSchedule(Base):
     # The earliest next run the source itself asked for (feed TTL, Retry-After, max-age)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FrontierUrl(Base):
+    """A discovered article URL of a source and what became of it (see store/frontier.py)."""
+
+    __tablename__ = "frontier"
+    __table_args__ = (Index("ix_frontier_source_state_next", "source", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
+    # canonical_url(url): the same post found in a feed and a sitemap is one row
+    url_key: Mapped[str] = mapped_column(String(2048), unique=True)
+    # pending, fetched, failed, gone, not_article, disallowed
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    # feed, sitemap, listing, manual, import, stored (filled by the migration)
+    found_via: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # What the feed said of the post: the fallback metadata when the page lacks it
+    feed_title: Mapped[str | None] = mapped_column(Text)
+    feed_authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    feed_published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

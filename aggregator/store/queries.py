@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
 from aggregator.items import PageItem, utcnow
+from aggregator.store import frontier
 from aggregator.store.db import chunked
 from aggregator.store.models import (
     Article,
@@ -215,8 +216,17 @@ def save_article(
 ) -> SaveResult:
     """Upsert a cleaned page by canonical URL; a copy (same or nearly the same text) is linked.
 
-    A copy points at the earliest published copy with duplicate_of and shares its story.
+    A copy points at the earliest published copy with duplicate_of and shares its story. The
+    URL the page was requested at is marked fetched in the frontier, in the same transaction.
     """
+    result = _upsert_article(session, page, keep_raw, threshold)
+    frontier.record_fetched(session, page.source, page.requested_url or page.url, result.article_id)
+    return result
+
+
+def _upsert_article(
+    session: Session, page: PageItem, keep_raw: bool, threshold: float
+) -> SaveResult:
     if page.article is None or not page.canonical_url or not page.content_hash:
         raise ValueError(f"{page.url}: page is not cleaned and fingerprinted")
     bands = lsh_bands(page.minhash) if page.minhash is not None else []
