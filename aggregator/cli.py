@@ -460,11 +460,18 @@ class Duration(click.ParamType):
 
 @main.command()
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=default_settings.AGGREGATOR_WORKERS,
+    show_default="the number of cores",
+    help="Long-lived crawl worker processes.",
+)
+@click.option(
     "--max-crawls",
     type=click.IntRange(min=1),
     default=default_settings.AGGREGATOR_MAX_CRAWLS,
     show_default=True,
-    help="Crawls running at once.",
+    help="Source crawls under way at once, over all workers.",
 )
 @click.option(
     "--time-limit",
@@ -534,6 +541,7 @@ class Duration(click.ParamType):
 @domain_errors
 def schedule(
     obj: Context,
+    workers: int,
     max_crawls: int,
     time_limit: float,
     min_interval: float,
@@ -549,12 +557,13 @@ def schedule(
 
     Sources with an `interval` in sources.toml are crawled that often; the others adaptively,
     more often when they publish often. Failing sources back off. The sources file is re-read
-    when it changes. One line is logged per crawl run; `aggregator status` shows the plan.
+    when it changes. Crawls run in --workers long-lived processes (one host at a time each).
+    One line is logged per crawl run; `aggregator status` shows the plan.
 
     \b
     Example:
       aggregator schedule
-      aggregator schedule --max-crawls 4 --min-interval 5m --raw-html-retention 7d
+      aggregator schedule --workers 4 --min-interval 5m --raw-html-retention 7d
     """
     from aggregator.scheduler import ScheduleConfig, Scheduler
 
@@ -570,6 +579,7 @@ def schedule(
     config = ScheduleConfig(
         db_url=obj.db_url,
         sources_path=str(Path(obj.sources_path).resolve()),
+        workers=workers,
         max_crawls=max_crawls,
         time_limit=time_limit,
         min_interval=min_interval,
@@ -618,6 +628,57 @@ def status(obj: Context, as_json: bool) -> None:
                 if row["consecutive_errors"]
                 else ""
             )
+            + f"; frontier {row['pending']} pending, {row['failed']} failed"
+        )
+
+
+@main.command("frontier")
+@click.option("--source", help="Only this source.")
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "fetched", "failed", "gone", "not_article", "disallowed"]),
+    help="Only URLs in this state.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one URL a line.")
+@pass_context
+@domain_errors
+def frontier_(
+    obj: Context, source: str | None, state: str | None, limit: int, as_json: bool
+) -> None:
+    """Discovered article URLs and their state: counts per source, then the latest changed.
+
+    Every URL a feed, sitemap or listing showed stays here until it is fetched, gone (404,
+    410), not an article, refused by robots.txt, or given up after its retries.
+
+    \b
+    Example:
+      aggregator frontier
+      aggregator frontier --source lwn --state failed
+      aggregator frontier --state pending --json | jq -r .url
+    """
+    from aggregator.store import frontier
+
+    with session_scope(obj.engine) as session:
+        rows = [frontier.to_dict(row) for row in frontier.list_urls(session, source, state, limit)]
+        counts = frontier.state_counts(session)
+    if as_json:
+        for row in rows:
+            emit_json(row)
+        return
+    for name, by_state in sorted(counts.items()):
+        if source and name != source:
+            continue
+        summary = ", ".join(f"{by_state[s]} {s}" for s in frontier.STATES if by_state.get(s))
+        click.echo(f"{name:<20} {summary}")
+    if rows:
+        click.echo("")
+    for row in rows:
+        retry = f" next try {_when(row['next_attempt_at'])}" if row["next_attempt_at"] else ""
+        error = f" ({row['last_error']})" if row["last_error"] else ""
+        click.echo(
+            f"{row['state']:<11} {row['attempts']:>2}x {row['found_via']:<7} {row['url']}"
+            f"{retry}{error}"
         )
 
 

@@ -1,9 +1,12 @@
-"""`aggregator schedule`: keep the store current, one `scrapy crawl` subprocess per due source.
+"""`aggregator schedule`: keep the store current with long-lived crawl workers.
 
 APScheduler 3 runs the jobs, kept in the store's own database (table ``apscheduler_jobs``):
 one ``crawl:NAME`` job per enabled source, each rescheduled after its run for the next one,
-and a ``retention`` job. A thread pool of ``max_crawls`` workers bounds the crawls running at
-once; a source's job exists once, so one source is never crawled twice at the same time.
+and a ``retention`` job. A due source is crawled by one of ``workers`` long-lived worker
+processes (aggregator.worker: a Scrapy crawler each, fed sources while it runs), never by a
+new process. A thread pool of ``max_crawls`` bounds the source crawls under way at once; a
+source's job exists once, so one source is never crawled twice at the same time, and a host
+is crawled by one worker at a time.
 
 When the next crawl of a source is due:
 - a source with an ``interval`` in sources.toml: that interval after the last start;
@@ -19,15 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import random
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,15 +44,14 @@ from sqlalchemy import Engine
 
 from aggregator.exceptions import SourcesError
 from aggregator.sources import Source, load_sources
-from aggregator.store import queries
+from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, session_scope
+from aggregator.worker import Task, WorkerPool
 
 logger = logging.getLogger(__name__)
 
-# The characters of a crawl's log kept on its run
-LOG_TAIL_CHARS = 4000
-# How long a crawl asked to stop (SIGTERM) may take before it is killed
-STOP_TIMEOUT = 10.0
+# How long past its time limit a worker may take to report a source crawl before it is killed
+REPORT_MARGIN = 30.0
 # Jitter: this share of the delay, at most MAX_JITTER seconds, either way
 JITTER_SHARE = 0.05
 MAX_JITTER = 60.0
@@ -65,7 +64,8 @@ class ScheduleConfig:
 
     db_url: str
     sources_path: str
-    max_crawls: int = 2
+    workers: int = 2
+    max_crawls: int = 16
     time_limit: float = 600.0
     min_interval: float = 15 * 60.0
     max_interval: float = 6 * 3600.0
@@ -119,20 +119,6 @@ def jittered(delay: float, rng: random.Random | None = None) -> float:
     return max(0.0, delay + (rng or random).uniform(-spread, spread))
 
 
-def crawl_command(name: str, run_id: int, config: ScheduleConfig) -> list[str]:
-    """Return the `scrapy crawl` command line of one scheduled crawl."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "techblogs", "-a", f"source={name}"]
-    settings = [
-        f"AGGREGATOR_DB_URL={config.db_url}",
-        f"AGGREGATOR_SOURCES={config.sources_path}",
-        f"AGGREGATOR_CRAWL_RUN_ID={run_id}",
-        *config.crawl_settings,
-    ]
-    for setting in settings:
-        command += ["-s", setting]
-    return command
-
-
 @dataclass
 class _SourcesFile:
     """The sources file as last read: its fingerprint and enabled sources by name."""
@@ -154,7 +140,11 @@ class Scheduler:
             timezone=UTC,
         )
         self.sources = _SourcesFile()
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.pool = WorkerPool(
+            config.workers, config.db_url, config.sources_path, config.crawl_settings
+        )
+        # source crawls under way: source name -> crawl run id
+        self.running: dict[str, int] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -172,11 +162,13 @@ class Scheduler:
             if not self.sources.sources:
                 logger.warning("no enabled source in %s yet", self.config.sources_path)
             self._schedule_retention()
+            self.pool.start()
             self.scheduler.start()
             logger.info(
-                "scheduling %d sources from %s (at most %d crawls at once)",
+                "scheduling %d sources from %s (%d workers, at most %d crawls at once)",
                 len(self.sources.sources),
                 self.config.sources_path,
+                self.config.workers,
                 self.config.max_crawls,
             )
             while not self.stopping.wait(self.config.reload_every):
@@ -200,15 +192,15 @@ class Scheduler:
         deadline = time.monotonic() + self.config.grace
         while self._running() and time.monotonic() < deadline:
             time.sleep(0.1)
-        for name, process in self._running().items():
-            logger.info("stopping the crawl of %s (grace period over)", name)
-            _stop(process)
-        # the worker threads record the stopped runs; wait for them
-        deadline = time.monotonic() + STOP_TIMEOUT + 5
+        if self._running():
+            logger.info("stopping the crawls of %s (grace period over)", ", ".join(self._running()))
+        # workers record their unfinished crawls as interrupted; the job threads then see them
+        self.pool.close()
+        deadline = time.monotonic() + 5
         while self._running() and time.monotonic() < deadline:
             time.sleep(0.1)
 
-    def _running(self) -> dict[str, subprocess.Popen[bytes]]:
+    def _running(self) -> dict[str, int]:
         with self.lock:
             return dict(self.running)
 
@@ -287,48 +279,33 @@ class Scheduler:
         with session_scope(self.engine) as session:
             queries.ensure_source(session, source.name, source.url)
             run_id = queries.start_run(session, [name])
-        outcome = self._run_subprocess(name, run_id)
+        with self.lock:
+            self.running[name] = run_id
+        try:
+            outcome = self._run_on_worker(source, run_id)
+        finally:
+            with self.lock:
+                self.running.pop(name, None)
         self._plan_next(source, started_at, run_id, outcome)
 
-    def _run_subprocess(self, name: str, run_id: int) -> CrawlOutcome:
-        env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "aggregator.settings"}
-        timed_out = False
-        with tempfile.TemporaryFile(prefix="aggregator-crawl-") as log:
-            process = subprocess.Popen(
-                crawl_command(name, run_id, self.config),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # the terminal's Ctrl-C goes to us, not to the crawls
-            )
-            with self.lock:
-                self.running[name] = process
-            try:
-                process.wait(timeout=self.config.time_limit)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                logger.warning("crawl of %s overran %s s: stopped", name, self.config.time_limit)
-                _stop(process)
-            finally:
-                with self.lock:
-                    self.running.pop(name, None)
-            log.seek(0, os.SEEK_END)
-            log.seek(max(0, log.tell() - LOG_TAIL_CHARS * 2))
-            tail = log.read().decode("utf-8", "replace")[-LOG_TAIL_CHARS:]
-        return self._record(run_id, process.returncode, tail, timed_out)
+    def _run_on_worker(self, source: Source, run_id: int) -> CrawlOutcome:
+        """Have a worker crawl the source; a worker that does not report in time is killed."""
+        future = self.pool.submit(Task(run_id, source, self.config.time_limit))
+        try:
+            reported = future.result(timeout=self.config.time_limit + REPORT_MARGIN)
+        except FutureTimeout:
+            self.pool.kill(run_id)
+            reported = future.result()
+        return self._record(run_id, reported)
 
-    def _record(self, run_id: int, code: int | None, tail: str, timed_out: bool) -> CrawlOutcome:
+    def _record(self, run_id: int, reported: str) -> CrawlOutcome:
         with session_scope(self.engine) as session:
             run = queries.get_run(session, run_id)
             status = run.status if run else "crashed"
-            if timed_out:
-                status = "timeout"
-            elif self.stopping.is_set() and status == "running":
-                status = "interrupted"
-            elif code != 0 or status == "running":
-                status = "crashed"
-            run = queries.record_exit(session, run_id, code, tail, status)
+            if status == "running":
+                # the worker died (or was stopped) before it could record the run
+                status = "interrupted" if self.stopping.is_set() else "crashed"
+            run = queries.record_exit(session, run_id, None, f"worker: {reported}", status)
             stats = run.stats or {}
             discovered = int(stats.get("aggregator/discovery/ok", 0))
             failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
@@ -427,20 +404,6 @@ def apply_retention(engine: Engine, config: ScheduleConfig) -> dict[str, int]:
     return counts
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask a crawl to stop (Scrapy closes its spider on SIGTERM), then kill its process group."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
-
-
 # The scheduler the jobs run in: APScheduler stores jobs as references to importable
 # functions, so the jobs are module-level functions that find the running scheduler here.
 _SERVICE: Scheduler | None = None
@@ -468,6 +431,7 @@ def status_rows(engine: Engine, sources: Sequence[Source]) -> list[dict[str, Any
     """Per source: next run, last run's result, articles added, errors in a row, interval."""
     with session_scope(engine) as session:
         states = {state.source: state for state in queries.list_schedules(session)}
+        urls = frontier.state_counts(session)
         rows = []
         for source in sources:
             state = states.get(source.name)
@@ -488,6 +452,8 @@ def status_rows(engine: Engine, sources: Sequence[Source]) -> list[dict[str, Any
                     "last_status": state.last_status if state else None,
                     "last_articles": state.last_articles if state else 0,
                     "consecutive_errors": state.consecutive_errors if state else 0,
+                    "pending": urls.get(source.name, {}).get(frontier.PENDING, 0),
+                    "failed": urls.get(source.name, {}).get(frontier.FAILED, 0),
                 }
             )
     return rows

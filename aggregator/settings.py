@@ -77,8 +77,10 @@ AGGREGATOR_KEEP_RAW_HTML = os.environ.get("AGGREGATOR_KEEP_RAW_HTML", "1") not i
 AGGREGATOR_PROGRESS_INTERVAL = float(os.environ.get("AGGREGATOR_PROGRESS_INTERVAL", "0"))
 
 # The scheduler (`aggregator schedule`); durations as in sources.toml ("90s", "15m", "6h")
-# Crawls running at once, and the time limit of each
-AGGREGATOR_MAX_CRAWLS = int(os.environ.get("AGGREGATOR_MAX_CRAWLS", "2"))
+# Long-lived crawl worker processes (default: one per core); source crawls under way at once
+# over all workers, and the time limit of each
+AGGREGATOR_WORKERS = int(os.environ.get("AGGREGATOR_WORKERS", "0")) or os.cpu_count() or 1
+AGGREGATOR_MAX_CRAWLS = int(os.environ.get("AGGREGATOR_MAX_CRAWLS", "16"))
 AGGREGATOR_CRAWL_TIME_LIMIT = os.environ.get("AGGREGATOR_CRAWL_TIME_LIMIT", "10m")
 # Bounds of the adaptive interval of sources without an `interval`
 AGGREGATOR_MIN_INTERVAL = os.environ.get("AGGREGATOR_MIN_INTERVAL", "15m")

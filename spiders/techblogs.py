@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -490,6 +491,8 @@ class TechBlogsSpider(scrapy.Spider):
             self.sources = [s for s in self.sources if s.name != task.source.name]
             self.sources.append(task.source)
             state = self._new_state(task.source, task.run_id)
+            # which worker did what: in the run's stats, for `aggregator status` and the logs
+            state.stats["aggregator/worker_pid"] = os.getpid()
             state.on_done = lambda state, task=task: tasks.report(task, "done", "")
             self._load_validators([u for u in (*task.source.feeds, *task.source.sitemaps)])
             requests = list(self._discovery_requests(state))

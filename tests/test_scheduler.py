@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.cli import main
 from aggregator.demo.live import LiveBlog
-from aggregator.demo.server import slow_route, status_route
+from aggregator.demo.server import bytes_route, slow_route, status_route
 from aggregator.ingest import fingerprint_page
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
@@ -28,7 +29,6 @@ from aggregator.scheduler import (
     CrawlOutcome,
     ScheduleConfig,
     apply_retention,
-    crawl_command,
     jittered,
     next_delay,
 )
@@ -91,14 +91,6 @@ def test_jitter_stays_small() -> None:
     assert min(values) >= 95 and max(values) <= 105
     assert len({round(v, 3) for v in values}) > 400
     assert abs(jittered(86400, rng) - 86400) <= 60
-
-
-def test_crawl_command_is_a_scrapy_crawl_of_one_source() -> None:
-    config = ScheduleConfig("sqlite:///x.db", "/srv/sources.toml", crawl_settings=("A=1",))
-    command = crawl_command("lwn", 7, config)
-    assert command[1:7] == ["-m", "scrapy", "crawl", "techblogs", "-a", "source=lwn"]
-    for setting in ("AGGREGATOR_CRAWL_RUN_ID=7", "AGGREGATOR_DB_URL=sqlite:///x.db", "A=1"):
-        assert command[command.index(setting) - 1] == "-s"
 
 
 # -- retention ---------------------------------------------------------------------------
@@ -224,8 +216,8 @@ def schedule(tmp_path: Path, db_url: str) -> Iterator[Callable[..., Schedule]]:
 
 
 def _finished_runs(runs: list[CrawlRun]) -> list[CrawlRun]:
-    """Runs the scheduler has recorded the end of (exit code and log)."""
-    return [run for run in runs if run.exit_code is not None]
+    """Runs the scheduler has recorded the end of (what the worker reported)."""
+    return [run for run in runs if run.log_tail is not None]
 
 
 def test_new_post_is_stored_within_an_interval_and_unchanged_feed_costs_a_304(
@@ -247,7 +239,7 @@ def test_new_post_is_stored_within_an_interval_and_unchanged_feed_costs_a_304(
         lambda: [r for r in _finished_runs(run.runs()) if r.stats.get("aggregator/not_modified")],
     )[0]
     assert quiet.stats.get("aggregator/feeds_parsed", 0) == 0
-    assert quiet.pages_fetched == 0 and quiet.exit_code == 0
+    assert quiet.pages_fetched == 0 and quiet.status == "finished"
     assert blog.server.hits[published.path] == page_hits
     state = run.state(blog.name)
     assert state is not None and state.interval_seconds == 4 and state.consecutive_errors == 0
@@ -283,24 +275,36 @@ def test_failing_source_backs_off_and_recovers(
     assert run.stop() == 0
 
 
-def test_hanging_crawl_is_stopped_at_its_limit_and_recorded(
-    blog: LiveBlog, schedule: Callable[..., Schedule]
+def test_hanging_crawl_is_stopped_at_its_limit_and_the_others_go_on(
+    blog: LiveBlog, schedule: Callable[..., Schedule], tmp_path: Path
 ) -> None:
-    blog.server.routes["/feed.xml"] = slow_route(120, "<rss/>", "application/rss+xml")
-    run = schedule(
-        blog.source_toml(interval="60s"), "--time-limit", "4s", "-s", "DOWNLOAD_TIMEOUT=100"
-    )
-    stopped = run.wait_for(
-        "the overrun", lambda: [r for r in run.runs() if r.status == "timeout"], timeout=60
-    )[0]
-    assert stopped.exit_code is not None  # Scrapy may stop cleanly on SIGTERM
-    assert stopped.finished_at is not None
-    assert (stopped.finished_at - stopped.started_at).total_seconds() < 4 + 15
-    assert stopped.log_tail and "techblogs" in stopped.log_tail
-    state = run.wait_for("the failure recorded", lambda: run.state(blog.name))
-    assert state.consecutive_errors == 1
-    assert run.process.poll() is None  # the scheduler carries on
-    assert run.stop() == 0
+    other = LiveBlog(tmp_path / "other", name="otherblog", seed=8).start()
+    try:
+        blog.server.routes["/feed.xml"] = slow_route(120, "<rss/>", "application/rss+xml")
+        run = schedule(
+            blog.source_toml(interval="60s") + other.source_toml(interval="2s"),
+            "--workers",
+            "1",
+            "--time-limit",
+            "4s",
+            "-s",
+            "DOWNLOAD_TIMEOUT=100",
+        )
+        stopped = run.wait_for(
+            "the overrun", lambda: [r for r in run.runs() if r.status == "timeout"], timeout=60
+        )[0]
+        assert stopped.finished_at is not None
+        assert (stopped.finished_at - stopped.started_at).total_seconds() < 4 + 15
+        state = run.wait_for("the failure recorded", lambda: run.state(blog.name))
+        assert state.consecutive_errors == 1
+        # the one worker kept crawling the other blog while the first one hung
+        post = other.publish()
+        run.wait_for("the other blog's post", lambda: [a for a in run.articles()], timeout=30)
+        assert [a.title for a in run.articles()] == [post.title]
+        assert run.process.poll() is None  # the scheduler carries on
+        assert run.stop() == 0
+    finally:
+        other.stop()
 
 
 def test_sigterm_during_a_crawl_leaves_no_process_and_no_partial_article(
@@ -311,14 +315,13 @@ def test_sigterm_during_a_crawl_leaves_no_process_and_no_partial_article(
     run = schedule(blog.source_toml(interval="60s"), "--grace", "1s", "-s", "DOWNLOAD_TIMEOUT=100")
     run.wait_for("the quick pages stored", lambda: len(run.articles()) == 2)
     crawls = child_pids(run.process.pid)
-    assert crawls, "the crawl subprocess should be running"
+    assert crawls, "the workers should be running"
     assert run.stop() == 0
     for pid in crawls:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     runs = run.runs()
     assert [r.status for r in runs] == ["interrupted"]
-    assert runs[0].exit_code is not None
     stored = run.articles()
     assert sorted(a.title for a in stored) == sorted(p.title for p in posts[1:])
     with session_scope(run.engine) as session:
@@ -369,3 +372,85 @@ def test_status_shows_each_source(blog: LiveBlog, schedule: Callable[..., Schedu
     assert row["next_run"] > row["last_run"]
     text = CliRunner().invoke(main, ["--db", run.db_url, "--sources", str(sources), "status"])
     assert f"{blog.name}" in text.output and "every 30s" in text.output
+
+
+def test_a_killed_worker_is_restarted_and_its_source_crawled_again(
+    blog: LiveBlog, schedule: Callable[..., Schedule]
+) -> None:
+    posts = [blog.publish() for _ in range(3)]
+    slow_once = {"calls": 0}
+    page = (blog.root / posts[0].path.strip("/") / "index.html").read_bytes()
+
+    def slow_then_quick(handler: Any) -> None:
+        slow_once["calls"] += 1
+        if slow_once["calls"] == 1:
+            slow_route(120)(handler)
+        else:
+            bytes_route(page)(handler)
+
+    blog.server.routes[posts[0].path] = slow_then_quick
+    run = schedule(blog.source_toml(interval="2s"), "--workers", "1", "-s", "DOWNLOAD_TIMEOUT=100")
+    run.wait_for("the quick pages stored", lambda: len(run.articles()) == 2)
+    (worker,) = child_pids(run.process.pid)
+    os.killpg(worker, signal.SIGKILL)  # the whole process group, as a dying machine would
+    run.wait_for("all three posts", lambda: len(run.articles()) == 3, timeout=90)
+    (restarted,) = run.wait_for("the new worker", lambda: child_pids(run.process.pid))
+    assert restarted != worker
+    runs = _finished_runs(run.runs())
+    assert runs[0].status == "crashed"
+    assert any(r.status == "finished" and r.articles_stored == 1 for r in runs[1:])
+    stored = run.articles()
+    assert sorted(a.title for a in stored) == sorted(p.title for p in posts)
+    assert len({a.canonical_url for a in stored}) == 3
+    for article in stored:
+        assert article.text.count("\n\n") >= 3  # whole articles only
+    assert run.stop() == 0
+
+
+def test_one_host_is_crawled_by_one_worker_at_a_time(
+    blog: LiveBlog, schedule: Callable[..., Schedule]
+) -> None:
+    blog.publish()
+    # two sources on one host (the feed, and the sitemap), crawled often by two workers
+    second = blog.source_toml(interval="1s").replace(f'name = "{blog.name}"', 'name = "same-host"')
+    second = second.replace("/feed.xml", "/sitemap.xml").replace("feeds =", "sitemaps =")
+    run = schedule(blog.source_toml(interval="1s") + second, "--workers", "2")
+
+    def a_dozen_runs() -> list[CrawlRun]:
+        done = [r for r in _finished_runs(run.runs()) if r.stats]
+        return done if len(done) >= 12 else []
+
+    runs = run.wait_for("a dozen runs", a_dozen_runs, timeout=90)
+    assert run.stop() == 0
+    assert {r.sources[0] for r in runs} == {blog.name, "same-host"}
+    for a in runs:
+        for b in runs:
+            overlap = a.started_at < (b.finished_at or b.started_at) and b.started_at < (
+                a.finished_at or a.started_at
+            )
+            if a.id != b.id and overlap and a.stats and b.stats:
+                assert a.stats["aggregator/worker_pid"] == b.stats["aggregator/worker_pid"]
+
+
+def test_a_locked_database_is_waited_for_and_nothing_is_lost(
+    blog: LiveBlog, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'locked.db'}"
+    sources = tmp_path / "sources.toml"
+    sources.write_text(blog.source_toml(interval="2s"), encoding="utf-8")
+    run = Schedule(db_url, sources, tmp_path / "schedule.log")
+    try:
+        first = blog.publish()
+        run.wait_for("the first post", lambda: len(run.articles()) == 1)
+        locker = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")  # no other writer (nor reader) for 10 s
+        posts = [blog.publish() for _ in range(2)]
+        time.sleep(10)
+        locker.execute("ROLLBACK")
+        locker.close()
+        run.wait_for("the posts published while locked", lambda: len(run.articles()) == 3, 60)
+        titles = sorted(a.title for a in run.articles())
+        assert titles == sorted(p.title for p in [first, *posts])
+        assert run.process.poll() is None
+    finally:
+        assert run.stop() == 0

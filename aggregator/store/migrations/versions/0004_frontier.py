@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from aggregator.dedup.urls import canonical_url
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -53,23 +55,68 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(op.f("ix_frontier_article_id"), "frontier", ["article_id"], unique=False)
-    columns = (
-        "source, url, url_key, state, found_via, attempts, feed_authors, feed_published, "
-        "article_id, discovered_at, updated_at"
+    _fill_from_articles()
+
+
+def _fill_from_articles() -> None:
+    """Every stored article is fetched: under its canonical URL and the key of its own URL."""
+    bind = op.get_bind()
+    articles = sa.table(
+        "articles",
+        sa.column("id"),
+        sa.column("source_id"),
+        sa.column("url"),
+        sa.column("canonical_url"),
+        sa.column("published"),
+        sa.column("fetched_at"),
     )
-    values = (
-        "s.name, a.url, {key}, 'fetched', 'stored', 1, '[]', a.published, a.id, "
-        "a.fetched_at, a.fetched_at"
+    sources = sa.table("sources", sa.column("id"), sa.column("name"))
+    frontier = sa.table(
+        "frontier",
+        *(sa.column(name) for name in ("source", "url", "url_key", "state", "found_via")),
+        *(sa.column(name) for name in ("attempts", "feed_published", "article_id")),
+        sa.column("feed_authors", sa.JSON()),
+        *(sa.column(name) for name in ("discovered_at", "updated_at")),
     )
-    source = "FROM articles a JOIN sources s ON s.id = a.source_id"
-    op.execute(
-        f"INSERT INTO frontier ({columns}) SELECT {values.format(key='a.canonical_url')} {source}"
+    query = (
+        sa.select(
+            articles.c.id,
+            sources.c.name,
+            articles.c.url,
+            articles.c.canonical_url,
+            articles.c.published,
+            articles.c.fetched_at,
+        )
+        .join(sources, sources.c.id == articles.c.source_id)
+        .order_by(articles.c.id)
     )
-    op.execute(
-        f"INSERT INTO frontier ({columns}) SELECT {values.format(key='a.url')} {source} "
-        "WHERE a.id IN (SELECT MIN(id) FROM articles WHERE url <> canonical_url GROUP BY url) "
-        "AND NOT EXISTS (SELECT 1 FROM frontier f WHERE f.url_key = a.url)"
-    )
+    seen: set[str] = set()
+    rows: list[dict[str, object]] = []
+    for article_id, source, url, canonical, published, fetched_at in bind.execute(query):
+        for key in dict.fromkeys((canonical, canonical_url(url))):
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "source": source,
+                    "url": url,
+                    "url_key": key,
+                    "state": "fetched",
+                    "found_via": "stored",
+                    "attempts": 1,
+                    "feed_published": published,
+                    "article_id": article_id,
+                    "feed_authors": [],
+                    "discovered_at": fetched_at,
+                    "updated_at": fetched_at,
+                }
+            )
+        if len(rows) >= 1000:
+            bind.execute(frontier.insert(), rows)
+            rows = []
+    if rows:
+        bind.execute(frontier.insert(), rows)
 
 
 def downgrade() -> None:
