@@ -870,6 +870,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     }
 
 
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g} s"
+
+
 def report(f: dict[str, Any]) -> str:
     """Render the figures for a reader."""
     ok = {True: "PASS", False: "FAIL"}
@@ -887,14 +891,15 @@ def report(f: dict[str, Any]) -> str:
         f"{f['feed_200']} answered 200; robots.txt {f['robots_requests']}, "
         f"article pages {f['article_requests']}",
         f"  per source        never checked {f['sources_never_checked']}; gap between checks "
-        f"median {f['check_gap_median_s']} s, max {f['check_gap_max_s']} s",
+        f"median {_seconds(f['check_gap_median_s'])}, max {_seconds(f['check_gap_max_s'])}",
         f"  crawl runs        {f['crawl_runs']} recorded ({statuses or 'none'}), "
         f"{f['runs_not_modified']} feeds not modified",
         f"  CPU, whole tree   {f['tree_cpu_s']:.1f} s = {f['cpu_ms_per_check']:g} ms per check"
         f"   {ok[t['cpu_per_check']['pass']]} (<= {MAX_CPU_MS_PER_CHECK:g} ms)",
         f"  posts             {f['posts_published']} published, {f['posts_stored']} stored, "
-        f"{f['posts_late']} late; delay median {f['delay_median_s']} s, max "
-        f"{f['delay_max_s']} s   {ok[t['posts_in_time']['pass']]} (<= {f['delay_limit_s']:g} s)",
+        f"{f['posts_late']} late; delay median {_seconds(f['delay_median_s'])}, max "
+        f"{_seconds(f['delay_max_s'])}   {ok[t['posts_in_time']['pass']]} "
+        f"(<= {f['delay_limit_s']:g} s)",
         f"  memory            largest process {f['largest_process_rss_mib']} MiB; whole tree "
         f"{f['tree_rss_mib_peak']} MiB peak over {f['tree_processes_peak']} processes",
         f"  stop              exit {f['exit_code']} {f['stop_s']:.1f} s after SIGTERM, "
