@@ -451,6 +451,15 @@ def _become_subreaper() -> bool:
         return False
 
 
+def _own_cpu_seconds(pid: int) -> float | None:
+    """Return the CPU seconds a live process used itself (not its children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _proc_table() -> dict[int, tuple[int, int]]:
     """Return pid -> (parent pid, resident KiB) of every process."""
     table = {}
@@ -611,6 +620,8 @@ def _schedule(
         command += ["--workers", str(workers)]
     published: list[Post] = []
     samples = {"tree_rss_kib": 0, "processes": 0}
+    # the scheduler process's own CPU, last read before SIGTERM: how the tree's CPU splits
+    scheduler_cpu: float | None = None
     log_path = workdir / "schedule.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -637,6 +648,7 @@ def _schedule(
                 rss = sum(table[pid][1] for pid in tree if pid in table)
                 samples["tree_rss_kib"] = max(samples["tree_rss_kib"], rss)
                 samples["processes"] = max(samples["processes"], len(tree))
+                scheduler_cpu = _own_cpu_seconds(process.pid) or scheduler_cpu
                 next_sample = now + SAMPLE_EVERY_S
             if now >= next_progress:
                 with sites.lock:
@@ -657,6 +669,8 @@ def _schedule(
                 wake = min(wake, start + pending[0][0])
             time.sleep(max(0.01, min(0.5, wake - time.monotonic())))
         stopped_at = time.monotonic()
+        if exited is None:
+            scheduler_cpu = _own_cpu_seconds(process.pid) or scheduler_cpu
         killed = False
         if exited is None:
             process.send_signal(signal.SIGTERM)
@@ -694,6 +708,7 @@ def _schedule(
         "largest_process_rss_mib": round(max_rss / 1024, 1),
         "tree_rss_mib_peak": round(samples["tree_rss_kib"] / 1024, 1),
         "tree_processes_peak": samples["processes"],
+        "scheduler_own_cpu_s": scheduler_cpu,
         "published": published,
         "log": str(log_path),
     }
@@ -773,7 +788,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         with sites.lock:
             counts = [site.counts for site in sites.sites]
     start, stopped_at = runner.pop("start"), runner.pop("stopped_at")
-    due_each = due_per_source(runner["run_s"], interval_s)
+    # due over the planned run: a scheduler that exits early still owed those checks
+    due_each = due_per_source(max(runner["run_s"], run_s), interval_s)
     due = due_each * args.sources
     made = sum(checks_made(c.feed_times, start, stopped_at, due_each) for c in counts)
     feed_requests = sum(len(c.feed_times) for c in counts)
@@ -793,7 +809,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         else:
             delays.append((when - post.published).total_seconds())
     limit_s = interval_s + STORE_MARGIN_S
-    cpu_ms = runner["tree_cpu_s"] * 1000 / feed_requests if feed_requests else math.inf
+    cpu_ms = runner["tree_cpu_s"] * 1000 / feed_requests if feed_requests else None
     due_share = made / due if due else 0.0
     late = sum(1 for d in delays if d > limit_s)
     targets = {
@@ -803,9 +819,9 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "pass": due_share >= MIN_DUE_SHARE,
         },
         "cpu_per_check": {
-            "value": round(cpu_ms, 1),
+            "value": None if cpu_ms is None else round(cpu_ms, 1),
             "target": f"<= {MAX_CPU_MS_PER_CHECK:g} ms of CPU per check (whole process tree)",
-            "pass": cpu_ms <= MAX_CPU_MS_PER_CHECK,
+            "pass": cpu_ms is not None and cpu_ms <= MAX_CPU_MS_PER_CHECK,
         },
         "posts_in_time": {
             "value": len(published) - len(missed) - late,
@@ -851,10 +867,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "crawl_run_statuses": store["run_statuses"],
         "runs_not_modified": store["runs_not_modified"],
         "tree_cpu_s": round(runner["tree_cpu_s"], 2),
-        "cpu_ms_per_check": round(cpu_ms, 1),
+        "cpu_ms_per_check": None if cpu_ms is None else round(cpu_ms, 1),
         "largest_process_rss_mib": runner["largest_process_rss_mib"],
         "tree_rss_mib_peak": runner["tree_rss_mib_peak"],
         "tree_processes_peak": runner["tree_processes_peak"],
+        "scheduler_own_cpu_s": None
+        if runner["scheduler_own_cpu_s"] is None
+        else round(runner["scheduler_own_cpu_s"], 2),
         "posts_published": len(published),
         "posts_stored": len(published) - len(missed),
         "posts_late": late,
@@ -880,6 +899,8 @@ def report(f: dict[str, Any]) -> str:
     t = f["targets"]
     workers = f"--workers {f['workers']}" if f["workers"] is not None else "its defaults"
     ref = f["reference"]
+    own = f["scheduler_own_cpu_s"]
+    per_check = "n/a" if f["cpu_ms_per_check"] is None else f"{f['cpu_ms_per_check']:g} ms"
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(f["crawl_run_statuses"].items()))
     lines = [
         f"bench-poll: {f['sources']} sources x interval {f['interval']}, {f['run_s']:.0f} s, "
@@ -894,8 +915,10 @@ def report(f: dict[str, Any]) -> str:
         f"median {_seconds(f['check_gap_median_s'])}, max {_seconds(f['check_gap_max_s'])}",
         f"  crawl runs        {f['crawl_runs']} recorded ({statuses or 'none'}), "
         f"{f['runs_not_modified']} feeds not modified",
-        f"  CPU, whole tree   {f['tree_cpu_s']:.1f} s = {f['cpu_ms_per_check']:g} ms per check"
+        f"  CPU, whole tree   {f['tree_cpu_s']:.1f} s = {per_check} per check"
         f"   {ok[t['cpu_per_check']['pass']]} (<= {MAX_CPU_MS_PER_CHECK:g} ms)",
+        f"                    of which the scheduler process itself {_seconds(own)} "
+        "until SIGTERM, the rest its descendants",
         f"  posts             {f['posts_published']} published, {f['posts_stored']} stored, "
         f"{f['posts_late']} late; delay median {_seconds(f['delay_median_s'])}, max "
         f"{_seconds(f['delay_max_s'])}   {ok[t['posts_in_time']['pass']]} "
