@@ -349,9 +349,16 @@ class TechBlogsSpider(scrapy.Spider):
                 self.crawler.engine.crawl(request)
         self._maybe_done(state)
 
+    def _stopping(self) -> bool:
+        """Whether the crawl is being shut down (SIGTERM): what fails now was only cut short."""
+        engine = self.crawler.engine
+        return engine is not None and not engine.running
+
     def _maybe_done(self, state: _SourceState, status: str = "finished") -> None:
         if state.done or (status == "finished" and (state.pending or state.items)):
             return
+        if status == "finished" and self._stopping():
+            status = "interrupted"
         state.done = True
         self._inc(state, "aggregator/sources_done")
         logger.info("Source %s %s: %d article pages", state.source.name, status, state.scheduled)
@@ -390,7 +397,7 @@ class TechBlogsSpider(scrapy.Spider):
     def _on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
         state = self._state(failure)
-        if state.cancelled:
+        if state.cancelled or self._stopping():
             self._finish(state)
             return
         key, reason = _failure_reason(failure)
