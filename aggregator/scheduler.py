@@ -1,8 +1,9 @@
 """`aggregator schedule`: keep the store current with long-lived crawl workers.
 
-APScheduler 3 runs the jobs, kept in the store's own database (table ``apscheduler_jobs``):
-one ``crawl:NAME`` job per enabled source, each rescheduled after its run for the next one,
-and a ``retention`` job. A due source is crawled by one of ``workers`` long-lived worker
+APScheduler 3 runs the jobs: one ``crawl:NAME`` job per enabled source, each rescheduled
+after its run for the next one (in memory: the plan is kept in ``source_schedules`` and read
+back at start), and a ``retention`` job kept in the store's own database
+(``apscheduler_jobs``). A due source is crawled by one of ``workers`` long-lived worker
 processes (aggregator.worker: a Scrapy crawler each, fed sources while it runs), never by a
 new process. A thread pool of ``max_crawls`` bounds the source crawls under way at once; a
 source's job exists once, so one source is never crawled twice at the same time, and a host
@@ -36,16 +37,18 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from aggregator.exceptions import SourcesError
 from aggregator.sources import Source, load_sources
 from aggregator.store import frontier, queries
-from aggregator.store.db import open_store, session_scope
+from aggregator.store.db import open_store, read_scope, session_scope
 from aggregator.worker import Task, WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -134,7 +137,11 @@ class Scheduler:
         self.config = config
         self.engine: Engine = open_store(config.db_url)
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine)},
+            # the crawl plan itself lives in source_schedules: crawl jobs need no pickled copy
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self.engine),
+                "crawls": MemoryJobStore(),
+            },
             executors={"default": ThreadPoolExecutor(config.max_crawls)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
@@ -143,6 +150,8 @@ class Scheduler:
         self.pool = WorkerPool(
             config.workers, config.db_url, config.sources_path, config.crawl_settings
         )
+        # sources known to have their row in the store
+        self.ensured: set[str] = set()
         # source crawls under way: source name -> crawl run id
         self.running: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -237,7 +246,7 @@ class Scheduler:
     def _schedule_first(self, source: Source) -> None:
         """Add a source's job: at its stored next run, or soon (staggered) when that is past."""
         now = datetime.now(UTC)
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             state = queries.get_schedule(session, source.name)
             stored_next = state.next_run_at if state else None
             last_run = state.last_run_at if state else None
@@ -255,6 +264,7 @@ class Scheduler:
             args=[name],
             id=f"crawl:{name}",
             name=f"crawl {name}",
+            jobstore="crawls",
             replace_existing=True,
         )
 
@@ -277,75 +287,83 @@ class Scheduler:
                 return
         started_at = datetime.now(UTC)
         with session_scope(self.engine) as session:
-            queries.ensure_source(session, source.name, source.url)
+            if name not in self.ensured:
+                queries.ensure_source(session, source.name, source.url)
+                self.ensured.add(name)
             run_id = queries.start_run(session, [name])
         with self.lock:
             self.running[name] = run_id
         try:
-            outcome = self._run_on_worker(source, run_id)
+            reported = self._run_on_worker(source, run_id)
         finally:
             with self.lock:
                 self.running.pop(name, None)
-        self._plan_next(source, started_at, run_id, outcome)
+        with session_scope(self.engine) as session:
+            outcome = self._record(session, run_id, reported)
+            when = self._plan_next(session, source, started_at, run_id, outcome)
+        if not self.stopping.is_set() and source.name in self.sources.sources:
+            self._add_crawl_job(source.name, when)
 
-    def _run_on_worker(self, source: Source, run_id: int) -> CrawlOutcome:
+    def _run_on_worker(self, source: Source, run_id: int) -> str:
         """Have a worker crawl the source; a worker that does not report in time is killed."""
         future = self.pool.submit(Task(run_id, source, self.config.time_limit))
         try:
-            reported = future.result(timeout=self.config.time_limit + REPORT_MARGIN)
+            return future.result(timeout=self.config.time_limit + REPORT_MARGIN)
         except FutureTimeout:
             self.pool.kill(run_id)
-            reported = future.result()
-        return self._record(run_id, reported)
+            return future.result()
 
-    def _record(self, run_id: int, reported: str) -> CrawlOutcome:
-        with session_scope(self.engine) as session:
-            run = queries.get_run(session, run_id)
-            status = run.status if run else "crashed"
-            if status == "running":
-                # the worker died (or was stopped) before it could record the run
-                status = "interrupted" if self.stopping.is_set() else "crashed"
-            run = queries.record_exit(session, run_id, None, f"worker: {reported}", status)
-            stats = run.stats or {}
-            discovered = int(stats.get("aggregator/discovery/ok", 0))
-            failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
-            return CrawlOutcome(
-                status=status,
-                new_articles=int(stats.get("aggregator/store/inserted", 0)),
-                failed=status in {"timeout", "crashed"}
-                or (discovered == 0 and failed_discovery > 0),
-                asked_wait=float(stats.get("aggregator/asked_wait_seconds", 0)),
-            )
+    def _record(self, session: Session, run_id: int, reported: str) -> CrawlOutcome:
+        run = queries.get_run(session, run_id)
+        status = run.status if run else "crashed"
+        if status == "running":
+            # the worker died (or was stopped) before it could record the run
+            status = "interrupted" if self.stopping.is_set() else "crashed"
+        run = queries.record_exit(session, run_id, None, f"worker: {reported}", status)
+        stats = run.stats or {}
+        discovered = int(stats.get("aggregator/discovery/ok", 0))
+        failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
+        return CrawlOutcome(
+            status=status,
+            new_articles=int(stats.get("aggregator/store/inserted", 0)),
+            failed=status in {"timeout", "crashed"} or (discovered == 0 and failed_discovery > 0),
+            asked_wait=float(stats.get("aggregator/asked_wait_seconds", 0)),
+        )
 
     def _plan_next(
-        self, source: Source, started_at: datetime, run_id: int, outcome: CrawlOutcome
-    ) -> None:
+        self,
+        session: Session,
+        source: Source,
+        started_at: datetime,
+        run_id: int,
+        outcome: CrawlOutcome,
+    ) -> datetime:
+        """Record the source's schedule after a run and return when it is due next."""
         now = datetime.now(UTC)
-        with session_scope(self.engine) as session:
-            state = queries.get_schedule(session, source.name)
-            interval, delay, errors = next_delay(
-                source,
-                state.interval_seconds if state else None,
-                state.consecutive_errors if state else 0,
-                outcome,
-                self.config,
-            )
-            when = max(started_at + timedelta(seconds=jittered(delay)), now)
-            not_before = now + timedelta(seconds=outcome.asked_wait) if outcome.asked_wait else None
-            if not_before is not None:
-                when = max(when, not_before)
-            queries.save_schedule(
-                session,
-                source.name,
-                interval_seconds=interval,
-                consecutive_errors=errors,
-                next_run_at=when,
-                last_run_at=started_at,
-                last_run_id=run_id,
-                last_status="failed" if outcome.failed else outcome.status,
-                last_articles=outcome.new_articles,
-                not_before=not_before,
-            )
+        state = queries.get_schedule(session, source.name)
+        interval, delay, errors = next_delay(
+            source,
+            state.interval_seconds if state else None,
+            state.consecutive_errors if state else 0,
+            outcome,
+            self.config,
+        )
+        when = max(started_at + timedelta(seconds=jittered(delay)), now)
+        not_before = now + timedelta(seconds=outcome.asked_wait) if outcome.asked_wait else None
+        if not_before is not None:
+            when = max(when, not_before)
+        queries.save_schedule(
+            session,
+            source.name,
+            interval_seconds=interval,
+            consecutive_errors=errors,
+            next_run_at=when,
+            last_run_at=started_at,
+            last_run_id=run_id,
+            last_status="failed" if outcome.failed else outcome.status,
+            last_articles=outcome.new_articles,
+            not_before=not_before,
+        )
         logger.info(
             "crawl of %s (run %d) %s in %.1f s: %d new articles%s; next in %.0f s",
             source.name,
@@ -356,8 +374,7 @@ class Scheduler:
             f", {errors} failures in a row" if errors else "",
             (when - now).total_seconds(),
         )
-        if not self.stopping.is_set() and source.name in self.sources.sources:
-            self._add_crawl_job(source.name, when)
+        return when
 
     # -- retention ----------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ from aggregator.sources import (
     select_sources,
 )
 from aggregator.store import frontier, queries
-from aggregator.store.db import open_store, session_scope
+from aggregator.store.db import open_store, read_scope, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
 
 if TYPE_CHECKING:
@@ -285,7 +285,7 @@ class TechBlogsSpider(scrapy.Spider):
 
     def _load_validators(self, urls: list[str]) -> None:
         assert self.engine is not None
-        with session_scope(self.engine) as session:
+        with read_scope(self.engine) as session:
             found = queries.validators_for(session, urls)
         # URLs without validators are remembered too, so they are not looked up again
         self.validators.update({url: found.get(url, (None, None)) for url in urls})
@@ -501,7 +501,10 @@ class TechBlogsSpider(scrapy.Spider):
             # which worker did what: in the run's stats, for `aggregator status` and the logs
             state.stats["aggregator/worker_pid"] = os.getpid()
             state.on_done = lambda state, task=task: tasks.report(task, "done", "")
-            self._load_validators([u for u in (*task.source.feeds, *task.source.sitemaps)])
+            # validators stay known between checks: this worker saved any that changed
+            unknown = [u for u in (*task.source.feeds, *task.source.sitemaps)]
+            if unknown := [u for u in unknown if u not in self.validators]:
+                self._load_validators(unknown)
             requests = list(self._discovery_requests(state))
             loop.call_later(task.time_limit, self._time_up, state)
             for request in requests:
@@ -658,7 +661,7 @@ class TechBlogsSpider(scrapy.Spider):
         if self.refresh or self.engine is None:
             links = state.discovered[: self.limit]
         else:
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 due = frontier.due(session, state.source.name, self.limit)
             links = [
                 Discovered(

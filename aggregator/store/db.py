@@ -32,6 +32,9 @@ UNMODELLED_TABLE_PREFIXES = ("apscheduler_jobs", "articles_fts")
 UNMODELLED_NAMES = frozenset({"search_vector", "ix_articles_search_vector"})
 
 
+# The execution option of read-only transactions (see read_scope)
+_READ_ONLY = "aggregator_read_only"
+
 T = TypeVar("T")
 # Keep IN lists well below SQLite's and PostgreSQL's parameter limits
 IN_LIST_LIMIT = 500
@@ -67,8 +70,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE takes the write lock up front, so busy_timeout applies instead of a
-    # "database is locked" error when two processes upgrade a read to a write
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # "database is locked" error when two processes upgrade a read to a write; a read-only
+    # transaction (read_scope) takes no lock at all: in WAL mode it never waits for a writer
+    readonly = conn.get_execution_options().get(_READ_ONLY)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -142,5 +147,13 @@ def open_store(url: str) -> Engine:
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back when it raises."""
     factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it does not take the write lock."""
+    factory = sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
     with factory() as session, session.begin():
         yield session
