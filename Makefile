@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl bench-search soak constraints clean
+.PHONY: install demo test services chromium lint format bench bench-extract bench-dedup bench-crawl bench-search soak constraints clean
 
 install: $(STAMP)
 
@@ -17,8 +17,16 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/aggregator demo
 
-test: install lint
+test: install lint services chromium
 	$(BIN)/pytest
+
+# PostgreSQL (trust auth on 127.0.0.1, database test) and Redis, started when down
+services:
+	bash scripts/services.sh postgres redis
+
+# Debian's chromium for the browser tests, installed when missing (never a Playwright download)
+chromium:
+	bash scripts/services.sh chromium
 
 lint: install
 	$(BIN)/ruff check .
