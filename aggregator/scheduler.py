@@ -23,6 +23,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -41,7 +42,6 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from aggregator.crawling import scrapy_crawl_command
 from aggregator.exceptions import SourcesError
 from aggregator.sources import Source, load_sources
 from aggregator.store import queries
@@ -121,7 +121,7 @@ def jittered(delay: float, rng: random.Random | None = None) -> float:
 
 def crawl_command(name: str, run_id: int, config: ScheduleConfig) -> list[str]:
     """Return the `scrapy crawl` command line of one scheduled crawl."""
-    command = scrapy_crawl_command({"source": name})
+    command = [sys.executable, "-m", "scrapy", "crawl", "techblogs", "-a", f"source={name}"]
     settings = [
         f"AGGREGATOR_DB_URL={config.db_url}",
         f"AGGREGATOR_SOURCES={config.sources_path}",
