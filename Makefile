@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test services chromium lint format bench bench-extract bench-dedup bench-crawl bench-search soak constraints clean
+.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl bench-search soak constraints clean
 
 install: $(STAMP)
 
@@ -19,6 +19,8 @@ demo: install
 
 test: install lint services chromium
 	$(BIN)/pytest
+
+.PHONY: services chromium
 
 # PostgreSQL (trust auth on 127.0.0.1, database test) and Redis, started when down
 services:
