@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 SPIDER = "techblogs"
 
@@ -20,6 +23,20 @@ LOCAL_SITE_SETTINGS: Mapping[str, str] = MappingProxyType(
 )
 
 
+def crawl_settings(
+    db_url: str, sources_path: str, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Return the project's Scrapy settings for a crawl of sources_path into db_url."""
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("aggregator.settings", priority="project")
+    values = {"AGGREGATOR_DB_URL": db_url, "AGGREGATOR_SOURCES": sources_path, **(overrides or {})}
+    for key, value in values.items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
 def run_crawl(
     db_url: str,
     sources_path: str,
@@ -32,17 +49,13 @@ def run_crawl(
     Once per process: the Twisted reactor cannot be restarted.
     """
     from scrapy.crawler import CrawlerProcess
-    from scrapy.settings import Settings
 
-    settings = Settings()
-    settings.setmodule("aggregator.settings", priority="project")
-    settings.set("AGGREGATOR_DB_URL", db_url, priority="cmdline")
-    settings.set("AGGREGATOR_SOURCES", sources_path, priority="cmdline")
-    settings.set("AGGREGATOR_PROGRESS_INTERVAL", 1.0 if progress else 0, priority="cmdline")
-    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
-    for key, value in (extra_settings or {}).items():
-        settings.set(key, value, priority="cmdline")
-    process = CrawlerProcess(settings)
+    overrides = {
+        "AGGREGATOR_PROGRESS_INTERVAL": 1.0 if progress else 0,
+        "LOG_INSTALL_ROOT_HANDLER": False,
+        **(extra_settings or {}),
+    }
+    process = CrawlerProcess(crawl_settings(db_url, sources_path, overrides))
     crawler = process.create_crawler(SPIDER)
     process.crawl(crawler, **spider_args)
     process.start()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from aggregator.crawling import LOCAL_SITE_SETTINGS, scrapy_crawl_command
+from aggregator.crawling import LOCAL_SITE_SETTINGS, crawl_settings, scrapy_crawl_command
 from aggregator.demo.run import SITES as DEMO_SITES
 from aggregator.demo.server import SiteGroup
 from aggregator.store import queries
@@ -64,3 +64,14 @@ def test_scrapy_crawl_command_passes_spider_arguments_and_settings() -> None:
     pairs = list(zip(command[9::2], command[10::2], strict=True))
     assert pairs == [("-s", f"{key}={value}") for key, value in LOCAL_SITE_SETTINGS.items()]
     assert scrapy_crawl_command() == command[:5]
+
+
+def test_crawl_settings_are_the_project_settings_with_overrides_read_as_typed_values() -> None:
+    settings = crawl_settings("sqlite:///x.db", "/srv/sources.toml", LOCAL_SITE_SETTINGS)
+    assert settings.get("AGGREGATOR_DB_URL") == "sqlite:///x.db"
+    assert settings.get("AGGREGATOR_SOURCES") == "/srv/sources.toml"
+    assert settings.getbool("ROBOTSTXT_OBEY") is True  # from aggregator/settings.py
+    # the strings of a -s command line read as the numbers and flags they stand for
+    assert settings.getfloat("DOWNLOAD_DELAY") == 0.0
+    assert settings.getbool("AUTOTHROTTLE_ENABLED") is False
+    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 8
