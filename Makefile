@@ -17,8 +17,18 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	$(BIN)/aggregator demo
 
-test: install lint
+test: install lint services chromium
 	$(BIN)/pytest
+
+.PHONY: services chromium
+
+# PostgreSQL (trust auth on 127.0.0.1, database test) and Redis, started when down
+services:
+	bash scripts/services.sh postgres redis
+
+# Debian's chromium for the browser tests, installed when missing (never a Playwright download)
+chromium:
+	bash scripts/services.sh chromium
 
 lint: install
 	$(BIN)/ruff check .

@@ -16,6 +16,7 @@ import click
 from sqlalchemy import Engine
 
 from aggregator import settings as default_settings
+from aggregator.crawling import run_crawl
 from aggregator.exceptions import AggregatorError, ImportLineError
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
@@ -109,33 +110,6 @@ def main(ctx: click.Context, db_url: str, sources_path: str, verbose: int) -> No
 
 
 # -- crawling --------------------------------------------------------------------------
-
-
-def run_crawl(
-    db_url: str,
-    sources_path: str,
-    spider_args: dict[str, str],
-    extra_settings: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> int | None:
-    """Run the techblogs spider in this process; return the id of the crawl run it recorded."""
-    from scrapy.crawler import CrawlerProcess
-    from scrapy.settings import Settings
-
-    settings = Settings()
-    settings.setmodule("aggregator.settings", priority="project")
-    settings.set("AGGREGATOR_DB_URL", db_url, priority="cmdline")
-    settings.set("AGGREGATOR_SOURCES", sources_path, priority="cmdline")
-    settings.set("AGGREGATOR_PROGRESS_INTERVAL", 1.0 if progress else 0, priority="cmdline")
-    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
-    for key, value in (extra_settings or {}).items():
-        settings.set(key, value, priority="cmdline")
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler("techblogs")
-    process.crawl(crawler, **spider_args)
-    process.start()
-    run_id = crawler.stats.get_value("aggregator/crawl_run") if crawler.stats else None
-    return int(run_id) if run_id is not None else None
 
 
 def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator import settings as project_settings
+from aggregator.crawling import LOCAL_SITE_SETTINGS, scrapy_crawl_command
 from aggregator.demo.server import SiteGroup
 from aggregator.extract import extract_article
 from aggregator.store import queries
@@ -33,8 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The brief's crawl settings: no politeness delays against our own local servers
 CRAWL_SETTINGS = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "False",
+    **LOCAL_SITE_SETTINGS,
     "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
     "CONCURRENT_REQUESTS": str(project_settings.CONCURRENT_REQUESTS),
     "LOG_LEVEL": "INFO",
@@ -876,9 +876,7 @@ def crawl(
     paths: dict[str, set[str]],
 ) -> dict[str, Any]:
     """Run the real `scrapy crawl techblogs` once into db_url and return its figures."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "techblogs", "-a", "limit=100000"]
-    for key, value in CRAWL_SETTINGS.items():
-        command += ["-s", f"{key}={value}"]
+    command = scrapy_crawl_command({"limit": "100000"}, CRAWL_SETTINGS)
     env = {**os.environ, "AGGREGATOR_SOURCES": str(sources), "AGGREGATOR_DB_URL": db_url}
     group.clear_log()
     log = workdir / f"{label.replace(' ', '-')}.log"

@@ -23,12 +23,18 @@ from typing import Any
 
 from sqlalchemy import select
 
+from aggregator.crawling import LOCAL_SITE_SETTINGS
 from aggregator.demo.live import LiveBlog
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO"]
+# The scheduler's crawls of the local blogs: no politeness delays
+FAST = [
+    arg
+    for key, value in {**LOCAL_SITE_SETTINGS, "LOG_LEVEL": "INFO"}.items()
+    for arg in ("-s", f"{key}={value}")
+]
 
 
 def _rss_kib(pid: int) -> int:

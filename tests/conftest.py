@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from aggregator.crawling import LOCAL_SITE_SETTINGS, scrapy_crawl_command
 from aggregator.store.db import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,11 +20,9 @@ PG_ADMIN_URL = os.environ.get(
     "AGGREGATOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 
-# Settings that make crawls of local sites fast; production keeps polite defaults
+# Crawls of local sites in tests: no delays, and a failed request fails at once
 FAST_CRAWL = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "False",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+    **LOCAL_SITE_SETTINGS,
     "RETRY_ENABLED": "False",
     "DOWNLOAD_TIMEOUT": "5",
     "LOG_LEVEL": "INFO",
@@ -81,10 +79,7 @@ def scrapy_crawl(
     env = {**os.environ, "AGGREGATOR_DB_URL": db_url}
     if sources is not None:
         env["AGGREGATOR_SOURCES"] = str(sources)
-    command = [sys.executable, "-m", "scrapy", "crawl", "techblogs"]
-    for key, value in {**FAST_CRAWL, **(settings or {})}.items():
-        command += ["-s", f"{key}={value}"]
-    command += list(args)
+    command = scrapy_crawl_command(settings={**FAST_CRAWL, **(settings or {})}) + list(args)
     return subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from aggregator.crawling import scrapy_crawl_command
 from aggregator.demo.run import SITES as DEMO_SITES
 from aggregator.demo.server import SiteGroup, slow_route, status_route
 from aggregator.store import queries
@@ -262,9 +263,9 @@ def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> N
     with SiteGroup(root.parent, routes=routes) as group:
         sources = tmp_path / "sources.toml"
         sources.write_text(group.sources_toml(), encoding="utf-8")
-        command = [sys.executable, "-m", "scrapy", "crawl", "techblogs"]
-        for key, value in {**FAST_CRAWL, "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}.items():
-            command += ["-s", f"{key}={value}"]
+        command = scrapy_crawl_command(
+            settings={**FAST_CRAWL, "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}
+        )
         env = {"AGGREGATOR_SOURCES": str(sources), "AGGREGATOR_DB_URL": db_url}
         import os
 

@@ -8,18 +8,12 @@ from pathlib import Path
 
 import click
 
+from aggregator.crawling import LOCAL_SITE_SETTINGS, run_crawl
 from aggregator.demo.server import SiteGroup
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 
 SITES = Path(__file__).with_name("sites")
-
-# The demo blogs answer at once: no need for production politeness delays
-DEMO_SETTINGS = {
-    "DOWNLOAD_DELAY": 0,
-    "AUTOTHROTTLE_ENABLED": False,
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
-}
 
 
 def first_words(text: str, count: int = 14) -> str:
@@ -29,8 +23,6 @@ def first_words(text: str, count: int = 14) -> str:
 
 def run_demo(workdir: Path, db_url: str, serve: bool = False, as_json: bool = False) -> None:
     """Serve the demo blogs on 127.0.0.1, crawl them into db_url and print what was stored."""
-    from aggregator.cli import run_crawl
-
     with SiteGroup(SITES) as group:
         sources_path = workdir / "sources.toml"
         sources_path.write_text(group.sources_toml(), encoding="utf-8")
@@ -39,7 +31,7 @@ def run_demo(workdir: Path, db_url: str, serve: bool = False, as_json: bool = Fa
             for name, server in group.servers.items():
                 click.echo(f"  {name:<12} {server.base_url}/", err=True)
             click.echo(f"Crawling them into {db_url}", err=True)
-        run_crawl(db_url, str(sources_path), {}, DEMO_SETTINGS, progress=not as_json)
+        run_crawl(db_url, str(sources_path), {}, LOCAL_SITE_SETTINGS, progress=not as_json)
         _print_store(db_url, as_json)
         if serve:
             click.echo(f"Demo blogs keep running; sources file: {sources_path}. Ctrl-C stops.")
