@@ -1,11 +1,12 @@
 """`aggregator schedule`: keep the store current with long-lived crawl workers.
 
-APScheduler 3 runs the jobs: one ``crawl:NAME`` job per enabled source, each rescheduled
-after its run for the next one (in memory: the plan is kept in ``source_schedules`` and read
-back at start), and a ``retention`` job kept in the store's own database
-(``apscheduler_jobs``). A due source is crawled by one of ``workers`` long-lived worker
-processes (aggregator.worker: a Scrapy crawler each, fed sources while it runs), never by a
-new process. A thread pool of ``max_crawls`` bounds the source crawls under way at once; a
+APScheduler 3 runs the jobs, in memory: one ``crawl:NAME`` job per enabled source, each
+rescheduled after its run for the next one, and a ``retention`` job. The plan is kept in the
+store (``source_schedules``: interval, failures in a row, next run) and read back at start.
+A due source is crawled by one of ``workers`` long-lived worker processes (aggregator.worker:
+a Scrapy crawler each, fed sources while it runs), never by a new process; the worker reports
+how it went and the scheduler records the crawl run and the source's next run in one
+transaction. A thread pool of ``max_crawls`` bounds the source crawls under way at once; a
 source's job exists once, so one source is never crawled twice at the same time, and a host
 is crawled by one worker at a time.
 
@@ -22,6 +23,7 @@ When the next crawl of a source is due:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import random
 import signal
@@ -38,7 +40,6 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -49,7 +50,7 @@ from aggregator.exceptions import SourcesError
 from aggregator.sources import Source, load_sources
 from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, read_scope, session_scope
-from aggregator.worker import Task, WorkerPool
+from aggregator.worker import Report, Task, WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -137,11 +138,8 @@ class Scheduler:
         self.config = config
         self.engine: Engine = open_store(config.db_url)
         self.scheduler = BackgroundScheduler(
-            # the crawl plan itself lives in source_schedules: crawl jobs need no pickled copy
-            jobstores={
-                "default": SQLAlchemyJobStore(engine=self.engine),
-                "crawls": MemoryJobStore(),
-            },
+            # in memory: the crawl plan lives in source_schedules and is read back at start
+            jobstores={"default": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(config.max_crawls)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
@@ -152,7 +150,8 @@ class Scheduler:
         )
         # sources known to have their row in the store
         self.ensured: set[str] = set()
-        # source crawls under way: source name -> crawl run id
+        # source crawls under way: source name -> worker task id
+        self.task_ids = itertools.count(1)
         self.running: dict[str, int] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -264,7 +263,6 @@ class Scheduler:
             args=[name],
             id=f"crawl:{name}",
             name=f"crawl {name}",
-            jobstore="crawls",
             replace_existing=True,
         )
 
@@ -286,44 +284,47 @@ class Scheduler:
                 logger.warning("%s is still being crawled; skipped", name)
                 return
         started_at = datetime.now(UTC)
-        with session_scope(self.engine) as session:
-            if name not in self.ensured:
-                queries.ensure_source(session, source.name, source.url)
-                self.ensured.add(name)
-            run_id = queries.start_run(session, [name])
+        task_id = next(self.task_ids)
         with self.lock:
-            self.running[name] = run_id
+            self.running[name] = task_id
         try:
-            reported = self._run_on_worker(source, run_id)
+            report = self._run_on_worker(source, task_id)
         finally:
             with self.lock:
                 self.running.pop(name, None)
         with session_scope(self.engine) as session:
-            outcome = self._record(session, run_id, reported)
+            if name not in self.ensured:
+                queries.ensure_source(session, source.name, source.url)
+                self.ensured.add(name)
+            run_id, outcome = self._record(session, name, started_at, report)
             when = self._plan_next(session, source, started_at, run_id, outcome)
         if not self.stopping.is_set() and source.name in self.sources.sources:
             self._add_crawl_job(source.name, when)
 
-    def _run_on_worker(self, source: Source, run_id: int) -> str:
+    def _run_on_worker(self, source: Source, task_id: int) -> Report:
         """Have a worker crawl the source; a worker that does not report in time is killed."""
-        future = self.pool.submit(Task(run_id, source, self.config.time_limit))
+        future = self.pool.submit(Task(task_id, source, self.config.time_limit))
         try:
             return future.result(timeout=self.config.time_limit + REPORT_MARGIN)
         except FutureTimeout:
-            self.pool.kill(run_id)
+            self.pool.kill(task_id)
             return future.result()
 
-    def _record(self, session: Session, run_id: int, reported: str) -> CrawlOutcome:
-        run = queries.get_run(session, run_id)
-        status = run.status if run else "crashed"
-        if status == "running":
-            # the worker died (or was stopped) before it could record the run
+    def _record(
+        self, session: Session, name: str, started_at: datetime, report: Report
+    ) -> tuple[int, CrawlOutcome]:
+        """Record the crawl run the worker reported, and how the next-run policy sees it."""
+        status = str(report.get("status", "crashed"))
+        if status in {"crashed", "failed"}:
+            # the worker died, or was stopped, before it could finish the crawl
             status = "interrupted" if self.stopping.is_set() else "crashed"
-        run = queries.record_exit(session, run_id, None, f"worker: {reported}", status)
-        stats = run.stats or {}
+        stats: dict[str, Any] = dict(report.get("stats") or {})
+        errors = [tuple(error) for error in report.get("errors") or []]
+        detail = str(report.get("detail") or "")
+        run = queries.record_run(session, [name], started_at, status, stats, errors, detail)
         discovered = int(stats.get("aggregator/discovery/ok", 0))
         failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
-        return CrawlOutcome(
+        return run.id, CrawlOutcome(
             status=status,
             new_articles=int(stats.get("aggregator/store/inserted", 0)),
             failed=status in {"timeout", "crashed"} or (discovered == 0 and failed_discovery > 0),

@@ -3,12 +3,13 @@
 A worker process (`python -m aggregator.worker`) runs the `techblogs` spider once and keeps it
 open; it reads tasks, one JSON object a line, on its standard input::
 
-    {"run": 12, "source": "lwn", "time_limit": 600}
+    {"task": 12, "source": "lwn", "time_limit": 600}
 
-and answers on its standard output when the source crawl is over (its crawl run is recorded
-in the store by then)::
+and answers on its standard output when the source crawl is over: how it ended (finished,
+timeout, interrupted), its stats and its failed URLs, which the scheduler records as the crawl
+run together with the source's next run, in one transaction::
 
-    {"run": 12, "status": "done", "detail": ""}
+    {"task": 12, "status": "finished", "detail": "", "stats": {...}, "errors": [[s, url, why]]}
 
 Robots.txt, DNS and connections stay cached between the crawls of one worker, so checking a
 feed that answers 304 costs one request, not a process. Each source crawl has its own time
@@ -41,6 +42,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request
 
+from aggregator.crawling import SPIDER, crawl_settings
 from aggregator.exceptions import SourcesError
 from aggregator.sources import Source, load_sources
 
@@ -52,11 +54,15 @@ STOP_TIMEOUT = 10.0
 
 @dataclass(frozen=True)
 class Task:
-    """One source crawl given to a worker, recorded as crawl run `run_id`."""
+    """One source crawl given to a worker."""
 
-    run_id: int
+    task_id: int
     source: Source
     time_limit: float
+
+
+# How a task ended, as a worker reports it (and as the pool reports a worker that died)
+Report = dict[str, Any]
 
 
 class TaskChannel(Protocol):
@@ -64,7 +70,14 @@ class TaskChannel(Protocol):
 
     async def get(self) -> Task | None: ...
 
-    def report(self, task: Task, status: str, detail: str) -> None: ...
+    def report(
+        self,
+        task: Task,
+        status: str,
+        detail: str,
+        stats: dict[str, Any] | None = None,
+        errors: Sequence[tuple[str | None, str, str]] = (),
+    ) -> None: ...
 
 
 class StdioChannel:
@@ -102,22 +115,30 @@ class StdioChannel:
                 return None
             try:
                 message = json.loads(line)
-                run_id, name = int(message["run"]), str(message["source"])
+                task_id, name = int(message["task"]), str(message["source"])
                 time_limit = float(message["time_limit"])
             except (ValueError, KeyError, TypeError) as exc:
                 logger.error("bad task %r: %s", line[:200], exc)
                 continue
             source = self._source(name)
             if source is None:
-                self._send(run_id, "failed", f"no source {name!r} in {self.sources_path}")
+                self._send({"task": task_id, "status": "failed", "detail": f"no source {name!r}"})
                 continue
-            return Task(run_id, source, time_limit)
+            return Task(task_id, source, time_limit)
 
-    def report(self, task: Task, status: str, detail: str) -> None:
-        self._send(task.run_id, status, detail)
+    def report(
+        self,
+        task: Task,
+        status: str,
+        detail: str,
+        stats: dict[str, Any] | None = None,
+        errors: Sequence[tuple[str | None, str, str]] = (),
+    ) -> None:
+        message = {"task": task.task_id, "status": status, "detail": detail}
+        self._send({**message, "stats": stats or {}, "errors": list(errors)})
 
-    def _send(self, run_id: int, status: str, detail: str) -> None:
-        self.out.write(json.dumps({"run": run_id, "status": status, "detail": detail}) + "\n")
+    def _send(self, message: Report) -> None:
+        self.out.write(json.dumps(message) + "\n")
         self.out.flush()
 
 
@@ -142,24 +163,15 @@ class CancelledTaskMiddleware:
 def run_worker(db_url: str, sources_path: str, settings: Sequence[str] = ()) -> None:
     """Run one worker in this process until its standard input closes or it gets SIGTERM."""
     from scrapy.crawler import CrawlerProcess
-    from scrapy.settings import Settings
 
-    crawl_settings = Settings()
-    crawl_settings.setmodule("aggregator.settings", priority="project")
-    values: dict[str, Any] = {
-        "AGGREGATOR_DB_URL": db_url,
-        "AGGREGATOR_SOURCES": sources_path,
+    overrides: dict[str, Any] = {
         "AGGREGATOR_WORKER": True,
         "AGGREGATOR_PROGRESS_INTERVAL": 0,
         "TELNETCONSOLE_ENABLED": False,
     }
-    for setting in settings:
-        name, _, value = setting.partition("=")
-        values[name] = value
-    for name, value in values.items():
-        crawl_settings.set(name, value, priority="cmdline")
-    process = CrawlerProcess(crawl_settings)
-    process.crawl("techblogs", tasks=StdioChannel(sources_path))
+    overrides.update(setting.partition("=")[::2] for setting in settings)
+    process = CrawlerProcess(crawl_settings(db_url, sources_path, overrides))
+    process.crawl(SPIDER, tasks=StdioChannel(sources_path))
     process.start()
 
 
@@ -175,7 +187,7 @@ class _Worker:
 
     index: int
     process: subprocess.Popen[bytes]
-    tasks: dict[int, tuple[Future[str], str]] = field(default_factory=dict)
+    tasks: dict[int, tuple[Future[Report], str]] = field(default_factory=dict)
     hosts: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -227,16 +239,16 @@ class WorkerPool:
         for line in worker.process.stdout:
             try:
                 message = json.loads(line)
-                run_id, status = int(message["run"]), str(message["status"])
+                task_id = int(message["task"])
             except (ValueError, KeyError, TypeError):
                 logger.warning("worker %d said %r", worker.index, line[:200])
                 continue
-            self._resolve(worker, run_id, status)
+            self._resolve(worker, task_id, message)
         code = worker.process.wait()
         with worker.lock:
             held = list(worker.tasks)
-        for run_id in held:
-            self._resolve(worker, run_id, "crashed")
+        for task_id in held:
+            self._resolve(worker, task_id, {"status": "crashed", "detail": f"worker exit {code}"})
         with self.lock:
             if self.closing or self.workers[worker.index] is not worker:
                 return
@@ -249,45 +261,45 @@ class WorkerPool:
             self.restarts += 1
             self.workers[worker.index] = self._spawn(worker.index)
 
-    def _resolve(self, worker: _Worker, run_id: int, status: str) -> None:
+    def _resolve(self, worker: _Worker, task_id: int, report: Report) -> None:
         with worker.lock:
-            held = worker.tasks.pop(run_id, None)
+            held = worker.tasks.pop(task_id, None)
             if held is None:
                 return
             future, host = held
             worker.hosts[host] -= 1
             if worker.hosts[host] <= 0:
                 del worker.hosts[host]
-        future.set_result(status)
+        future.set_result(report)
 
-    def submit(self, task: Task) -> Future[str]:
-        """Send a source crawl to a worker; the future gives how it ended (done, crashed...)."""
+    def submit(self, task: Task) -> Future[Report]:
+        """Send a source crawl to a worker; the future gives the worker's report."""
         host = host_of(task.source)
-        future: Future[str] = Future()
+        future: Future[Report] = Future()
         with self.lock:
             if self.closing or not self.workers:
-                future.set_result("interrupted")
+                future.set_result({"status": "interrupted", "detail": "the workers are stopping"})
                 return future
             holding = [w for w in self.workers if host in w.hosts]
             worker = holding[0] if holding else min(self.workers, key=lambda w: len(w.tasks))
             with worker.lock:
-                worker.tasks[task.run_id] = (future, host)
+                worker.tasks[task.task_id] = (future, host)
                 worker.hosts[host] += 1
-        message = {"run": task.run_id, "source": task.source.name, "time_limit": task.time_limit}
+        message = {"task": task.task_id, "source": task.source.name, "time_limit": task.time_limit}
         try:
             assert worker.process.stdin is not None
             worker.process.stdin.write((json.dumps(message) + "\n").encode())
             worker.process.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
-            self._resolve(worker, task.run_id, "crashed")
+            self._resolve(worker, task.task_id, {"status": "crashed", "detail": "worker gone"})
         return future
 
-    def kill(self, run_id: int) -> None:
+    def kill(self, task_id: int) -> None:
         """Kill the worker holding a crawl that does not end (it is restarted)."""
         with self.lock:
             workers = list(self.workers)
         for worker in workers:
-            if run_id in worker.tasks:
+            if task_id in worker.tasks:
                 logger.error("worker %d does not answer: killing it", worker.index)
                 _signal_group(worker.process, signal.SIGKILL)
 

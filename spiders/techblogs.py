@@ -69,8 +69,8 @@ class _SourceState:
 
     source: Source
     key: int
-    # the crawl run of this source alone (workers); None when one run covers the whole crawl
-    run_id: int | None = None
+    # the worker task of this source crawl; None when one run covers the whole crawl
+    task_id: int | None = None
     pending: int = 0
     scheduled: int = 0
     items: int = 0
@@ -81,7 +81,7 @@ class _SourceState:
     discovered: list[Discovered] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
     errors: list[tuple[str | None, str, str]] = field(default_factory=list)
-    on_done: Callable[[_SourceState], None] | None = None
+    on_done: Callable[[_SourceState, str], None] | None = None
 
 
 def _headers(response: Response) -> dict[str, str]:
@@ -204,8 +204,8 @@ class TechBlogsSpider(scrapy.Spider):
             self._new_state(source)
         self.engine = open_store(settings.get("AGGREGATOR_DB_URL"))
 
-    def _new_state(self, source: Source, run_id: int | None = None) -> _SourceState:
-        state = _SourceState(source, next(self._keys), run_id)
+    def _new_state(self, source: Source, task_id: int | None = None) -> _SourceState:
+        state = _SourceState(source, next(self._keys), task_id)
         self.states[state.key] = state
         self.current[source.name] = state
         return state
@@ -230,7 +230,7 @@ class TechBlogsSpider(scrapy.Spider):
     def closed(self, reason: str) -> None:
         # a worker stopped mid-crawl: its unfinished source crawls end as interrupted
         for state in list(self.states.values()):
-            if state.run_id is not None and not state.done:
+            if state.task_id is not None and not state.done:
                 self._maybe_done(state, "interrupted")
         if self.engine is not None:
             self.engine.dispose()
@@ -362,26 +362,22 @@ class TechBlogsSpider(scrapy.Spider):
         state.done = True
         self._inc(state, "aggregator/sources_done")
         logger.info("Source %s %s: %d article pages", state.source.name, status, state.scheduled)
-        if state.run_id is not None and self.engine is not None:
-            with session_scope(self.engine) as session:
-                stats: dict[str, Any] = dict(state.stats)
-                queries.finish_run(session, state.run_id, status, stats, state.errors)
-        if state.run_id is not None and self.current.get(state.source.name) is state:
+        if state.task_id is not None and self.current.get(state.source.name) is state:
             del self.current[state.source.name]
         self._forget(state)
         if state.on_done is not None:
-            state.on_done(state)
+            state.on_done(state, status)
 
     def _forget(self, state: _SourceState) -> None:
         """Drop a worker's finished source crawl once none of its requests is left."""
-        if state.done and not state.pending and state.run_id is not None:
+        if state.done and not state.pending and state.task_id is not None:
             self.states.pop(state.key, None)
 
     def _record_error(self, state: _SourceState | None, url: str, key: str, reason: str) -> None:
         self._inc(state, "aggregator/errors")
         self._inc(state, f"aggregator/errors/{key}")
         error = (state.source.name if state else None, url, reason)
-        if state is not None and state.run_id is not None:
+        if state is not None and state.task_id is not None:
             state.errors.append(error)
         else:
             self.crawl_errors.append(error)
@@ -497,10 +493,12 @@ class TechBlogsSpider(scrapy.Spider):
                 continue
             self.sources = [s for s in self.sources if s.name != task.source.name]
             self.sources.append(task.source)
-            state = self._new_state(task.source, task.run_id)
+            state = self._new_state(task.source, task.task_id)
             # which worker did what: in the run's stats, for `aggregator status` and the logs
             state.stats["aggregator/worker_pid"] = os.getpid()
-            state.on_done = lambda state, task=task: tasks.report(task, "done", "")
+            state.on_done = lambda state, status, task=task: tasks.report(
+                task, status, "", dict(state.stats), state.errors
+            )
             # validators stay known between checks: this worker saved any that changed
             unknown = [u for u in (*task.source.feeds, *task.source.sitemaps)]
             if unknown := [u for u in unknown if u not in self.validators]:

@@ -535,6 +535,29 @@ def finish_run(
     run = session.get(CrawlRun, run_id)
     if run is None:
         raise ValueError(f"crawl run {run_id} does not exist")
+    _fill_run(run, status, stats, errors)
+
+
+def record_run(
+    session: Session,
+    sources: list[str],
+    started_at: datetime,
+    status: str,
+    stats: dict[str, Any],
+    errors: Iterable[tuple[str | None, str, str]] = (),
+    log_tail: str | None = None,
+) -> CrawlRun:
+    """Record a whole crawl run at its end (a worker's crawl of one source)."""
+    run = CrawlRun(sources=sources, started_at=started_at, log_tail=log_tail)
+    _fill_run(run, status, stats, errors)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _fill_run(
+    run: CrawlRun, status: str, stats: dict[str, Any], errors: Iterable[tuple[str | None, str, str]]
+) -> None:
     run.finished_at = utcnow()
     run.status = status
     run.stats = stats
