@@ -49,3 +49,5 @@ class PageItem:
     canonical_url: str | None = None
     content_hash: str | None = None
     minhash: bytes | None = None
+    # Set by pipelines/store.py: what storing did (SaveResult.status: inserted, duplicate, ...)
+    stored_as: str | None = None

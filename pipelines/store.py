@@ -73,6 +73,7 @@ class StorePipeline:
             stats.inc_value("aggregator/store/errors")
             logger.error("Could not store %s: %s", item.url, exc)
             raise DropItem(f"{item.url}: database error: {exc.__class__.__name__}") from exc
+        item.stored_as = result.status
         stats.inc_value(f"aggregator/store/{result.status}")
         logger.debug("Stored %s as article %s (%s)", item.url, result.article_id, result.status)
         return item
