@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
@@ -10,6 +12,7 @@ from aggregator.discovery import non_html_reason
 from aggregator.exceptions import RejectedPage
 from aggregator.extract import extract_article
 from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, strip_boilerplate
+from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.sources import Source
 from aggregator.store import queries
@@ -72,6 +75,33 @@ def fingerprint_page(page: PageItem) -> PageItem:
     page.content_hash = content_hash(page.article.text)
     page.minhash = minhash_signature(page.article.text)
     return page
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What clean_page and fingerprint_page add to a page (sent back from a worker process)."""
+
+    article: CleanArticle
+    canonical_url: str
+    content_hash: str
+    minhash: bytes | None
+
+    def apply(self, page: PageItem) -> PageItem:
+        """Set the extracted article and fingerprints on the page."""
+        page.article = self.article
+        page.canonical_url = self.canonical_url
+        page.content_hash = self.content_hash
+        page.minhash = self.minhash
+        return page
+
+
+def extract_page(
+    page: PageItem, boilerplate: frozenset[str] = frozenset(), source: Source | None = None
+) -> Extraction:
+    """clean_page then fingerprint_page: the CPU work of a page, no database (runs in a worker)."""
+    page = fingerprint_page(clean_page(page, boilerplate, source))
+    assert page.article is not None and page.canonical_url and page.content_hash
+    return Extraction(page.article, page.canonical_url, page.content_hash, page.minhash)
 
 
 def reextract_stored(

@@ -70,6 +70,10 @@ AGGREGATOR_ARTICLE_LIMIT = int(os.environ.get("AGGREGATOR_ARTICLE_LIMIT", "50"))
 # How many listing pages deep the spider follows pagination
 AGGREGATOR_LISTING_DEPTH = int(os.environ.get("AGGREGATOR_LISTING_DEPTH", "3"))
 
+# Worker processes that extract articles off the reactor thread ("" or -1: one per CPU;
+# 0: extract in the crawl process itself, for debugging)
+AGGREGATOR_EXTRACT_PROCESSES = int(os.environ.get("AGGREGATOR_EXTRACT_PROCESSES") or "-1")
+
 # Keep the raw HTML (zlib-compressed) so articles can be re-extracted later
 AGGREGATOR_KEEP_RAW_HTML = os.environ.get("AGGREGATOR_KEEP_RAW_HTML", "1") not in {"0", "false"}
 

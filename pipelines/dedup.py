@@ -24,10 +24,13 @@ class DedupPipeline:
     def process_item(self, item: PageItem) -> PageItem:
         stats = self.crawler.stats
         assert stats is not None
-        try:
-            page = fingerprint_page(item)
-        except RejectedPage as exc:
-            raise DropItem(str(exc)) from exc
+        page = item
+        if page.content_hash is None:
+            # The clean pipeline fingerprints in its worker processes; this is for other callers
+            try:
+                page = fingerprint_page(item)
+            except RejectedPage as exc:
+                raise DropItem(str(exc)) from exc
         assert page.canonical_url is not None
         if page.canonical_url in self.seen_urls:
             stats.inc_value("aggregator/dedup/same_url")

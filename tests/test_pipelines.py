@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,6 +15,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 
+from aggregator.ingest import Extraction, extract_page
 from aggregator.items import PageItem
 from aggregator.sources import Source
 from aggregator.store.db import open_store, session_scope
@@ -49,20 +52,27 @@ def seed_item(url: str = "https://seed.example/2026/11/microsoft-warrants/") -> 
     )
 
 
+def cleaned(clean: CleanPipeline, item: PageItem) -> PageItem:
+    """Run the clean pipeline's coroutine to its end, as Scrapy's asyncio reactor would."""
+    return asyncio.run(clean.process_item(item))
+
+
 def run_through(crawler: Crawler, item: PageItem) -> PageItem:
     clean = build_from_crawler(CleanPipeline, crawler)
     dedup = build_from_crawler(DedupPipeline, crawler)
     store = build_from_crawler(StorePipeline, crawler)
     store.open_spider()
     try:
-        return store.process_item(dedup.process_item(clean.process_item(item)))
+        return store.process_item(dedup.process_item(cleaned(clean, item)))
     finally:
+        clean.close_spider()
         assert crawler.spider is not None
         store.spider_closed(crawler.spider, "finished")
 
 
 def test_seed_page_is_stored_as_headline_free_body(crawler: Crawler, db_url: str) -> None:
     item = run_through(crawler, seed_item())
+    assert item.stored_as == "inserted"
     # The page's rel=canonical wins over the fetched URL and its tracking parameters
     assert item.canonical_url == (
         "https://techfragments.example/2014/09/01/microsoft-continuing-fight-warrants-overseas-data"
@@ -91,7 +101,7 @@ def test_clean_drops_a_page_without_article_with_its_reason(crawler: Crawler) ->
         headers={"content-type": "text/html"},
     )
     with pytest.raises(DropItem, match="no article found"):
-        clean.process_item(empty)
+        cleaned(clean, empty)
     pdf = PageItem(
         url="https://seed.example/x.pdf",
         source="seedblog",
@@ -99,7 +109,8 @@ def test_clean_drops_a_page_without_article_with_its_reason(crawler: Crawler) ->
         headers={"content-type": "application/pdf"},
     )
     with pytest.raises(DropItem, match="not HTML"):
-        clean.process_item(pdf)
+        cleaned(clean, pdf)
+    clean.close_spider()
     assert crawler.stats is not None
     assert crawler.stats.get_value("aggregator/clean/rejected") == 2
 
@@ -107,9 +118,10 @@ def test_clean_drops_a_page_without_article_with_its_reason(crawler: Crawler) ->
 def test_dedup_drops_the_same_canonical_url_twice_in_one_run(crawler: Crawler) -> None:
     clean = build_from_crawler(CleanPipeline, crawler)
     dedup = build_from_crawler(DedupPipeline, crawler)
-    dedup.process_item(clean.process_item(seed_item()))
+    dedup.process_item(cleaned(clean, seed_item()))
     with pytest.raises(DropItem, match="same canonical URL"):
-        dedup.process_item(clean.process_item(seed_item()))
+        dedup.process_item(cleaned(clean, seed_item()))
+    clean.close_spider()
 
 
 def test_feed_metadata_fills_what_the_page_lacks(crawler: Crawler) -> None:
@@ -130,7 +142,105 @@ def test_feed_metadata_fills_what_the_page_lacks(crawler: Crawler) -> None:
         feed_title="From the feed",
         feed_authors=["Feed Author"],
     )
-    cleaned = build_from_crawler(CleanPipeline, crawler).process_item(item)
-    assert cleaned.article is not None
-    assert cleaned.article.title == "From the feed"
-    assert cleaned.article.authors == ["Feed Author"]
+    clean = build_from_crawler(CleanPipeline, crawler)
+    page = cleaned(clean, item)
+    clean.close_spider()
+    assert page.article is not None
+    assert page.article.title == "From the feed"
+    assert page.article.authors == ["Feed Author"]
+
+
+# The extraction functions below run in the clean pipeline's worker processes, which import
+# them from this module.
+
+
+def extract_noting_pid(
+    page: PageItem, boilerplate: frozenset[str], source: Source | None
+) -> Extraction:
+    """The real extraction, which also writes its pid to the file named by feed_summary."""
+    assert page.feed_summary is not None
+    Path(page.feed_summary).write_text(str(os.getpid()))
+    return extract_page(page, boilerplate, source)
+
+
+def extract_or_fail(
+    page: PageItem, boilerplate: frozenset[str], source: Source | None
+) -> Extraction:
+    """The real extraction, except that a page can make it raise or kill its process."""
+    if "/raise/" in page.url:
+        raise ValueError("the extractor choked on this page")
+    if "/die/" in page.url:
+        os._exit(3)
+    return extract_page(page, boilerplate, source)
+
+
+class PidCleanPipeline(CleanPipeline):
+    extract = staticmethod(extract_noting_pid)
+
+
+class FailingCleanPipeline(CleanPipeline):
+    extract = staticmethod(extract_or_fail)
+
+
+def test_clean_extracts_in_another_process(crawler: Crawler, tmp_path: Path) -> None:
+    clean = build_from_crawler(PidCleanPipeline, crawler)
+    assert clean.pool.processes >= 1
+    item = seed_item()
+    item.feed_summary = str(tmp_path / "pid")
+    try:
+        page = cleaned(clean, item)
+    finally:
+        clean.close_spider()
+    assert page.article is not None and page.article.title == TITLE
+    assert page.content_hash and page.canonical_url and page.minhash
+    worker = int((tmp_path / "pid").read_text())
+    assert worker != os.getpid()
+
+
+def test_a_page_that_breaks_the_extractor_is_dropped_and_the_others_go_on(
+    crawler: Crawler,
+) -> None:
+    clean = build_from_crawler(FailingCleanPipeline, crawler)
+
+    async def crawl() -> list[PageItem | BaseException]:
+        pages = [
+            seed_item("https://seed.example/2026/11/raise/"),
+            seed_item("https://seed.example/2026/11/one/"),
+            seed_item("https://seed.example/2026/11/die/"),
+            seed_item("https://seed.example/2026/11/two/"),
+        ]
+        results = await asyncio.gather(
+            *(clean.process_item(p) for p in pages), return_exceptions=True
+        )
+        # The pool that lost a worker was replaced: later pages are extracted as usual
+        results.append(await clean.process_item(seed_item("https://seed.example/2026/11/3/")))
+        return results
+
+    try:
+        raised, one, died, two, three = asyncio.run(crawl())
+    finally:
+        clean.close_spider()
+    assert isinstance(raised, DropItem)
+    assert str(raised) == (
+        "https://seed.example/2026/11/raise/?utm_source=feed&fbclid=abc: "
+        "extraction failed: ValueError: the extractor choked on this page"
+    )
+    assert isinstance(died, DropItem)
+    assert "die/?utm_source=feed&fbclid=abc: extraction process died" in str(died)
+    for page in (one, two, three):
+        assert isinstance(page, PageItem) and page.article is not None
+        assert page.article.title == TITLE
+    assert crawler.stats is not None
+    assert crawler.stats.get_value("aggregator/clean/failed") == 2
+    assert crawler.stats.get_value("aggregator/clean/articles") == 3
+
+
+def test_extraction_can_run_in_the_crawl_process(db_url: str) -> None:
+    crawler = get_crawler(
+        FakeSourcesSpider, {"AGGREGATOR_DB_URL": db_url, "AGGREGATOR_EXTRACT_PROCESSES": 0}
+    )
+    crawler.spider = FakeSourcesSpider.from_crawler(crawler)
+    clean = build_from_crawler(CleanPipeline, crawler)
+    page = cleaned(clean, seed_item())
+    clean.close_spider()
+    assert clean.pool.processes == 0 and page.article is not None

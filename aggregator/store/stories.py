@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, text, union_all
+from sqlalchemy import CompoundSelect, Table, bindparam, delete, insert, select, text, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,6 +27,51 @@ _PG_STORY_LOCK = 4_242_002
 def _fitting(terms: Collection[str]) -> list[str]:
     """The terms short enough for the term and key columns (longer ones are rare names)."""
     return [term for term in terms if len(term) <= _MAX_TERM_CHARS]
+
+
+# Statements built once and reused: building and compiling them cost more than running them.
+# A reused statement object keeps its cache key, so SQLAlchemy finds its compiled form at once.
+_FREQUENCIES = select(TermFrequency.term, TermFrequency.documents).where(
+    TermFrequency.term.in_(bindparam("terms", expanding=True))
+)
+_STORIES = select(
+    Story.id,
+    Story.headline,
+    Story.first_seen,
+    Story.last_seen,
+    Story.article_count,
+    Story.sources,
+    Story.profile,
+).where(Story.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _candidate_ids(keys: int, per_key: int) -> CompoundSelect:
+    """Per key (bound as key0, key1, ...), the latest per_key stories seen since :since."""
+    return union_all(
+        *(
+            select(
+                select(StoryKey.story_id)
+                .where(
+                    StoryKey.key == bindparam(f"key{n}"), StoryKey.last_seen >= bindparam("since")
+                )
+                .order_by(StoryKey.last_seen.desc())
+                .limit(per_key)
+                .subquery()
+            )
+            for n in range(keys)
+        )
+    )
+
+
+@cache
+def _upsert_terms(postgres: bool) -> Any:
+    """Add :documents to a term's count, creating the row when it is missing (executemany)."""
+    statement = (pg_insert if postgres else sqlite_insert)(cast(Table, TermFrequency.__table__))
+    return statement.on_conflict_do_update(
+        index_elements=[TermFrequency.term],
+        set_={"documents": TermFrequency.documents + statement.excluded.documents},
+    )
 
 
 class SqlStoryStore:
@@ -50,27 +97,19 @@ class SqlStoryStore:
         """Return the document frequency of each known term among terms."""
         found: dict[str, int] = {}
         for chunk in chunked(_fitting(terms)):
-            rows = self.session.execute(
-                select(TermFrequency.term, TermFrequency.documents).where(
-                    TermFrequency.term.in_(chunk)
-                )
-            )
+            rows = self.session.execute(_FREQUENCIES, {"terms": list(chunk)})
             found.update({term: documents for term, documents in rows})
         return found
 
     def add_document_terms(self, terms: Collection[str], step: int = 1) -> None:
         """Count one more (or, with step=-1, one less) document containing each term."""
-        rows = [{"term": term, "documents": step} for term in {*_fitting(terms), _DOCUMENTS}]
-        dialect_insert = pg_insert if self.postgres else sqlite_insert
-        for chunk in chunked(rows):
-            # One multi-row statement: one round trip instead of one per term
-            statement = dialect_insert(TermFrequency).values(list(chunk))
-            self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[TermFrequency.term],
-                    set_={"documents": TermFrequency.documents + statement.excluded.documents},
-                )
-            )
+        # Sorted: writers serialised by lock() would not need it, but rows then lock in order
+        rows = [
+            {"term": term, "documents": step} for term in sorted({*_fitting(terms), _DOCUMENTS})
+        ]
+        # One executemany of one compiled statement (a multi-row VALUES is compiled anew for
+        # every row count, which cost more than the upserts themselves)
+        self.session.connection().execute(_upsert_terms(self.postgres), rows)
 
     def candidate_stories(
         self, keys: Collection[str], since: datetime, per_key: int
@@ -79,21 +118,14 @@ class SqlStoryStore:
         if not keys:
             return []
         # One statement: per key, an indexed range scan on (key, last_seen), newest first
-        per_key_ids = [
-            select(
-                select(StoryKey.story_id)
-                .where(StoryKey.key == key, StoryKey.last_seen >= since)
-                .order_by(StoryKey.last_seen.desc())
-                .limit(per_key)
-                .subquery()
-            )
-            for key in keys
-        ]
-        ids = dict.fromkeys(self.session.scalars(union_all(*per_key_ids)))
+        params: dict[str, Any] = {f"key{n}": key for n, key in enumerate(keys)}
+        params["since"] = since
+        ids = dict.fromkeys(self.session.scalars(_candidate_ids(len(keys), per_key), params))
         if not ids:
             return []
-        stories = self.session.scalars(select(Story).where(Story.id.in_(list(ids))))
-        return [_state(story) for story in stories]
+        # Plain rows, not ORM objects: nothing here is changed through the session
+        rows = self.session.execute(_STORIES, {"ids": list(ids)})
+        return [_state(*row) for row in rows]
 
     def save_story(self, story: StoryState) -> None:
         """Insert or replace a story and its key postings."""
@@ -123,15 +155,22 @@ class SqlStoryStore:
             )
 
 
-def _state(story: Story) -> StoryState:
-    profile = story.profile
+def _state(
+    story_id: int,
+    headline: str,
+    first_seen: datetime,
+    last_seen: datetime,
+    article_count: int,
+    sources: list[str],
+    profile: dict[str, Any],
+) -> StoryState:
     return StoryState(
-        id=str(story.id),
-        headline=story.headline,
-        first_seen=story.first_seen,
-        last_seen=story.last_seen,
-        article_count=story.article_count,
-        sources=tuple(story.sources),
+        id=str(story_id),
+        headline=headline,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        article_count=article_count,
+        sources=tuple(sources),
         centroid=dict(profile.get("centroid", {})),
         titles=tuple(profile.get("titles", ())),
         keys=tuple(profile.get("keys", ())),
