@@ -206,6 +206,9 @@ class WorkerPool:
         self.count = count
         self.command = [sys.executable, "-m", "aggregator.worker", "--db", db_url]
         self.command += ["--sources", sources_path]
+        # the cores shared out: each worker extracts in its share of processes (unless set)
+        extract = max(1, (os.cpu_count() or 1) // count)
+        self.command += ["-s", f"AGGREGATOR_EXTRACT_PROCESSES={extract}"]
         for setting in settings:
             self.command += ["-s", setting]
         self.log = log
