@@ -35,6 +35,10 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 
+# Scrapy parses the source of every callback to warn of generators that return a value; its
+# cache misses bound methods, so it would parse our callbacks again for every request
+WARN_ON_GENERATOR_RETURN_VALUE = False
+
 # Feeds, sitemaps and pages are fetched once per crawl; our own seen-set handles repeats
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 

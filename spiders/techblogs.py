@@ -660,17 +660,7 @@ class TechBlogsSpider(scrapy.Spider):
             links = state.discovered[: self.limit]
         else:
             with read_scope(self.engine) as session:
-                due = frontier.due(session, state.source.name, self.limit)
-            links = [
-                Discovered(
-                    row.url,
-                    row.found_via,
-                    row.feed_title,
-                    tuple(row.feed_authors or ()),
-                    row.feed_published,
-                )
-                for row in due
-            ]
+                links = frontier.due(session, state.source.name, self.limit)
         for link in links:
             state.scheduled += 1
             entry = EntryLink(

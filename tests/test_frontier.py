@@ -137,13 +137,12 @@ def test_due_urls_are_the_newest_first_and_discovery_is_idempotent(engine: Engin
     with session_scope(engine) as session:
         assert frontier.add_discovered(session, "ex", links) == 6
         assert frontier.add_discovered(session, "ex", links) == 0
-        due = [row.url_key for row in frontier.due(session, "ex", 4)]
-    # keys are canonical: no tracking parameters, no trailing slash
+        due = [link.url for link in frontier.due(session, "ex", 4)]
     assert due == [
-        "https://example.com/f2",
-        "https://example.com/f1",
-        "https://example.com/f0",
-        "https://example.com/0",
+        "https://example.com/f2/?utm_source=x",
+        "https://example.com/f1/?utm_source=x",
+        "https://example.com/f0/?utm_source=x",
+        "https://example.com/0/",
     ]
 
 

@@ -135,10 +135,16 @@ def _due_clause(now: datetime) -> Any:
 
 def due(
     session: Session, source: str, limit: int, now: datetime | None = None
-) -> list[FrontierUrl]:
+) -> list[Discovered]:
     """The URLs of a source to fetch now, newest first (by feed date, then discovery order)."""
     statement = (
-        select(FrontierUrl)
+        select(
+            FrontierUrl.url,
+            FrontierUrl.found_via,
+            FrontierUrl.feed_title,
+            FrontierUrl.feed_authors,
+            FrontierUrl.feed_published,
+        )
         .where(FrontierUrl.source == source, _due_clause(now or utcnow()))
         .order_by(
             FrontierUrl.feed_published.is_(None),
@@ -147,7 +153,10 @@ def due(
         )
         .limit(limit)
     )
-    return list(session.scalars(statement))
+    return [
+        Discovered(url, via, title, tuple(authors or ()), published)
+        for url, via, title, authors, published in session.execute(statement)
+    ]
 
 
 def get(session: Session, url: str) -> FrontierUrl | None:
