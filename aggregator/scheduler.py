@@ -44,6 +44,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from aggregator.exceptions import SourcesError
@@ -54,6 +55,8 @@ from aggregator.worker import Report, Task, WorkerPool
 
 logger = logging.getLogger(__name__)
 
+# Waits before trying again to record a crawl when the database is locked or out of reach
+DB_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 # How long past its time limit a worker may take to report a source crawl before it is killed
 REPORT_MARGIN = 30.0
 # Jitter: this share of the delay, at most MAX_JITTER seconds, either way
@@ -292,12 +295,21 @@ class Scheduler:
         finally:
             with self.lock:
                 self.running.pop(name, None)
-        with session_scope(self.engine) as session:
-            if name not in self.ensured:
-                queries.ensure_source(session, source.name, source.url)
-                self.ensured.add(name)
-            run_id, outcome = self._record(session, name, started_at, report)
-            when = self._plan_next(session, source, started_at, run_id, outcome)
+        when = datetime.now(UTC) + timedelta(seconds=self.config.min_interval)
+        for wait in (*DB_RETRY_WAITS, None):
+            try:
+                with session_scope(self.engine) as session:
+                    if name not in self.ensured:
+                        queries.ensure_source(session, source.name, source.url)
+                        self.ensured.add(name)
+                    run_id, outcome = self._record(session, name, started_at, report)
+                    when = self._plan_next(session, source, started_at, run_id, outcome)
+                break
+            except OperationalError as exc:
+                # the database is locked or out of reach: wait, and never drop the source
+                logger.error("cannot record the crawl of %s: %s", name, exc.orig)
+                if wait is None or self.stopping.wait(wait):
+                    break
         if not self.stopping.is_set() and source.name in self.sources.sources:
             self._add_crawl_job(source.name, when)
 

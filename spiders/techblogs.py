@@ -28,6 +28,7 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
 from aggregator.dedup.urls import canonical_url
@@ -108,6 +109,12 @@ def _failure_reason(failure: Failure) -> tuple[str, str]:
     if failure.check(IgnoreRequest) and "robots.txt" in message:
         return "robots", "forbidden by robots.txt"
     return failure.type.__name__.lower(), message  # type: ignore[union-attr]
+
+
+def _db_reason(exc: SQLAlchemyError) -> str:
+    """A one-line reason for a database error."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"database error: {detail[0] if detail else exc.__class__.__name__}"
 
 
 def _max_age(cache_control: bytes | None) -> float:
@@ -291,13 +298,20 @@ class TechBlogsSpider(scrapy.Spider):
         self.validators.update({url: found.get(url, (None, None)) for url in urls})
 
     def _not_modified(self, state: _SourceState, response: Response) -> bool:
-        """Count a 304 and say so; otherwise remember the response's validators."""
+        """Count a discovery response; say whether it is a 304."""
         self._inc(state, "aggregator/discovery/ok")
         self._note_asked_wait(state, response.headers.get("Cache-Control"), None)
         if response.status == 304:
             self._inc(state, "aggregator/not_modified")
             logger.debug("%s: not modified", response.url)
             return True
+        return False
+
+    def _remember_validators(self, response: Response) -> None:
+        """Keep a feed's or sitemap's validators, once what it listed is in the frontier.
+
+        Kept only then: a 304 next time must not hide URLs that never reached the frontier.
+        """
         if response.meta.get("handle_httpstatus_list") and self.engine is not None:
             # kept under the URL that is requested next time, before any redirect
             url = (response.meta.get("redirect_urls") or [response.url])[0]
@@ -311,7 +325,6 @@ class TechBlogsSpider(scrapy.Spider):
                 with session_scope(self.engine) as session:
                     queries.save_validator(session, url, *validators)
                 self.validators[url] = validators
-        return False
 
     def _note_asked_wait(
         self, state: _SourceState, cache_control: bytes | None, retry_after: bytes | None
@@ -345,7 +358,12 @@ class TechBlogsSpider(scrapy.Spider):
         if not state.fetching:
             state.fetching = True
             assert self.crawler.engine is not None
-            for request in self._article_requests(state):
+            try:
+                requests = list(self._article_requests(state))
+            except SQLAlchemyError as exc:  # the next crawl fetches what is due then
+                self._record_error(state, state.source.url, "database", _db_reason(exc))
+                requests = []
+            for request in requests:
                 self.crawler.engine.crawl(request)
         self._maybe_done(state)
 
@@ -387,8 +405,13 @@ class TechBlogsSpider(scrapy.Spider):
         """Record in the frontier how fetching an article URL failed."""
         if self.engine is None:
             return
-        with session_scope(self.engine) as session:
-            frontier.record_failure(session, state.source.name, url, outcome, reason, self.retry)
+        try:
+            with session_scope(self.engine) as session:
+                frontier.record_failure(
+                    session, state.source.name, url, outcome, reason, self.retry
+                )
+        except SQLAlchemyError as exc:  # the URL stays due: it is fetched again next time
+            logger.error("%s: frontier not updated: %s", url, _db_reason(exc))
 
     def _on_error(self, failure: Failure) -> Iterator[scrapy.Request]:
         request = failure.request  # type: ignore[attr-defined]
@@ -590,6 +613,7 @@ class TechBlogsSpider(scrapy.Spider):
                 "%s: feed %s lists %d entries", state.source.name, response.url, len(result.entries)
             )
             self._discovered(state, result.entries, "feed")
+            self._remember_validators(response)
         finally:
             self._finish(state)
 
@@ -608,6 +632,7 @@ class TechBlogsSpider(scrapy.Spider):
                 for child in result.sitemaps:
                     yield self._request(state, child.url, self.parse_sitemap, depth=depth + 1)
             self._discovered(state, [EntryLink(url=u.url) for u in result.urls], "sitemap")
+            self._remember_validators(response)
         finally:
             self._finish(state)
 

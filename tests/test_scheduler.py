@@ -6,9 +6,11 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -452,5 +454,77 @@ def test_a_locked_database_is_waited_for_and_nothing_is_lost(
         titles = sorted(a.title for a in run.articles())
         assert titles == sorted(p.title for p in [first, *posts])
         assert run.process.poll() is None
+    finally:
+        assert run.stop() == 0
+
+
+class _Outage:
+    """A TCP relay to a server that can be cut for a while, as a network outage would."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.down = threading.Event()
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            if self.down.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        self.down.set()
+        for sock in self.open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.open.clear()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_out_of_reach_for_10_s_loses_nothing(
+    blog: LiveBlog, tmp_path: Path, db_url: str
+) -> None:
+    relay = _Outage(("127.0.0.1", 5432))
+    relayed = db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(blog.source_toml(interval="2s"), encoding="utf-8")
+    run = Schedule(relayed, sources, tmp_path / "schedule.log")
+    run.engine.dispose()
+    run.engine = open_store(db_url)  # the test reads past the relay
+    try:
+        first = blog.publish()
+        run.wait_for("the first post", lambda: len(run.articles()) == 1)
+        relay.cut()
+        posts = [blog.publish() for _ in range(2)]
+        time.sleep(10)
+        relay.down.clear()
+        run.wait_for("the posts published during the outage", lambda: len(run.articles()) == 3, 90)
+        assert sorted(a.title for a in run.articles()) == sorted(p.title for p in [first, *posts])
+        assert run.process.poll() is None
+        assert "cannot record the crawl" in run.output() or "OperationalError" in run.output()
     finally:
         assert run.stop() == 0

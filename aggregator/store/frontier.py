@@ -133,9 +133,7 @@ def _due_clause(now: datetime) -> Any:
     )
 
 
-def due(
-    session: Session, source: str, limit: int, now: datetime | None = None
-) -> list[Discovered]:
+def due(session: Session, source: str, limit: int, now: datetime | None = None) -> list[Discovered]:
     """The URLs of a source to fetch now, newest first (by feed date, then discovery order)."""
     statement = (
         select(
