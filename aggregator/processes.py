@@ -76,7 +76,10 @@ class ProcessPool:
             return function(*args)
         executor = self._current()
         try:
-            return await asyncio.wrap_future(executor.submit(function, *args))
+            # submitted from a thread: the first submit waits for the fork server to import
+            # its modules (seconds on a busy machine), which would stall every download
+            future = await asyncio.to_thread(executor.submit, function, *args)
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             self._discard(executor)
         alone = self._start(1)
