@@ -39,6 +39,9 @@ RETRY_TIMES = 2
 # cache misses bound methods, so it would parse our callbacks again for every request
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
+# Blogs are read as a visitor without a session would: no cookie jars to keep per site
+COOKIES_ENABLED = False
+
 # Feeds, sitemaps and pages are fetched once per crawl; our own seen-set handles repeats
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 

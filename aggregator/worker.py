@@ -206,8 +206,9 @@ class WorkerPool:
         self.count = count
         self.command = [sys.executable, "-m", "aggregator.worker", "--db", db_url]
         self.command += ["--sources", sources_path]
-        # the cores shared out: each worker extracts in its share of processes (unless set)
-        extract = max(1, (os.cpu_count() or 1) // count)
+        # the cores shared out: a worker is itself one core's process, so it extracts in its
+        # own process when there are no more cores than workers, else in the cores left to it
+        extract = max(0, (os.cpu_count() or 1) // count - 1)
         self.command += ["-s", f"AGGREGATOR_EXTRACT_PROCESSES={extract}"]
         for setting in settings:
             self.command += ["-s", setting]
