@@ -151,6 +151,8 @@ class Scheduler:
         self.pool = WorkerPool(
             config.workers, config.db_url, config.sources_path, config.crawl_settings
         )
+        # per source: the interval and failures in a row of its plan (kept in source_schedules)
+        self.plans: dict[str, tuple[float | None, int]] = {}
         # sources known to have their row in the store
         self.ensured: set[str] = set()
         # source crawls under way: source name -> worker task id
@@ -252,6 +254,8 @@ class Scheduler:
             state = queries.get_schedule(session, source.name)
             stored_next = state.next_run_at if state else None
             last_run = state.last_run_at if state else None
+            if state is not None:
+                self.plans[source.name] = (state.interval_seconds, state.consecutive_errors)
         when = now + timedelta(seconds=random.uniform(0, min(5.0, self.config.reload_every)))
         if source.interval is not None and last_run is not None:
             when = max(when, last_run + source.interval)
@@ -333,10 +337,10 @@ class Scheduler:
         stats: dict[str, Any] = dict(report.get("stats") or {})
         errors = [tuple(error) for error in report.get("errors") or []]
         detail = str(report.get("detail") or "")
-        run = queries.record_run(session, [name], started_at, status, stats, errors, detail)
+        run_id = queries.record_run(session, [name], started_at, status, stats, errors, detail)
         discovered = int(stats.get("aggregator/discovery/ok", 0))
         failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
-        return run.id, CrawlOutcome(
+        return run_id, CrawlOutcome(
             status=status,
             new_articles=int(stats.get("aggregator/store/inserted", 0)),
             failed=status in {"timeout", "crashed"} or (discovered == 0 and failed_discovery > 0),
@@ -353,14 +357,9 @@ class Scheduler:
     ) -> datetime:
         """Record the source's schedule after a run and return when it is due next."""
         now = datetime.now(UTC)
-        state = queries.get_schedule(session, source.name)
-        interval, delay, errors = next_delay(
-            source,
-            state.interval_seconds if state else None,
-            state.consecutive_errors if state else 0,
-            outcome,
-            self.config,
-        )
+        previous, errors = self.plans.get(source.name, (None, 0))
+        interval, delay, errors = next_delay(source, previous, errors, outcome, self.config)
+        self.plans[source.name] = (interval, errors)
         when = max(started_at + timedelta(seconds=jittered(delay)), now)
         not_before = now + timedelta(seconds=outcome.asked_wait) if outcome.asked_wait else None
         if not_before is not None:

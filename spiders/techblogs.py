@@ -7,6 +7,7 @@ import itertools
 import logging
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# A worker asks the frontier for the due URLs of a source whose last check found none only
+# when its feeds showed new URLs, or this many seconds later (retries that came due meanwhile,
+# URLs left pending by another crawl)
+FRONTIER_RECHECK = 600.0
 # How deep child sitemaps of a sitemap index are followed
 _SITEMAP_DEPTH = 3
 _MAX_AGE_RE = re.compile(r"(?:^|[,\s])s?-?max-?age\s*=\s*(\d+)", re.I)
@@ -174,6 +179,8 @@ class TechBlogsSpider(scrapy.Spider):
         self.listing_depth = 0
         self.retry = RetryPolicy()
         self.engine: Engine | None = None
+        # sources whose frontier had nothing due, and since when (time.monotonic())
+        self.frontier_quiet: dict[str, float] = {}
         # ETag / Last-Modified of feeds and sitemaps from earlier crawls, by URL
         self.validators: dict[str, tuple[str | None, str | None]] = {}
         self._keys = itertools.count()
@@ -681,11 +688,23 @@ class TechBlogsSpider(scrapy.Spider):
 
         With refresh, the URLs discovered in this crawl are fetched whatever their state.
         """
+        name = state.source.name
+        quiet_since = self.frontier_quiet.get(name)
         if self.refresh or self.engine is None:
             links = state.discovered[: self.limit]
+        elif (
+            quiet_since is not None
+            and not state.stats["aggregator/frontier/added"]
+            and time.monotonic() - quiet_since < FRONTIER_RECHECK
+        ):
+            links = []  # a worker's check of a source whose feeds showed nothing new
         else:
             with read_scope(self.engine) as session:
-                links = frontier.due(session, state.source.name, self.limit)
+                links = frontier.due(session, name, self.limit)
+            if links:
+                self.frontier_quiet.pop(name, None)
+            else:
+                self.frontier_quiet[name] = time.monotonic()
         for link in links:
             state.scheduled += 1
             entry = EntryLink(

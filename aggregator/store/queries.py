@@ -546,13 +546,42 @@ def record_run(
     stats: dict[str, Any],
     errors: Iterable[tuple[str | None, str, str]] = (),
     log_tail: str | None = None,
-) -> CrawlRun:
-    """Record a whole crawl run at its end (a worker's crawl of one source)."""
-    run = CrawlRun(sources=sources, started_at=started_at, log_tail=log_tail)
-    _fill_run(run, status, stats, errors)
-    session.add(run)
-    session.flush()
-    return run
+) -> int:
+    """Record a whole crawl run at its end (a worker's crawl of one source); return its id."""
+    now = utcnow()
+    errors = list(errors)
+    values = {
+        "sources": sources,
+        "started_at": started_at,
+        "finished_at": now,
+        "status": status,
+        "stats": stats,
+        "log_tail": log_tail,
+        "error_count": len(errors),
+        **_run_counts(stats),
+    }
+    run_id = int(
+        session.execute(insert(CrawlRun).values(values).returning(CrawlRun.id)).scalar_one()
+    )
+    if errors:
+        session.execute(
+            insert(CrawlError),
+            [
+                {"run_id": run_id, "source": source, "url": url, "reason": reason, "at": now}
+                for source, url, reason in errors
+            ],
+        )
+    return run_id
+
+
+def _run_counts(stats: dict[str, Any]) -> dict[str, int]:
+    """The pages fetched and articles stored a crawl run's stats count."""
+    stored = int(stats.get("aggregator/store/inserted", 0))
+    stored += int(stats.get("aggregator/store/duplicate", 0))
+    return {
+        "pages_fetched": int(stats.get("aggregator/pages_fetched", 0)),
+        "articles_stored": stored,
+    }
 
 
 def _fill_run(
@@ -561,10 +590,9 @@ def _fill_run(
     run.finished_at = utcnow()
     run.status = status
     run.stats = stats
-    run.pages_fetched = int(stats.get("aggregator/pages_fetched", 0))
-    run.articles_stored = int(stats.get("aggregator/store/inserted", 0)) + int(
-        stats.get("aggregator/store/duplicate", 0)
-    )
+    counts = _run_counts(stats)
+    run.pages_fetched = counts["pages_fetched"]
+    run.articles_stored = counts["articles_stored"]
     for source, url, reason in errors:
         run.errors.append(CrawlError(source=source, url=url, reason=reason))
     run.error_count = len(run.errors)
@@ -660,34 +688,12 @@ def list_schedules(session: Session) -> list[SourceSchedule]:
     return list(session.scalars(select(SourceSchedule).order_by(SourceSchedule.source)))
 
 
-def save_schedule(session: Session, source: str, **values: Any) -> SourceSchedule:
+def save_schedule(session: Session, source: str, **values: Any) -> None:
     """Create or update the scheduler's state of a source."""
-    row = session.get(SourceSchedule, source)
-    if row is None:
-        row = SourceSchedule(source=source, **values)
-        session.add(row)
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.updated_at = utcnow()
-    session.flush()
-    return row
-
-
-def record_exit(
-    session: Session, run_id: int, exit_code: int | None, log_tail: str, status: str | None
-) -> CrawlRun:
-    """Record how a crawl subprocess ended; status overrides the run's own (crash, timeout)."""
-    run = session.get(CrawlRun, run_id)
-    if run is None:
-        raise ValueError(f"crawl run {run_id} does not exist")
-    run.exit_code = exit_code
-    run.log_tail = log_tail
-    if status is not None:
-        run.status = status
-    if run.finished_at is None:
-        run.finished_at = utcnow()
-    return run
+    values["updated_at"] = utcnow()
+    where = SourceSchedule.source == source
+    if not session.execute(update(SourceSchedule).where(where).values(values)).rowcount:  # type: ignore[attr-defined]
+        session.execute(insert(SourceSchedule).values(source=source, **values))
 
 
 # -- retention ---------------------------------------------------------------------------
