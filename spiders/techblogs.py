@@ -476,7 +476,8 @@ class TechBlogsSpider(scrapy.Spider):
                 self._frontier_failure(state, url, frontier.NOT_ARTICLE, str(exception))
             else:
                 self._frontier_failure(state, url, frontier.FAILED, str(exception))
-            state.errors.append((item.source, item.url, f"dropped: {exception}"))
+            if state.task_id is not None:  # else the store pipeline records the drops
+                state.errors.append((item.source, item.url, f"dropped: {exception}"))
         self._item_done(state)
 
     def _item_error(self, item: Any, response: Any, spider: Any, failure: Failure) -> None:
@@ -530,9 +531,12 @@ class TechBlogsSpider(scrapy.Spider):
                 task, status, "", dict(state.stats), state.errors
             )
             # validators stay known between checks: this worker saved any that changed
-            unknown = [u for u in (*task.source.feeds, *task.source.sitemaps)]
-            if unknown := [u for u in unknown if u not in self.validators]:
-                self._load_validators(unknown)
+            urls = (*task.source.feeds, *task.source.sitemaps)
+            if unknown := [url for url in urls if url not in self.validators]:
+                try:
+                    self._load_validators(unknown)
+                except SQLAlchemyError as exc:  # then fetched without them, in full
+                    logger.error("%s: %s", task.source.name, _db_reason(exc))
             requests = list(self._discovery_requests(state))
             loop.call_later(task.time_limit, self._time_up, state)
             for request in requests:
