@@ -535,8 +535,9 @@ class TechBlogsSpider(scrapy.Spider):
             if unknown := [url for url in urls if url not in self.validators]:
                 try:
                     self._load_validators(unknown)
-                except SQLAlchemyError as exc:  # then fetched without them, in full
+                except SQLAlchemyError as exc:  # then fetched in full, and kept afresh
                     logger.error("%s: %s", task.source.name, _db_reason(exc))
+                    self.validators.update(dict.fromkeys(unknown, (None, None)))
             requests = list(self._discovery_requests(state))
             loop.call_later(task.time_limit, self._time_up, state)
             for request in requests:
