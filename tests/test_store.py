@@ -13,7 +13,7 @@ from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.exceptions import StoreError
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
-from aggregator.store import queries
+from aggregator.store import frontier, queries
 from aggregator.store.db import (
     current_revision,
     head_revision,
@@ -125,7 +125,7 @@ def test_known_urls_matches_fetched_and_canonical_urls(engine: Engine) -> None:
     with session_scope(engine) as session:
         queries.save_article(session, item)
     with session_scope(engine) as session:
-        found = queries.known_urls(
+        found = frontier.known_urls(
             session,
             [
                 "https://blog.example/canon",

@@ -13,7 +13,7 @@ when the feed later answers 304. A fetch ends as:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,6 +74,21 @@ def _insert(session: Session) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FrontierUrl)
 
 
+def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
+    """Return those of the given URLs already stored, as fetched URL or as canonical URL."""
+    wanted = list(dict.fromkeys(urls))
+    found: set[str] = set()
+    for chunk in chunked(wanted):
+        rows = session.execute(
+            select(Article.url, Article.canonical_url).where(
+                or_(Article.url.in_(chunk), Article.canonical_url.in_(chunk))
+            )
+        )
+        for url, canonical in rows:
+            found.update({url, canonical})
+    return found.intersection(wanted)
+
+
 def add_discovered(session: Session, source: str, links: Sequence[Discovered]) -> int:
     """Add the URLs the frontier does not hold yet; return how many were new.
 
@@ -91,22 +106,14 @@ def add_discovered(session: Session, source: str, links: Sequence[Discovered]) -
         new_keys += [key for key in chunk if key not in known]
     if not new_keys:
         return 0
-    stored: set[str] = set()
-    for chunk in chunked(new_keys):
-        rows = session.execute(
-            select(Article.url, Article.canonical_url).where(
-                or_(Article.url.in_(chunk), Article.canonical_url.in_(chunk))
-            )
-        )
-        for url, canonical in rows:
-            stored.update({url, canonical})
+    stored = known_urls(session, [*new_keys, *(by_key[key].url for key in new_keys)])
     now = utcnow()
     rows_to_add = [
         {
             "source": source,
             "url": by_key[key].url,
             "url_key": key,
-            "state": FETCHED if key in stored else PENDING,
+            "state": FETCHED if key in stored or by_key[key].url in stored else PENDING,
             "found_via": by_key[key].found_via,
             "attempts": 0,
             "feed_title": by_key[key].title,

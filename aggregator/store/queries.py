@@ -70,21 +70,6 @@ def ensure_source(session: Session, name: str, url: str) -> Source:
     return source
 
 
-def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
-    """Return those of the given URLs already stored, as fetched URL or as canonical URL."""
-    wanted = list(dict.fromkeys(urls))
-    found: set[str] = set()
-    for chunk in chunked(wanted):
-        rows = session.execute(
-            select(Article.url, Article.canonical_url).where(
-                or_(Article.url.in_(chunk), Article.canonical_url.in_(chunk))
-            )
-        )
-        for url, canonical in rows:
-            found.update({url, canonical})
-    return found.intersection(wanted)
-
-
 def _lock_keys(session: Session, keys: Iterable[int]) -> None:
     """Serialise writers that could see each other as duplicates (PostgreSQL advisory locks).
 
