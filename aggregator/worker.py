@@ -216,7 +216,6 @@ class WorkerPool:
         self.workers: list[_Worker] = []
         self.lock = threading.Lock()
         self.closing = False
-        self.restarts = 0
 
     def start(self) -> None:
         with self.lock:
@@ -262,7 +261,6 @@ class WorkerPool:
                 worker.process.pid,
                 code,
             )
-            self.restarts += 1
             self.workers[worker.index] = self._spawn(worker.index)
 
     def _resolve(self, worker: _Worker, task_id: int, report: Report) -> None:
@@ -306,10 +304,6 @@ class WorkerPool:
             if task_id in worker.tasks:
                 logger.error("worker %d does not answer: killing it", worker.index)
                 _signal_group(worker.process, signal.SIGKILL)
-
-    def pids(self) -> list[int]:
-        with self.lock:
-            return [w.process.pid for w in self.workers]
 
     def close(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the workers: close their input, then SIGTERM, then SIGKILL."""

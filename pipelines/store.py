@@ -24,15 +24,13 @@ _RUN_STATUS = {"finished": "finished", "shutdown": "interrupted", "cancelled": "
 class StorePipeline:
     """Write articles to the SQL store; one transaction per article, so an interrupt loses none."""
 
-    def __init__(
-        self, crawler: Crawler, db_url: str, keep_raw: bool, run_id: int | None = None
-    ) -> None:
+    def __init__(self, crawler: Crawler, db_url: str, keep_raw: bool) -> None:
         self.crawler = crawler
         self.db_url = db_url
         self.keep_raw = keep_raw
         self.engine: Engine | None = None
-        # The scheduler records the run before it starts the crawl and passes its id
-        self.run_id: int | None = run_id
+        # The crawl run this pipeline records (none in a worker: it reports each source crawl)
+        self.run_id: int | None = None
         self.dropped: list[tuple[str | None, str, str]] = []
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -44,7 +42,6 @@ class StorePipeline:
             crawler,
             db_url=settings.get("AGGREGATOR_DB_URL"),
             keep_raw=settings.getbool("AGGREGATOR_KEEP_RAW_HTML", True),
-            run_id=settings.getint("AGGREGATOR_CRAWL_RUN_ID") or None,
         )
 
     def open_spider(self) -> None:
@@ -56,8 +53,7 @@ class StorePipeline:
         with session_scope(self.engine) as session:
             for source in sources:
                 queries.ensure_source(session, source.name, source.url)
-            if self.run_id is None:
-                self.run_id = queries.start_run(session, [source.name for source in sources])
+            self.run_id = queries.start_run(session, [source.name for source in sources])
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("aggregator/crawl_run", self.run_id)
         logger.info(

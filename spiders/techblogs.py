@@ -64,6 +64,12 @@ logger = logging.getLogger(__name__)
 # when its feeds showed new URLs, or this many seconds later (retries that came due meanwhile,
 # URLs left pending by another crawl)
 FRONTIER_RECHECK = 600.0
+# Failures after which an article URL is never requested again (any other is retried)
+_FINAL_OUTCOMES = {
+    "http_404": frontier.GONE,
+    "http_410": frontier.GONE,
+    "robots": frontier.DISALLOWED,
+}
 # How deep child sitemaps of a sitemap index are followed
 _SITEMAP_DEPTH = 3
 _MAX_AGE_RE = re.compile(r"(?:^|[,\s])s?-?max-?age\s*=\s*(\d+)", re.I)
@@ -438,10 +444,8 @@ class TechBlogsSpider(scrapy.Spider):
             else:
                 self._record_error(state, request.url, key, reason)
             if request.meta.get("article"):
-                outcome = {"http_404": frontier.GONE, "http_410": frontier.GONE}.get(key, "")
-                if key == "robots":
-                    outcome = frontier.DISALLOWED
-                self._frontier_failure(state, request.url, outcome or frontier.FAILED, reason)
+                outcome = _FINAL_OUTCOMES.get(key, frontier.FAILED)
+                self._frontier_failure(state, request.url, outcome, reason)
             fallback = request.meta.get("on_failure")
             if fallback is not None:
                 yield from fallback(state)
@@ -679,7 +683,8 @@ class TechBlogsSpider(scrapy.Spider):
                 )
         if not links:
             return 0
-        state.discovered += links
+        if self.refresh:  # fetched whatever their state (see _article_requests)
+            state.discovered += links
         if self.engine is None:
             return len(links)
         with session_scope(self.engine) as session:
@@ -695,7 +700,7 @@ class TechBlogsSpider(scrapy.Spider):
         """
         name = state.source.name
         quiet_since = self.frontier_quiet.get(name)
-        if self.refresh or self.engine is None:
+        if self.refresh:
             links = state.discovered[: self.limit]
         elif (
             quiet_since is not None
@@ -704,6 +709,7 @@ class TechBlogsSpider(scrapy.Spider):
         ):
             links = []  # a worker's check of a source whose feeds showed nothing new
         else:
+            assert self.engine is not None
             with read_scope(self.engine) as session:
                 links = frontier.due(session, name, self.limit)
             if links:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from aggregator.crawling import scrapy_crawl_command
 from aggregator.demo.run import SITES as DEMO_SITES
 from aggregator.demo.server import SiteGroup, slow_route, status_route
-from aggregator.store import queries
+from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
 from tests.conftest import FAST_CRAWL, ROOT, SITES, scrapy_crawl
@@ -216,6 +216,17 @@ def test_faults_are_counted_and_the_crawl_goes_on(
     assert "no article" in reasons["empty/"]
     assert "malformed feed" in reasons["feed.xml"]
     assert "malformed sitemap" in reasons["sitemap.xml"]
+    assert reasons["private/notes/"] == "forbidden by robots.txt"
+    # what the frontier keeps of each: retried, never again, or fetched
+    engine = open_store(db_url)
+    with session_scope(engine) as session:
+        states = {row.url.split("/", 3)[-1]: row.state for row in frontier.list_urls(session)}
+    engine.dispose()
+    assert states["broken/"] == states["slow/"] == "failed"
+    assert states["missing/"] == "gone"
+    assert states["report.pdf"] == states["empty/"] == "not_article"
+    assert states["private/notes/"] == "disallowed"
+    assert states["good-1/"] == "fetched"
 
 
 def test_bad_sources_file_stops_before_any_request(demo_group: SiteGroup, tmp_path: Path) -> None:

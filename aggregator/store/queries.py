@@ -520,7 +520,14 @@ def finish_run(
     run = session.get(CrawlRun, run_id)
     if run is None:
         raise ValueError(f"crawl run {run_id} does not exist")
-    _fill_run(run, status, stats, errors)
+    run.finished_at = utcnow()
+    run.status = status
+    run.stats = stats
+    for key, value in _run_counts(stats).items():
+        setattr(run, key, value)
+    for source, url, reason in errors:
+        run.errors.append(CrawlError(source=source, url=url, reason=reason))
+    run.error_count = len(run.errors)
 
 
 def record_run(
@@ -567,20 +574,6 @@ def _run_counts(stats: dict[str, Any]) -> dict[str, int]:
         "pages_fetched": int(stats.get("aggregator/pages_fetched", 0)),
         "articles_stored": stored,
     }
-
-
-def _fill_run(
-    run: CrawlRun, status: str, stats: dict[str, Any], errors: Iterable[tuple[str | None, str, str]]
-) -> None:
-    run.finished_at = utcnow()
-    run.status = status
-    run.stats = stats
-    counts = _run_counts(stats)
-    run.pages_fetched = counts["pages_fetched"]
-    run.articles_stored = counts["articles_stored"]
-    for source, url, reason in errors:
-        run.errors.append(CrawlError(source=source, url=url, reason=reason))
-    run.error_count = len(run.errors)
 
 
 def get_run(session: Session, run_id: int) -> CrawlRun | None:
