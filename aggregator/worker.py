@@ -11,9 +11,10 @@ run together with the source's next run, in one transaction::
 
     {"task": 12, "status": "finished", "detail": "", "stats": {...}, "errors": [[s, url, why]]}
 
-Robots.txt, DNS and connections stay cached between the crawls of one worker, so checking a
-feed that answers 304 costs one request, not a process. Each source crawl has its own time
-limit: its queued requests are dropped when it runs out, and the other crawls go on.
+Robots.txt (once per host and worker) and DNS stay cached between the crawls of one worker,
+so checking a feed that answers 304 costs one request, not a process. Each source crawl has
+its own time limit: its queued requests are dropped when it runs out, and the other crawls go
+on.
 
 `WorkerPool` is the other end, in the scheduler: it starts the workers, sends each source
 crawl to one of them (the one already crawling that host, if any: one host is crawled by one
