@@ -465,6 +465,7 @@ def test_faulty_site_misbehaves_as_documented() -> None:
             "/broken/",
             "/slow/",
             "/report.pdf",
+            "/private/notes/",
             "/empty/",
         ]
         sitemap_body = fetch(server.url("/sitemap.xml"))[2]
