@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -100,10 +100,27 @@ def add_discovered(session: Session, source: str, links: Sequence[Discovered]) -
         by_key.setdefault(url_key(link.url), link)
     new_keys: list[str] = []
     for chunk in chunked(list(by_key)):
-        known = set(
-            session.scalars(select(FrontierUrl.url_key).where(FrontierUrl.url_key.in_(chunk)))
+        known = dict(
+            session.execute(
+                select(FrontierUrl.url_key, FrontierUrl.feed_published).where(
+                    FrontierUrl.url_key.in_(chunk)
+                )
+            ).all()
         )
         new_keys += [key for key in chunk if key not in known]
+        # a sitemap found it first, undated: the feed's date keeps the newest-first order
+        for key, published in known.items():
+            link = by_key[key]
+            if published is None and link.published is not None:
+                session.execute(
+                    update(FrontierUrl)
+                    .where(FrontierUrl.url_key == key)
+                    .values(
+                        feed_published=link.published,
+                        feed_title=link.title,
+                        feed_authors=list(link.authors),
+                    )
+                )
     if not new_keys:
         return 0
     stored = known_urls(session, [*new_keys, *(by_key[key].url for key in new_keys)])
