@@ -89,8 +89,8 @@ class _SourceState:
     fetching: bool = False
     done: bool = False
     cancelled: bool = False
-    seen: set[str] = field(default_factory=set)
-    discovered: list[Discovered] = field(default_factory=list)
+    seen: dict[str, bool] = field(default_factory=dict)  # URL key -> found with a date
+    discovered: dict[str, Discovered] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
     errors: list[tuple[str | None, str, str]] = field(default_factory=list)
     on_done: Callable[[_SourceState, str], None] | None = None
@@ -502,7 +502,7 @@ class TechBlogsSpider(scrapy.Spider):
             return
         if self.single_url:
             state = next(iter(self.states.values()))
-            state.seen.add(canonical_url(self.single_url))
+            state.seen[canonical_url(self.single_url)] = True
             state.scheduled += 1
             state.fetching = True
             yield self._request(
@@ -676,15 +676,17 @@ class TechBlogsSpider(scrapy.Spider):
         links: list[Discovered] = []
         for entry in entries:
             key = canonical_url(entry.url)
-            if key not in state.seen:
-                state.seen.add(key)
-                links.append(
-                    Discovered(entry.url, via, entry.title, tuple(entry.authors), entry.published)
-                )
+            dated = entry.published is not None
+            # a URL a sitemap listed undated comes again from the feed for its date
+            if key in state.seen and (state.seen[key] or not dated):
+                continue
+            state.seen[key] = dated
+            link = Discovered(entry.url, via, entry.title, tuple(entry.authors), entry.published)
+            links.append(link)
+            if self.refresh:  # fetched whatever their state (see _article_requests)
+                state.discovered[key] = link
         if not links:
             return 0
-        if self.refresh:  # fetched whatever their state (see _article_requests)
-            state.discovered += links
         if self.engine is None:
             return len(links)
         with session_scope(self.engine) as session:
@@ -701,7 +703,7 @@ class TechBlogsSpider(scrapy.Spider):
         name = state.source.name
         quiet_since = self.frontier_quiet.get(name)
         if self.refresh:
-            links = state.discovered[: self.limit]
+            links = list(state.discovered.values())[: self.limit]
         elif (
             quiet_since is not None
             and not state.stats["aggregator/frontier/added"]

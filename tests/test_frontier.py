@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -39,13 +40,22 @@ def blog(tmp_path: Path) -> Iterator[LiveBlog]:
     blog.stop()
 
 
+@pytest.mark.parametrize("late", ["feed.xml", "sitemap.xml"])
 def test_posts_beyond_the_limit_are_fetched_by_the_next_crawl_even_after_304(
-    blog: LiveBlog, tmp_path: Path, db_url: str
+    blog: LiveBlog, tmp_path: Path, db_url: str, late: str
 ) -> None:
     for _ in range(60):
         blog.publish()
     sources = tmp_path / "sources.toml"
     sources.write_text(blog.source_toml(sitemap=True), encoding="utf-8")
+    # the feed (dated) and the sitemap (undated) answer in either order: one answers late once
+
+    def answer_late(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(1.0)
+        del blog.server.routes[f"/{late}"]
+        blog.server.handle(handler)
+
+    blog.server.routes[f"/{late}"] = answer_late
     # a busy machine must not time a page out: that would be a (retried) failure
     settings = {"DOWNLOAD_TIMEOUT": "60"}
     first = scrapy_crawl(sources, db_url, "-a", "limit=50", settings=settings)
