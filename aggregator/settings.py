@@ -84,6 +84,11 @@ AGGREGATOR_EXTRACT_PROCESSES = int(os.environ.get("AGGREGATOR_EXTRACT_PROCESSES"
 # Keep the raw HTML (zlib-compressed) so articles can be re-extracted later
 AGGREGATOR_KEEP_RAW_HTML = os.environ.get("AGGREGATOR_KEEP_RAW_HTML", "1") not in {"0", "false"}
 
+# Articles stored in one transaction: up to this many, waiting at most this many seconds for
+# each other (a crash loses only uncommitted pages, which the frontier still holds as due)
+AGGREGATOR_STORE_BATCH = int(os.environ.get("AGGREGATOR_STORE_BATCH", "20"))
+AGGREGATOR_STORE_WAIT = float(os.environ.get("AGGREGATOR_STORE_WAIT", "0.2"))
+
 # Print the progress line on stderr every N seconds (0 disables it)
 AGGREGATOR_PROGRESS_INTERVAL = float(os.environ.get("AGGREGATOR_PROGRESS_INTERVAL", "0"))
 

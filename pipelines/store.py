@@ -1,7 +1,8 @@
-"""Upsert each article in its own transaction and record the crawl run."""
+"""Upsert articles in small batches, one transaction each, and record the crawl run."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,12 +23,23 @@ _RUN_STATUS = {"finished": "finished", "shutdown": "interrupted", "cancelled": "
 
 
 class StorePipeline:
-    """Write articles to the SQL store; one transaction per article, so an interrupt loses none."""
+    """Write articles to the SQL store in small batches, one transaction each.
 
-    def __init__(self, crawler: Crawler, db_url: str, keep_raw: bool) -> None:
+    A page waits at most AGGREGATOR_STORE_WAIT seconds for others to share its transaction
+    (AGGREGATOR_STORE_BATCH at most). An article and its frontier row are stored together, so
+    a crash loses only pages not yet committed, which the frontier still holds as due.
+    """
+
+    def __init__(
+        self, crawler: Crawler, db_url: str, keep_raw: bool, batch: int = 1, wait: float = 0
+    ) -> None:
         self.crawler = crawler
         self.db_url = db_url
         self.keep_raw = keep_raw
+        self.batch_size = max(1, batch)
+        self.wait = wait
+        self.batch: list[tuple[PageItem, asyncio.Future[PageItem]]] = []
+        self.timer: asyncio.TimerHandle | None = None
         self.engine: Engine | None = None
         # The crawl run this pipeline records (none in a worker: it reports each source crawl)
         self.run_id: int | None = None
@@ -42,6 +54,8 @@ class StorePipeline:
             crawler,
             db_url=settings.get("AGGREGATOR_DB_URL"),
             keep_raw=settings.getbool("AGGREGATOR_KEEP_RAW_HTML", True),
+            batch=settings.getint("AGGREGATOR_STORE_BATCH", 1),
+            wait=settings.getfloat("AGGREGATOR_STORE_WAIT", 0),
         )
 
     def open_spider(self) -> None:
@@ -60,21 +74,62 @@ class StorePipeline:
             "Storing into %s (crawl run %s)", self.engine.url.render_as_string(), self.run_id
         )
 
-    def process_item(self, item: PageItem) -> PageItem:
-        assert self.engine is not None
-        stats = self.crawler.stats
-        assert stats is not None
+    async def process_item(self, item: PageItem) -> PageItem:
+        future: asyncio.Future[PageItem] = asyncio.get_running_loop().create_future()
+        self.batch.append((item, future))
+        if len(self.batch) >= self.batch_size:
+            self._flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.wait, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        """Store the waiting pages in one transaction (one each when that fails)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.batch = self.batch, []
+        items = [item for item, _ in batch]
         try:
-            with session_scope(self.engine) as session:
-                result = queries.save_article(session, item, keep_raw=self.keep_raw)
-        except SQLAlchemyError as exc:
-            stats.inc_value("aggregator/store/errors")
+            outcomes: list[PageItem | DropItem] = self._store(items)
+        except Exception as exc:  # a page that fails to store costs that page, never the crawl
+            if len(items) == 1:
+                outcomes = [self._failed(items[0], exc)]
+            else:  # one bad page, or a passing failure: each page on its own
+                outcomes = [self._store_alone(item) for item in items]
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, DropItem):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    def _store(self, items: list[PageItem]) -> list[PageItem | DropItem]:
+        assert self.engine is not None and self.crawler.stats is not None
+        with session_scope(self.engine) as session:
+            results = [queries.save_article(session, item, self.keep_raw) for item in items]
+        for item, result in zip(items, results, strict=True):
+            item.stored_as = result.status
+            self.crawler.stats.inc_value(f"aggregator/store/{result.status}")
+            logger.debug("Stored %s as article %s (%s)", item.url, result.article_id, result.status)
+        return list(items)
+
+    def _store_alone(self, item: PageItem) -> PageItem | DropItem:
+        try:
+            return self._store([item])[0]
+        except Exception as exc:
+            return self._failed(item, exc)
+
+    def _failed(self, item: PageItem, exc: Exception) -> DropItem:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("aggregator/store/errors")
+        if isinstance(exc, SQLAlchemyError):
             logger.error("Could not store %s: %s", item.url, exc)
-            raise DropItem(f"{item.url}: database error: {exc.__class__.__name__}") from exc
-        item.stored_as = result.status
-        stats.inc_value(f"aggregator/store/{result.status}")
-        logger.debug("Stored %s as article %s (%s)", item.url, result.article_id, result.status)
-        return item
+            drop = DropItem(f"{item.url}: database error: {exc.__class__.__name__}")
+        else:  # a bug: its traceback helps
+            logger.error("Could not store %s", item.url, exc_info=exc)
+            drop = DropItem(f"{item.url}: not stored: {exc.__class__.__name__}: {exc}")
+        drop.__cause__ = exc
+        return drop
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
         """Remember why a page was not stored, for the crawl run's error list."""

@@ -63,7 +63,7 @@ def run_through(crawler: Crawler, item: PageItem) -> PageItem:
     store = build_from_crawler(StorePipeline, crawler)
     store.open_spider()
     try:
-        return store.process_item(dedup.process_item(cleaned(clean, item)))
+        return asyncio.run(store.process_item(dedup.process_item(cleaned(clean, item))))
     finally:
         clean.close_spider()
         assert crawler.spider is not None
@@ -244,3 +244,51 @@ def test_extraction_can_run_in_the_crawl_process(db_url: str) -> None:
     page = cleaned(clean, seed_item())
     clean.close_spider()
     assert clean.pool.processes == 0 and page.article is not None
+
+
+def test_pages_are_stored_in_batches_and_a_page_that_fails_costs_only_itself(
+    db_url: str,
+) -> None:
+    crawler = get_crawler(
+        FakeSourcesSpider,
+        {"AGGREGATOR_DB_URL": db_url, "AGGREGATOR_STORE_BATCH": 3, "AGGREGATOR_STORE_WAIT": 60},
+    )
+    crawler.spider = FakeSourcesSpider.from_crawler(crawler)
+    clean = build_from_crawler(CleanPipeline, crawler)
+    store = build_from_crawler(StorePipeline, crawler)
+    store.open_spider()
+    urls = [f"https://seed.example/2026/11/{n}/" for n in range(1, 6)]
+    pages = [cleaned(clean, seed_item(url)) for url in urls[:4]]
+    for page, url in zip(pages, urls, strict=False):
+        page.canonical_url = url  # four copies of one text at four addresses
+    # not cleaned: storing it fails, in the same batch as two good pages
+    pages.insert(1, PageItem(url=urls[4], source="seedblog", body=b"", headers={}))
+
+    async def store_all() -> tuple[list[PageItem | BaseException], list[int]]:
+        tasks = [asyncio.ensure_future(store.process_item(page)) for page in pages]
+        await asyncio.sleep(0.5)
+        # the first batch of three was full and is stored; two pages wait for the next one
+        waiting = [n for n, task in enumerate(tasks) if not task.done()]
+        store._flush()
+        return await asyncio.gather(*tasks, return_exceptions=True), waiting
+
+    try:
+        results, waiting = asyncio.run(store_all())
+    finally:
+        clean.close_spider()
+        assert crawler.spider is not None
+        store.spider_closed(crawler.spider, "finished")
+    assert waiting == [3, 4]
+    failed = results.pop(1)
+    assert isinstance(failed, DropItem)
+    assert str(failed).startswith(f"{urls[4]}: not stored: ValueError")
+    assert [page.stored_as for page in results if isinstance(page, PageItem)] == ["inserted"] + [
+        "duplicate"
+    ] * 3
+    engine = open_store(db_url)
+    with session_scope(engine) as session:
+        stored = session.scalars(select(Article.canonical_url).order_by(Article.id)).all()
+        assert stored == urls[:4]
+    engine.dispose()
+    assert crawler.stats is not None
+    assert crawler.stats.get_value("aggregator/store/errors") == 1
