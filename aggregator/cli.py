@@ -504,6 +504,15 @@ class Duration(click.ParamType):
     help="How often the retention job runs.",
 )
 @click.option(
+    "--queue",
+    "queue_url",
+    envvar="AGGREGATOR_QUEUE_URL",
+    default=default_settings.AGGREGATOR_QUEUE_URL or None,
+    metavar="URL",
+    help="Several machines: put due crawls in this Redis queue (redis://host:6379/0) for "
+    "`aggregator worker`s, and crawl none here (env AGGREGATOR_QUEUE_URL).",
+)
+@click.option(
     "-s",
     "--set",
     "overrides",
@@ -525,6 +534,7 @@ def schedule(
     raw_html_retention: float | None,
     article_retention: float | None,
     retention_every: float,
+    queue_url: str | None,
     overrides: tuple[str, ...],
 ) -> None:
     """Keep the store current: crawl each source when it is due, until SIGTERM or Ctrl-C.
@@ -532,12 +542,14 @@ def schedule(
     Sources with an `interval` in sources.toml are crawled that often; the others adaptively,
     more often when they publish often. Failing sources back off. The sources file is re-read
     when it changes. Crawls run in --workers long-lived processes (one host at a time each).
-    One line is logged per crawl run; `aggregator status` shows the plan.
+    One line is logged per crawl run; `aggregator status` shows the plan. With --queue, the
+    due crawls go to a Redis queue instead, for `aggregator worker`s on any machine.
 
     \b
     Example:
       aggregator schedule
       aggregator schedule --workers 4 --min-interval 5m --raw-html-retention 7d
+      aggregator --db postgresql+psycopg://db/news schedule --queue redis://queue:6379/0
     """
     from aggregator.scheduler import ScheduleConfig, Scheduler
 
@@ -564,8 +576,61 @@ def schedule(
         prune_days=article_retention / 86400 if article_retention else None,
         retention_every=retention_every,
         crawl_settings=overrides,
+        queue_url=queue_url,
     )
     Scheduler(config).run()
+
+
+@main.command()
+@click.option(
+    "--queue",
+    "queue_url",
+    envvar="AGGREGATOR_QUEUE_URL",
+    default=default_settings.AGGREGATOR_QUEUE_URL or None,
+    required=True,
+    metavar="URL",
+    help="The Redis queue `aggregator schedule --queue` fills, as redis://host:6379/0 "
+    "(env AGGREGATOR_QUEUE_URL).",
+)
+@click.option(
+    "--tasks",
+    type=click.IntRange(min=1),
+    default=default_settings.AGGREGATOR_WORKER_TASKS,
+    show_default=True,
+    help="Source crawls this worker runs at once.",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A Scrapy or AGGREGATOR_* setting, as `scrapy crawl -s` takes it.",
+)
+@pass_context
+@domain_errors
+def worker(obj: Context, queue_url: str, tasks: int, overrides: tuple[str, ...]) -> None:
+    """Crawl the sources `aggregator schedule --queue` puts in the queue, until SIGTERM.
+
+    Run as many as you like, on any machine that reaches the queue and the database (use
+    PostgreSQL). A source is crawled by one worker at a time, a host too; the tasks of a
+    worker that dies are taken over by another within a lease (30 s). On SIGTERM a worker
+    hands its unfinished crawls back to the queue.
+
+    \b
+    Example:
+      AGGREGATOR_DB_URL=postgresql+psycopg://db/news aggregator worker --queue redis://queue:6379/0
+    """
+    from aggregator.cluster import run_queue_worker
+
+    for override in overrides:
+        if "=" not in override or override.startswith("="):
+            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
+    logging.getLogger("aggregator").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(min(handler.level, logging.INFO))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    run_queue_worker(obj.db_url, queue_url, tasks, overrides)
 
 
 @main.command()

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -53,6 +53,9 @@ from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, read_scope, session_scope
 from aggregator.worker import Report, Task, WorkerPool
 
+if TYPE_CHECKING:
+    from aggregator.cluster import TaskQueue
+
 logger = logging.getLogger(__name__)
 
 # Waits before trying again to record a crawl when the database is locked or out of reach
@@ -63,6 +66,9 @@ REPORT_MARGIN = 30.0
 JITTER_SHARE = 0.05
 MAX_JITTER = 60.0
 RETENTION_JOB = "retention"
+ENQUEUE_JOB = "enqueue"
+# How often the scheduler queues the due sources (several machines)
+ENQUEUE_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class ScheduleConfig:
     reload_every: float = 5.0
     # extra `-s NAME=VALUE` settings for every crawl
     crawl_settings: tuple[str, ...] = ()
+    # Several machines: put due crawls in this Redis queue for `aggregator worker`s
+    queue_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,11 @@ class Scheduler:
         self.pool = WorkerPool(
             config.workers, config.db_url, config.sources_path, config.crawl_settings
         )
+        self.queue: TaskQueue | None = None
+        if config.queue_url:
+            from aggregator.cluster import TaskQueue
+
+            self.queue = TaskQueue(config.queue_url)
         # per source: the interval and failures in a row of its plan (kept in source_schedules)
         self.plans: dict[str, tuple[float | None, int]] = {}
         # sources known to have their row in the store
@@ -175,14 +188,24 @@ class Scheduler:
             if not self.sources.sources:
                 logger.warning("no enabled source in %s yet", self.config.sources_path)
             self._schedule_retention()
-            self.pool.start()
+            if self.queue is not None:
+                self.queue.ensure_group()
+                self.scheduler.add_job(
+                    run_enqueue,
+                    IntervalTrigger(seconds=ENQUEUE_EVERY, timezone=UTC),
+                    id=ENQUEUE_JOB,
+                    name="queue the due sources",
+                )
+                where = f"queue {self.queue.url}"
+            else:
+                self.pool.start()
+                where = f"{self.config.workers} workers, at most {self.config.max_crawls} at once"
             self.scheduler.start()
             logger.info(
-                "scheduling %d sources from %s (%d workers, at most %d crawls at once)",
+                "scheduling %d sources from %s (%s)",
                 len(self.sources.sources),
                 self.config.sources_path,
-                self.config.workers,
-                self.config.max_crawls,
+                where,
             )
             while not self.stopping.wait(self.config.reload_every):
                 self.reload_sources()
@@ -207,6 +230,9 @@ class Scheduler:
             time.sleep(0.1)
         if self._running():
             logger.info("stopping the crawls of %s (grace period over)", ", ".join(self._running()))
+        if self.queue is not None:  # the workers stop on their own
+            self.queue.close()
+            return
         # workers record their unfinished crawls as interrupted; the job threads then see them
         self.pool.close()
         deadline = time.monotonic() + 5
@@ -261,7 +287,38 @@ class Scheduler:
             when = max(when, last_run + source.interval)
         elif stored_next is not None and stored_next > when:
             when = stored_next
-        self._add_crawl_job(source.name, when)
+        if self.queue is None:
+            self._add_crawl_job(source.name, when)
+            return
+        with session_scope(self.engine) as session:  # queued by enqueue_due when it is due
+            if state is None:
+                queries.ensure_source(session, source.name, source.url)
+                interval = source.interval or timedelta(seconds=self.config.min_interval)
+                queries.save_schedule(
+                    session, source.name, interval_seconds=interval.total_seconds()
+                )
+            queries.save_schedule(session, source.name, next_run_at=when)
+
+    def enqueue_due(self) -> dict[str, str]:
+        """Queue the sources that are due (several machines); return their task ids."""
+        from aggregator.cluster import queue_due, task_message, unqueue
+
+        assert self.queue is not None
+        sources = self.sources.sources
+        requeue_after = self.config.time_limit + REPORT_MARGIN
+        with session_scope(self.engine) as session:
+            tasks = queue_due(session, list(sources), datetime.now(UTC), requeue_after)
+        for name, task in list(tasks.items()):
+            try:
+                self.queue.put(task_message(sources[name], task, self.config))
+            except self.queue.errors as exc:
+                logger.error("cannot queue %s: %s", name, exc)
+                with session_scope(self.engine) as session:
+                    unqueue(session, name, task)
+                del tasks[name]
+        if tasks:
+            logger.debug("queued %s", ", ".join(tasks))
+        return tasks
 
     def _add_crawl_job(self, name: str, when: datetime) -> None:
         self.scheduler.add_job(
@@ -306,8 +363,16 @@ class Scheduler:
                     if name not in self.ensured:
                         queries.ensure_source(session, source.name, source.url)
                         self.ensured.add(name)
-                    run_id, outcome = self._record(session, name, started_at, report)
-                    when = self._plan_next(session, source, started_at, run_id, outcome)
+                    plan = self.plans.get(name, (None, 0))
+                    when, self.plans[name] = record_crawl(
+                        session,
+                        source,
+                        started_at,
+                        report,
+                        self.config,
+                        plan,
+                        self.stopping.is_set(),
+                    )
                 break
             except OperationalError as exc:
                 # the database is locked or out of reach: wait, and never drop the source
@@ -326,68 +391,6 @@ class Scheduler:
             self.pool.kill(task_id)
             return future.result()
 
-    def _record(
-        self, session: Session, name: str, started_at: datetime, report: Report
-    ) -> tuple[int, CrawlOutcome]:
-        """Record the crawl run the worker reported, and how the next-run policy sees it."""
-        status = str(report.get("status", "crashed"))
-        if status in {"crashed", "failed"}:
-            # the worker died, or was stopped, before it could finish the crawl
-            status = "interrupted" if self.stopping.is_set() else "crashed"
-        stats: dict[str, Any] = dict(report.get("stats") or {})
-        errors = [tuple(error) for error in report.get("errors") or []]
-        detail = str(report.get("detail") or "")
-        run_id = queries.record_run(session, [name], started_at, status, stats, errors, detail)
-        discovered = int(stats.get("aggregator/discovery/ok", 0))
-        failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
-        return run_id, CrawlOutcome(
-            status=status,
-            new_articles=int(stats.get("aggregator/store/inserted", 0)),
-            failed=status in {"timeout", "crashed"} or (discovered == 0 and failed_discovery > 0),
-            asked_wait=float(stats.get("aggregator/asked_wait_seconds", 0)),
-        )
-
-    def _plan_next(
-        self,
-        session: Session,
-        source: Source,
-        started_at: datetime,
-        run_id: int,
-        outcome: CrawlOutcome,
-    ) -> datetime:
-        """Record the source's schedule after a run and return when it is due next."""
-        now = datetime.now(UTC)
-        previous, errors = self.plans.get(source.name, (None, 0))
-        interval, delay, errors = next_delay(source, previous, errors, outcome, self.config)
-        self.plans[source.name] = (interval, errors)
-        when = max(started_at + timedelta(seconds=jittered(delay)), now)
-        not_before = now + timedelta(seconds=outcome.asked_wait) if outcome.asked_wait else None
-        if not_before is not None:
-            when = max(when, not_before)
-        queries.save_schedule(
-            session,
-            source.name,
-            interval_seconds=interval,
-            consecutive_errors=errors,
-            next_run_at=when,
-            last_run_at=started_at,
-            last_run_id=run_id,
-            last_status="failed" if outcome.failed else outcome.status,
-            last_articles=outcome.new_articles,
-            not_before=not_before,
-        )
-        logger.info(
-            "crawl of %s (run %d) %s in %.1f s: %d new articles%s; next in %.0f s",
-            source.name,
-            run_id,
-            "failed: " + outcome.status if outcome.failed else outcome.status,
-            (now - started_at).total_seconds(),
-            outcome.new_articles,
-            f", {errors} failures in a row" if errors else "",
-            (when - now).total_seconds(),
-        )
-        return when
-
     # -- retention ----------------------------------------------------------------------
 
     def _schedule_retention(self) -> None:
@@ -399,6 +402,68 @@ class Scheduler:
             replace_existing=True,
             next_run_time=datetime.now(UTC) + timedelta(seconds=1),
         )
+
+
+def record_crawl(
+    session: Session,
+    source: Source,
+    started_at: datetime,
+    report: Report,
+    config: ScheduleConfig,
+    plan: tuple[float | None, int],
+    stopping: bool = False,
+) -> tuple[datetime, tuple[float, int]]:
+    """Record the crawl run a worker reported and the source's next run.
+
+    plan is the source's (interval, failures in a row) before the run; return when it is due
+    next and its plan after the run.
+    """
+    status = str(report.get("status", "crashed"))
+    if status in {"crashed", "failed"}:
+        # the worker died, or was stopped, before it could finish the crawl
+        status = "interrupted" if stopping else "crashed"
+    stats: dict[str, Any] = dict(report.get("stats") or {})
+    errors = [tuple(error) for error in report.get("errors") or []]
+    detail = str(report.get("detail") or "")
+    name = source.name
+    run_id = queries.record_run(session, [name], started_at, status, stats, errors, detail)
+    discovered = int(stats.get("aggregator/discovery/ok", 0))
+    failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
+    outcome = CrawlOutcome(
+        status=status,
+        new_articles=int(stats.get("aggregator/store/inserted", 0)),
+        failed=status in {"timeout", "crashed"} or (discovered == 0 and failed_discovery > 0),
+        asked_wait=float(stats.get("aggregator/asked_wait_seconds", 0)),
+    )
+    now = datetime.now(UTC)
+    interval, delay, errors_in_a_row = next_delay(source, plan[0], plan[1], outcome, config)
+    when = max(started_at + timedelta(seconds=jittered(delay)), now)
+    not_before = now + timedelta(seconds=outcome.asked_wait) if outcome.asked_wait else None
+    if not_before is not None:
+        when = max(when, not_before)
+    queries.save_schedule(
+        session,
+        name,
+        interval_seconds=interval,
+        consecutive_errors=errors_in_a_row,
+        next_run_at=when,
+        last_run_at=started_at,
+        last_run_id=run_id,
+        last_status="failed" if outcome.failed else outcome.status,
+        last_articles=outcome.new_articles,
+        not_before=not_before,
+    )
+    logger.info(
+        "crawl of %s (run %d) %s in %.1f s: %d new articles%s; next in %.0f s",
+        name,
+        run_id,
+        "failed: " + outcome.status if outcome.failed else outcome.status,
+        (now - started_at).total_seconds(),
+        outcome.new_articles,
+        f", {errors_in_a_row} failures in a row" if errors_in_a_row else "",
+        (when - now).total_seconds(),
+    )
+    return when, (interval, errors_in_a_row)
 
 
 def apply_retention(engine: Engine, config: ScheduleConfig) -> dict[str, int]:
@@ -445,6 +510,15 @@ def run_scheduled_crawl(name: str) -> None:
             _SERVICE.crawl(name)
         except Exception:
             logger.exception("scheduled crawl of %s failed", name)
+
+
+def run_enqueue() -> None:
+    """Job: queue the due sources for the workers (see Scheduler.enqueue_due)."""
+    if _SERVICE is not None:
+        try:
+            _SERVICE.enqueue_due()
+        except Exception:
+            logger.exception("queueing the due sources failed")
 
 
 def run_retention() -> None:

@@ -92,6 +92,11 @@ AGGREGATOR_STORE_WAIT = float(os.environ.get("AGGREGATOR_STORE_WAIT", "0.2"))
 # Print the progress line on stderr every N seconds (0 disables it)
 AGGREGATOR_PROGRESS_INTERVAL = float(os.environ.get("AGGREGATOR_PROGRESS_INTERVAL", "0"))
 
+# Several machines: the Redis queue of `aggregator schedule --queue` and `aggregator worker`,
+# and how many source crawls one queue worker runs at once
+AGGREGATOR_QUEUE_URL = os.environ.get("AGGREGATOR_QUEUE_URL", "")
+AGGREGATOR_WORKER_TASKS = int(os.environ.get("AGGREGATOR_WORKER_TASKS", "8"))
+
 # The scheduler (`aggregator schedule`); durations as in sources.toml ("90s", "15m", "6h")
 # Long-lived crawl worker processes (default: one per core); source crawls under way at once
 # over all workers, and the time limit of each

@@ -41,17 +41,19 @@ class LivePost:
 class LiveBlog:
     """A blog folder served by a SiteServer, to which posts can be added at any moment."""
 
-    def __init__(self, root: Path, name: str = "liveblog", seed: int = 7) -> None:
+    def __init__(
+        self, root: Path, name: str = "liveblog", seed: int = 7, host: str = "127.0.0.1"
+    ) -> None:
         self.root = Path(root)
         self.name = name
         self.rng = random.Random(seed)
         self.posts: list[LivePost] = []
         self.root.mkdir(parents=True, exist_ok=True)
-        self.server = SiteServer(self.root, name)
+        self.server = SiteServer(self.root, name, host=host)
         self._write_feed()
 
     def start(self) -> LiveBlog:
-        """Serve the blog on 127.0.0.1."""
+        """Serve the blog on its loopback address."""
         self.server.start()
         return self
 

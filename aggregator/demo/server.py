@@ -218,8 +218,29 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: tests and the demo read .log and .hits instead."""
 
 
+class InFlight:
+    """Requests being answered at once, and the most seen: shared by the sites of one host."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.now -= 1
+
+
 class SiteServer:
-    """Serve one folder on 127.0.0.1 with {{BASE}} placeholders filled in at request time."""
+    """Serve one folder on 127.0.0.1 with {{BASE}} placeholders filled in at request time.
+
+    delay (seconds) slows every answer down; in_flight counts the requests being answered.
+    """
 
     def __init__(
         self,
@@ -239,6 +260,8 @@ class SiteServer:
         self.port = port
         self.hits: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []
+        self.delay = 0.0
+        self.in_flight = InFlight()
         self._lock = threading.Lock()
         self._httpd: _SiteHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -319,6 +342,12 @@ class SiteServer:
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer one request: a route for the exact path, else a file of the folder."""
+        with self.in_flight:
+            if self.delay:
+                time.sleep(self.delay)
+            self._answer(handler)
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = urlsplit(handler.path).path or "/"
         with self._lock:
             self.hits[path] += 1

@@ -234,6 +234,38 @@ class SourceSchedule(Base):
     # The earliest next run the source itself asked for (feed TTL, Retry-After, max-age)
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Several machines (aggregator/cluster.py): the task put in the queue for this source and
+    # not done yet, and the worker crawling it until its lease expires (renewed by heartbeats)
+    queued_task: Mapped[str | None] = mapped_column(String(40))
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HostLease(Base):
+    """The worker that alone may crawl a host (several machines): politeness across workers."""
+
+    __tablename__ = "host_leases"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkerState(Base):
+    """A queue worker as it last reported itself (several machines), for `aggregator status`."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # running, or stopped (it said goodbye); a running worker without heartbeat is dead
+    state: Mapped[str] = mapped_column(String(20), default="running")
+    current: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tasks_done: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FrontierUrl(Base):
