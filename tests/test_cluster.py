@@ -296,3 +296,83 @@ def test_three_workers_one_killed_every_post_stored_once_hosts_polite(
     }
     assert not [name for name, p in cluster.processes.items() if _group_alive(p)]
     assert "takes tasks from" in cluster.log("worker1")
+
+
+def _drop_connections(db_url: str, queue_url: str) -> None:
+    """Cut every client of Redis and every other session of the database, at once."""
+    import psycopg
+    import redis
+
+    client = redis.Redis.from_url(queue_url)
+    client.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    client.close()
+    dsn = db_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_dropped_redis_and_postgresql_connections_lose_and_double_nothing(
+    tmp_path: Path, db_url: str, queue_url: str, blogs: list[LiveBlog]
+) -> None:
+    cluster = _cluster(tmp_path, db_url, queue_url, blogs)
+    try:
+        cluster.scheduler()
+        for n in range(2):
+            cluster.worker(f"worker{n}")
+        publisher = _publisher(blogs, posts=16, every=0.4)
+        _wait_for(lambda: len(_stored_urls(db_url)) > 0, 60, "a first article")
+        for _ in range(3):  # under load: workers crawling, scheduler queueing
+            _drop_connections(db_url, queue_url)
+            time.sleep(1.5)
+        publisher.join()
+        expected = _expected(blogs)
+        _wait_for(lambda: set(_stored_urls(db_url)) >= expected, 120, "every post stored")
+    finally:
+        codes = cluster.stop()
+    stored = _stored_urls(db_url)
+    assert len(stored) == len(set(stored)) == len(expected)
+    assert codes == {"scheduler": 0, "worker0": 0, "worker1": 0}, codes
+    assert not [name for name, p in cluster.processes.items() if _group_alive(p)]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_worker_stopped_with_sigterm_hands_its_source_back_at_once(
+    tmp_path: Path, db_url: str, queue_url: str
+) -> None:
+    blog = LiveBlog(tmp_path / "slow", name="slow", host="127.0.0.5")
+    for _ in range(20):
+        blog.publish()
+    blog.server.delay = 0.4  # a crawl of several seconds
+    blog.start()
+    expected = sorted(blog.server.url(post.path) for post in blog.posts)
+    cluster = _cluster(tmp_path, db_url, queue_url, [blog])
+    try:
+        cluster.scheduler()
+        first = cluster.worker("first")
+        engine = open_store(db_url)
+
+        def crawling(pid: int) -> bool:
+            with session_scope(engine) as session:
+                leases = cluster_status(session)["leases"]
+            return any(lease["worker"].endswith(f":{pid}") for lease in leases)
+
+        _wait_for(lambda: crawling(first.pid), 60, "the first worker crawling")
+        second = cluster.worker("second")
+        os.killpg(first.pid, signal.SIGTERM)
+        assert first.wait(30) == 0
+        handed_back = time.monotonic()
+        _wait_for(lambda: crawling(second.pid), LEASE_SECONDS, "the second worker taking over")
+        taken_after = time.monotonic() - handed_back
+        _wait_for(lambda: len(_stored_urls(db_url)) == 20, 120, "every post stored")
+        engine.dispose()
+    finally:
+        cluster.stop()
+        blog.stop()
+    # handed back, not left to run out its lease
+    assert taken_after < LEASE_SECONDS / 2
+    assert "hands slow back to the queue" in cluster.log("first")
+    assert sorted(_stored_urls(db_url)) == expected
