@@ -635,10 +635,22 @@ def worker(obj: Context, queue_url: str, tasks: int, overrides: tuple[str, ...])
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one source a line.")
+@click.option(
+    "--queue",
+    "queue_url",
+    envvar="AGGREGATOR_QUEUE_URL",
+    default=default_settings.AGGREGATOR_QUEUE_URL or None,
+    metavar="URL",
+    help="Also show how many tasks wait in this Redis queue (env AGGREGATOR_QUEUE_URL).",
+)
 @pass_context
 @domain_errors
-def status(obj: Context, as_json: bool) -> None:
+def status(obj: Context, as_json: bool, queue_url: str | None) -> None:
     """Per source: next run, last run's result, articles added, failures in a row, interval.
+
+    With queue workers (several machines), then the workers (heartbeat, current sources),
+    the source leases and, with --queue, the tasks waiting in the queue; with --json, as a
+    last line {"cluster": {...}}.
 
     \b
     Example:
@@ -649,9 +661,12 @@ def status(obj: Context, as_json: bool) -> None:
     from aggregator.sources import load_sources
 
     rows = status_rows(obj.engine, load_sources(obj.sources_path))
+    cluster = _cluster_status(obj.engine, queue_url)
     if as_json:
         for row in rows:
             emit_json(row)
+        if cluster:
+            emit_json({"cluster": cluster})
         return
     if not rows:
         click.echo("No sources configured.", err=True)
@@ -669,6 +684,41 @@ def status(obj: Context, as_json: bool) -> None:
             )
             + f"; frontier {row['pending']} pending, {row['failed']} failed"
         )
+    if cluster:
+        _print_cluster(cluster)
+
+
+def _cluster_status(engine: Engine, queue_url: str | None) -> dict[str, Any] | None:
+    """The queue workers, leases and queue depth; None when there are no queue workers."""
+    from aggregator.cluster import TaskQueue, cluster_status
+
+    with session_scope(engine) as session:
+        cluster = cluster_status(session)
+    if queue_url:
+        queue = TaskQueue(queue_url)
+        try:
+            cluster["queue"] = queue.depth()
+        except queue.errors as exc:
+            raise click.ClickException(f"queue {queue_url} does not answer: {exc}") from exc
+        finally:
+            queue.close()
+    return cluster if cluster["workers"] or queue_url else None
+
+
+def _print_cluster(cluster: dict[str, Any]) -> None:
+    click.echo("")
+    if "queue" in cluster:
+        queue = cluster["queue"]
+        click.echo(f"queue: {queue['waiting']} waiting, {queue['taken']} taken by workers")
+    for worker in cluster["workers"]:
+        current = ", ".join(worker["current"]) or "idle"
+        click.echo(
+            f"worker {worker['worker']:<24} {worker['state']:<8} "
+            f"heartbeat {worker['heartbeat_seconds_ago']:.0f} s ago, "
+            f"{worker['tasks_done']} crawls done; now: {current}"
+        )
+    for lease in cluster["leases"]:
+        click.echo(f"lease  {lease['source']:<24} {lease['worker']} until {lease['expires']}")
 
 
 @main.command("frontier")

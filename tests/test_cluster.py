@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -14,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from aggregator.cli import main
 from aggregator.cluster import (
     LEASE_SECONDS,
     TaskQueue,
@@ -376,3 +379,42 @@ def test_a_worker_stopped_with_sigterm_hands_its_source_back_at_once(
     assert taken_after < LEASE_SECONDS / 2
     assert "hands slow back to the queue" in cluster.log("first")
     assert sorted(_stored_urls(db_url)) == expected
+
+
+def test_status_shows_the_workers_their_leases_and_the_queue(
+    db_url: str, queue_url: str, tmp_path: Path
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "a"\nurl = "https://a.example/"\n')
+    engine = open_store(db_url)
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        _sources(session, "a")
+        task = queue_due(session, ["a"], now, requeue_after=600)["a"]
+        assert claim(session, "a", task, "a.example", "box:41", now) == "ok"
+        heartbeat(session, "box:41", ["a"], ["a.example"], "running")
+    engine.dispose()
+    queue = TaskQueue(queue_url)
+    queue.ensure_group()
+    queue.put({"task": "other"})
+    queue.close()
+    runner = CliRunner()
+    base = ["--db", db_url, "--sources", str(sources), "status", "--queue", queue_url]
+    shown = runner.invoke(main, base, catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert "queue: 1 waiting, 0 taken by workers" in shown.output
+    assert "worker box:41" in shown.output and "now: a" in shown.output
+    assert "lease  a" in shown.output
+    lines = runner.invoke(main, [*base, "--json"], catch_exceptions=False).output.splitlines()
+    cluster = json.loads(lines[-1])["cluster"]
+    assert cluster["queue"] == {"waiting": 1, "taken": 0}
+    assert cluster["workers"][0] | {"heartbeat_seconds_ago": 0} == {
+        "worker": "box:41",
+        "host": "box",
+        "pid": 41,
+        "state": "running",
+        "heartbeat_seconds_ago": 0,
+        "current": ["a"],
+        "tasks_done": 0,
+    }
+    assert [lease["worker"] for lease in cluster["leases"]] == ["box:41"]
