@@ -25,6 +25,7 @@ On SIGTERM a worker hands its unfinished tasks back to the queue.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
@@ -607,9 +608,17 @@ class QueueChannel:
             logger.error("heartbeat not sent to the queue: %s", exc)
 
     def close(self) -> None:
-        """Say goodbye once the reports are written: waiting tasks go to other workers."""
+        """Say goodbye once the reports are written; tasks not crawled go back to the queue."""
         self.stopped.set()
         self.io.shutdown(wait=True)
+        with self.lock:
+            unreported = list(self.held)
+        for local in unreported:  # taken as the crawler stopped: never started
+            self._finish(local, {"status": "interrupted", "detail": "", "stats": {}, "errors": []})
+        while self.waiting:
+            entry_id, message, _ = self.waiting.popleft()
+            if self._retry(functools.partial(self.queue.put, message)) is not None:
+                self._ack(entry_id)
         self._beat("stopped")
         self.queue.close()
 
