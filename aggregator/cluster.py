@@ -522,56 +522,59 @@ class QueueChannel:
         return Task(local, source, float(message["time_limit"]))
 
     def _finish(self, local: int, report: dict[str, Any]) -> None:
-        from aggregator.scheduler import record_crawl
-
         with self.lock:
             held = self.held.get(local)
         if held is None:
             return
-        name, task = held.source.name, str(held.message["task"])
+        name = held.source.name
+        with self.lock:  # claims run on this thread too: no other task takes the host meanwhile
+            last_on_host = self.hosts[held.host] <= 1
+        recorded = False
         for wait in (*DB_RETRY_WAITS, None):
             try:
                 with session_scope(self.engine) as session:
-                    if report["status"] == "interrupted":
-                        hand_back(session, name, task, self.owner)
-                    elif finish(session, name, task, self.owner):
-                        row = queries.get_schedule(session, name)
-                        plan = (row.interval_seconds, row.consecutive_errors) if row else (None, 0)
-                        record_crawl(
-                            session,
-                            held.source,
-                            held.started_at,
-                            report,
-                            message_config(held.message),
-                            plan,
-                        )
-                        count_done(session, self.owner)
-                    else:  # the lease ran out and another worker took the source over
-                        queries.record_run(
-                            session,
-                            [name],
-                            held.started_at,
-                            str(report["status"]),
-                            report["stats"],
-                            [tuple(e) for e in report["errors"]],
-                            "lease lost: another worker crawls this source",
-                        )
-                    with self.lock:
-                        del self.held[local]
-                        self.hosts[held.host] -= 1
-                        if self.hosts[held.host] <= 0:
-                            del self.hosts[held.host]
-                            release_host(session, held.host, self.owner)
+                    self._record(session, held, report)
+                    if last_on_host:
+                        release_host(session, held.host, self.owner)
+                recorded = True
                 break
             except OperationalError as exc:
                 logger.error("cannot record the crawl of %s: %s", name, exc.orig)
                 if wait is None:
-                    return  # the lease runs out; the scheduler queues the source again
+                    break
                 time.sleep(wait)
+        with self.lock:
+            del self.held[local]
+            self.hosts[held.host] -= 1
+            if self.hosts[held.host] <= 0:
+                del self.hosts[held.host]
+        if not recorded:  # its lease and queue entry run out: crawled again by someone
+            return
         if report["status"] == "interrupted":
-            self._retry(lambda: self.queue.put(held.message))
+            self._retry(functools.partial(self.queue.put, held.message))
             logger.info("worker %s hands %s back to the queue", self.owner, name)
         self._ack(held.entry_id)
+
+    def _record(self, session: Session, held: _Held, report: dict[str, Any]) -> None:
+        """End the lease of a task and record its crawl run and the source's next run."""
+        from aggregator.scheduler import record_crawl
+
+        name, task = held.source.name, str(held.message["task"])
+        if report["status"] == "interrupted":
+            hand_back(session, name, task, self.owner)
+        elif finish(session, name, task, self.owner):
+            row = queries.get_schedule(session, name)
+            plan = (row.interval_seconds, row.consecutive_errors) if row else (None, 0)
+            config = message_config(held.message)
+            record_crawl(session, held.source, held.started_at, report, config, plan)
+            count_done(session, self.owner)
+        else:  # the lease ran out and another worker took the source over
+            errors = [tuple(error) for error in report["errors"]]
+            status = str(report["status"])
+            detail = "lease lost: another worker crawls this source"
+            queries.record_run(
+                session, [name], held.started_at, status, report["stats"], errors, detail
+            )
 
     def _ack(self, entry_id: str) -> None:
         self._retry(lambda: self.queue.ack([entry_id]))
