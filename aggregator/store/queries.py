@@ -7,9 +7,9 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, true, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -57,6 +57,9 @@ class SaveResult:
 
 def ensure_source(session: Session, name: str, url: str) -> Source:
     """Return the source row of that name, creating it (or refreshing its URL) when needed."""
+    known: dict[str, Source] = session.info.setdefault("sources", {})
+    if name in known and (not url or known[name].url == url):
+        return known[name]  # met earlier in this session (a batch of one source's pages)
     source = session.scalar(select(Source).where(Source.name == name))
     if source is None:
         try:
@@ -67,6 +70,7 @@ def ensure_source(session: Session, name: str, url: str) -> Source:
             source = session.scalars(select(Source).where(Source.name == name)).one()
     elif url and source.url != url:
         source.url = url
+    known[name] = source
     return source
 
 
@@ -160,12 +164,15 @@ def _link_copy(session: Session, article: Article, original: Article | None) -> 
     )
 
 
-def _write_bands(session: Session, article: Article, bands: list[int]) -> None:
-    session.execute(delete(MinhashBand).where(MinhashBand.article_id == article.id))
+def _write_bands(
+    session: Session, article: Article, bands: list[int], replace: bool = True
+) -> None:
+    if replace:
+        session.execute(delete(MinhashBand).where(MinhashBand.article_id == article.id))
     if bands:
-        # Core executemany: dozens of rows per article, no need for ORM objects
-        session.execute(
-            insert(MinhashBand),
+        # Core executemany on the table: dozens of rows per article, no ORM bulk machinery
+        session.connection().execute(
+            insert(cast(Table, MinhashBand.__table__)),
             [{"band": band, "article_id": article.id} for band in dict.fromkeys(bands)],
         )
 
@@ -228,7 +235,7 @@ def _upsert_article(
                 session.add(article)
                 session.flush()
                 _link_copy(session, article, original)
-                _write_bands(session, article, bands)
+                _write_bands(session, article, bands, replace=False)
         except IntegrityError:
             # Another process stored the same canonical URL between our read and our insert
             existing = session.scalars(
