@@ -23,6 +23,10 @@ LOCAL_SITE_SETTINGS: Mapping[str, str] = MappingProxyType(
 )
 
 
+# The smallest delay between two requests to one host (see PerHostLimit)
+MIN_DOWNLOAD_DELAY = 0.001
+
+
 def crawl_settings(
     db_url: str, sources_path: str, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -74,3 +78,17 @@ def scrapy_crawl_command(
     for key, value in (settings or {}).items():
         command += ["-s", f"{key}={value}"]
     return command
+
+
+class PerHostLimit:
+    """Scrapy add-on: keep CONCURRENT_REQUESTS_PER_DOMAIN a limit when DOWNLOAD_DELAY is 0.
+
+    Scrapy 2.19 starts every queued request of a host at once when the delay is 0 (the limit
+    is checked before any of them counts as transferring); a delay of a millisecond restores
+    the limit at no cost worth measuring.
+    """
+
+    def update_settings(self, settings: Settings) -> None:
+        if settings.getfloat("DOWNLOAD_DELAY") <= 0:
+            priority = settings.getpriority("DOWNLOAD_DELAY") or 0
+            settings.set("DOWNLOAD_DELAY", MIN_DOWNLOAD_DELAY, priority=priority)

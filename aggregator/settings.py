@@ -24,6 +24,8 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5
+# A delay of 0 would lift the per-host limit in Scrapy 2.19: 0 means 1 ms (aggregator.crawling)
+ADDONS = {"aggregator.crawling.PerHostLimit": 0}
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0

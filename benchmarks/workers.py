@@ -44,9 +44,6 @@ QUEUE_URL = "redis://127.0.0.1:6379/15"
 MIN_SPEEDUP = 1.7
 WORKER_SETTINGS = {
     **LOCAL_SITE_SETTINGS,
-    # Scrapy 2.19 ignores CONCURRENT_REQUESTS_PER_DOMAIN when DOWNLOAD_DELAY is 0
-    "DOWNLOAD_DELAY": "0.001",
-    "AUTOTHROTTLE_ENABLED": "False",
     # one process a worker, on its one core
     "AGGREGATOR_EXTRACT_PROCESSES": "0",
     "LOG_LEVEL": "WARNING",

@@ -152,8 +152,7 @@ class Cluster:
         self._start("scheduler", "schedule", "--queue", self.queue_url, "--time-limit", "60s")
 
     def worker(self, name: str) -> subprocess.Popen[bytes]:
-        # a delay above 0: Scrapy 2.19 ignores CONCURRENT_REQUESTS_PER_DOMAIN without one
-        settings = ["DOWNLOAD_DELAY=0.01", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "RETRY_TIMES=1"]
+        settings = ["DOWNLOAD_DELAY=0", "CONCURRENT_REQUESTS_PER_DOMAIN=2", "RETRY_TIMES=1"]
         settings += ["AUTOTHROTTLE_ENABLED=False", "AGGREGATOR_EXTRACT_PROCESSES=0"]
         return self._start(name, "worker", "--queue", self.queue_url, *(f"-s{s}" for s in settings))
 

@@ -9,12 +9,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from aggregator.crawling import LOCAL_SITE_SETTINGS, crawl_settings, scrapy_crawl_command
+from aggregator.demo.live import LiveBlog
 from aggregator.demo.run import SITES as DEMO_SITES
 from aggregator.demo.server import SiteGroup
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
-from tests.conftest import ROOT
+from tests.conftest import ROOT, scrapy_crawl
 
 # run_crawl starts a CrawlerProcess, which a process can do once: each call is its own process
 RUN_CRAWL = """
@@ -75,3 +76,22 @@ def test_crawl_settings_are_the_project_settings_with_overrides_read_as_typed_va
     assert settings.getfloat("DOWNLOAD_DELAY") == 0.0
     assert settings.getbool("AUTOTHROTTLE_ENABLED") is False
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 8
+
+
+def test_the_per_host_limit_holds_with_no_download_delay(tmp_path: Path) -> None:
+    # Scrapy 2.19 alone starts every queued request of a host at once when the delay is 0
+    blog = LiveBlog(tmp_path / "blog", host="127.0.0.6")
+    for _ in range(16):
+        blog.publish()
+    blog.server.delay = 0.05  # answers slow enough to overlap
+    blog.start()
+    sources = tmp_path / "sources.toml"
+    sources.write_text(blog.source_toml(), encoding="utf-8")
+    try:
+        settings = {"DOWNLOAD_DELAY": "0", "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}
+        crawl = scrapy_crawl(sources, f"sqlite:///{tmp_path / 'store.db'}", settings=settings)
+    finally:
+        blog.stop()
+    assert crawl.returncode == 0, crawl.stderr[-2000:]
+    assert blog.server.hits["/posts/16/"] == 1
+    assert blog.server.in_flight.peak == 2
