@@ -411,7 +411,8 @@ class _Held:
 class QueueChannel:
     """The TaskChannel of a worker on the queue (see aggregator.worker.TaskChannel).
 
-    Database and Redis calls run on one thread of their own, in order, never on the reactor.
+    Claims and reports run on one thread of their own, in order, never on the reactor; the
+    wait for new tasks on another.
     """
 
     def __init__(self, queue: TaskQueue, engine: Engine, max_tasks: int) -> None:
@@ -425,6 +426,8 @@ class QueueChannel:
         # taken from the queue, not yet claimed: (entry id, message, when to ask again)
         self.waiting: deque[tuple[str, dict[str, Any], float]] = deque()
         self.io = ThreadPoolExecutor(1, thread_name_prefix="queue-io")
+        # waiting on the queue (up to a second) never holds up the claims and reports
+        self.taker = ThreadPoolExecutor(1, thread_name_prefix="queue-take")
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.beating: threading.Thread | None = None
@@ -447,7 +450,7 @@ class QueueChannel:
                 entry_id, message, _ = self.waiting.popleft()
             else:
                 # one at a time: the next task goes to whichever worker asks first
-                taken = await loop.run_in_executor(self.io, self._take, 1)
+                taken = await loop.run_in_executor(self.taker, self._take, 1)
                 if not taken:
                     continue
                 for entry_id, message in taken:
@@ -613,6 +616,7 @@ class QueueChannel:
     def close(self) -> None:
         """Say goodbye once the reports are written; tasks not crawled go back to the queue."""
         self.stopped.set()
+        self.taker.shutdown(wait=True)
         self.io.shutdown(wait=True)
         with self.lock:
             unreported = list(self.held)
