@@ -264,11 +264,10 @@ def test_three_workers_one_killed_every_post_stored_once_hosts_polite(
 
         def someone_crawls() -> bool:
             with session_scope(engine) as session:
-                for worker in cluster_status(session)["workers"]:
-                    if worker["current"] and worker["pid"] in {w.pid for w in workers}:
-                        victim.append(worker["pid"])
-                        return True
-            return False
+                owners = [lease["worker"] for lease in cluster_status(session)["leases"]]
+            pids = {w.pid for w in workers}
+            victim.extend(pid for owner in owners if (pid := int(owner.rpartition(":")[2])) in pids)
+            return bool(victim)
 
         _wait_for(someone_crawls, 60, "a worker crawling")
         killed = next(w for w in workers if w.pid == victim[0])
