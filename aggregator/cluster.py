@@ -450,11 +450,7 @@ class QueueChannel:
                 entry_id, message, _ = self.waiting.popleft()
             else:
                 # one at a time: the next task goes to whichever worker asks first
-                taken = await loop.run_in_executor(self.taker, self._take, 1)
-                if not taken:
-                    continue
-                for entry_id, message in taken:
-                    self.waiting.append((entry_id, message, now))
+                await loop.run_in_executor(self.taker, self._take, 1)
                 continue
             task = await loop.run_in_executor(self.io, self._claim, entry_id, message)
             if task is not None:
@@ -481,13 +477,16 @@ class QueueChannel:
         self.beating.start()
         logger.info("worker %s takes tasks from %s", self.owner, self.queue.url)
 
-    def _take(self, room: int) -> list[tuple[str, dict[str, Any]]]:
+    def _take(self, room: int) -> None:
+        """Add tasks from the queue to those waiting here (seen by close() even mid-stop)."""
         try:
-            return self.queue.take(self.owner, room, block=1.0)
+            taken = self.queue.take(self.owner, room, block=1.0)
         except self.queue.errors as exc:
             logger.error("queue out of reach: %s", exc)
             time.sleep(1.0)
-            return []
+            return
+        now = time.monotonic()
+        self.waiting.extend((entry_id, message, now) for entry_id, message in taken)
 
     def _claim(self, entry_id: str, message: dict[str, Any]) -> Task | None:
         try:
