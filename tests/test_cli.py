@@ -191,3 +191,18 @@ def test_reextract_rewrites_articles_whose_extraction_changed(db_url: str, tmp_p
     only_other = invoke(db_url, "reextract", "--source", "other", "--json")
     assert json.loads(only_other.output)["articles"] == 1
     engine.dispose()
+
+
+def test_show_finds_an_article_by_its_url_with_tracking_parameters(
+    db_url: str, tmp_path: Path
+) -> None:
+    line = {"url": "https://blog.example/2026/11/compaction/", "text": ARTICLE_TEXT, "title": "C"}
+    assert invoke(db_url, "import", str(write_import(tmp_path, [json.dumps(line)]))).exit_code == 0
+    for url in (
+        "https://blog.example/2026/11/compaction/?utm_source=x&utm_medium=social",
+        "https://BLOG.example/2026/11/compaction#comments",
+    ):
+        shown = invoke(db_url, "show", url, "--json")
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["url"] == "https://blog.example/2026/11/compaction/"
+    assert invoke(db_url, "show", "https://blog.example/2026/11/other/").exit_code == 1

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
+from aggregator.dedup.urls import canonical_url
 from aggregator.items import PageItem, utcnow
 from aggregator.store import frontier
 from aggregator.store.db import chunked
@@ -448,15 +449,21 @@ def list_articles(
 
 
 def get_article(session: Session, key: str | int) -> Article | None:
-    """The article with that id, or with that URL or canonical URL."""
+    """The article with that id, or with that URL or canonical URL.
+
+    A URL is also normalised as the crawl does (tracking parameters, host case, fragment), so
+    the link a reader has, `?utm_source=...` and all, finds the stored article.
+    """
     if isinstance(key, int) or str(key).isdigit():
         if int(key) > MAX_ID:
             return None
         return session.get(Article, int(key), options=[joinedload(Article.source)])
+    keys = {key, canonical_url(key)}
     return session.scalar(
         select(Article)
         .options(joinedload(Article.source))
-        .where(or_(Article.url == key, Article.canonical_url == key))
+        .where(or_(Article.url.in_(keys), Article.canonical_url.in_(keys)))
+        .order_by(Article.id)
         .limit(1)
     )
 
