@@ -206,3 +206,10 @@ def test_show_finds_an_article_by_its_url_with_tracking_parameters(
         assert shown.exit_code == 0, shown.output
         assert json.loads(shown.output)["url"] == "https://blog.example/2026/11/compaction/"
     assert invoke(db_url, "show", "https://blog.example/2026/11/other/").exit_code == 1
+
+
+def test_import_of_a_short_text_says_what_the_minimum_is(db_url: str, tmp_path: Path) -> None:
+    short = {"url": "https://blog.example/short", "text": "Too short to be an article."}
+    result = invoke(db_url, "import", str(write_import(tmp_path, [json.dumps(short)])))
+    assert "no article found in the page" in result.stderr
+    assert "at least 200 characters of text, or 2 sentences and 80 characters" in result.stderr
