@@ -411,6 +411,10 @@ def show(obj: Context, key: str, as_json: bool) -> None:
 # -- scheduling ------------------------------------------------------------------------
 
 
+# Longer durations would overflow dates when the scheduler adds them to now
+MAX_DURATION_SECONDS = 100 * 365 * 86400
+
+
 class Duration(click.ParamType):
     """A duration such as "90s", "15m", "6h"; with allow_zero, "0" means none (keep forever)."""
 
@@ -427,9 +431,13 @@ class Duration(click.ParamType):
         from aggregator.sources import parse_duration
 
         try:
-            return parse_duration(str(value)).total_seconds()
+            seconds = parse_duration(str(value)).total_seconds()
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        if seconds > MAX_DURATION_SECONDS:
+            longest = f"{MAX_DURATION_SECONDS // 86400}d"
+            self.fail(f"{value!r} is too long: at most {longest}", param, ctx)
+        return seconds
 
 
 @main.command()

@@ -62,6 +62,7 @@ URL_LIST_KEYS = ("feeds", "sitemaps", "listings")
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _DURATION_RE = re.compile(r"(\d+)([smhdw])")
+_DURATIONS_RE = re.compile(r"(?:\d+[smhdw])+")
 _DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _SOURCES_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*sources[ \t]*\]\]", re.MULTILINE)
 # Second-level labels under a country code that are not the site's own name (bbc.co.uk)
@@ -154,15 +155,19 @@ def parse_duration(text: str) -> timedelta:
         )
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be longer than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"invalid duration {text!r}: too long") from None
 
 
 def parse_moment(value: str) -> datetime:
     """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
-    try:
-        return datetime.now(UTC) - parse_duration(value)
-    except ValueError:
-        pass
+    if _DURATIONS_RE.fullmatch(value.strip().lower()):
+        try:
+            return datetime.now(UTC) - parse_duration(value)
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

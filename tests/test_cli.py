@@ -213,3 +213,28 @@ def test_import_of_a_short_text_says_what_the_minimum_is(db_url: str, tmp_path: 
     result = invoke(db_url, "import", str(write_import(tmp_path, [json.dumps(short)])))
     assert "no article found in the page" in result.stderr
     assert "at least 200 characters of text, or 2 sentences and 80 characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("articles", "--since", "999999999d"), "reaches back before the year 1"),
+        (("search", "rust", "--since", "99999999999w"), "too long"),
+        (("stories", "--since", "99999999999999s"), "too long"),
+        (("export", "--since", "999999999d"), "reaches back before the year 1"),
+    ],
+)
+def test_huge_durations_are_a_usage_error(db_url: str, args: tuple[str, ...], message: str) -> None:
+    assert invoke(db_url, "db", "upgrade").exit_code == 0
+    result = CliRunner().invoke(main, ["--db", db_url, *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_scheduler_durations_too_long_for_a_date_are_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["--db", f"sqlite:///{tmp_path / 's.db'}", "schedule", "--max-backoff", "999999999d"]
+    )
+    assert result.exit_code == 2
+    assert "'999999999d' is too long: at most 36500d" in result.output
