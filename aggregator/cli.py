@@ -14,12 +14,13 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import settings as default_settings
 from aggregator.crawling import run_crawl
 from aggregator.exceptions import AggregatorError, ImportLineError
 from aggregator.store import queries
-from aggregator.store.db import open_store, session_scope
+from aggregator.store.db import open_existing_store, open_store, session_scope
 from aggregator.store.models import CrawlRun
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +36,16 @@ class Context:
 
     @property
     def engine(self) -> Engine:
+        """The store, created or migrated when needed (for the commands that write)."""
         if self._engine is None:
             self._engine = open_store(self.db_url)
+        return self._engine
+
+    @property
+    def reader(self) -> Engine:
+        """The store as it is, for the commands that only read: they create nothing."""
+        if self._engine is None:
+            self._engine = open_existing_store(self.db_url)
         return self._engine
 
 
@@ -52,6 +61,9 @@ def domain_errors(func: F) -> F:
             return func(*args, **kwargs)
         except AggregatorError as exc:
             raise click.ClickException(str(exc)) from exc
+        except SQLAlchemyError as exc:  # the server went away, a lock held too long
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise click.ClickException(f"database error: {detail[0] if detail else exc}") from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -233,7 +245,7 @@ def articles(
       aggregator articles --with-duplicates --json | jq 'select(.duplicate_of)'
     """
     moment = parse_since(since)
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         found = 0
         for article in queries.list_articles(
             session, source, moment, include_duplicates=with_duplicates, limit=limit
@@ -296,7 +308,7 @@ def search(
         since=parse_since(since),
         until=parse_since(until),
     )
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         hits = run_search(session, query, filters, limit=limit)
         for hit in hits:
             if as_json:
@@ -334,7 +346,7 @@ def export(
     from aggregator.export import atom_lines, csv_lines, jsonl_lines
 
     moment = parse_since(since)
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         articles = queries.list_articles(
             session, source, moment, include_duplicates=with_duplicates
         )
@@ -367,7 +379,7 @@ def serve(obj: Context, host: str, port: int) -> None:
 
     from aggregator.web import create_app
 
-    obj.engine  # migrate (and check the URL) before the server starts  # noqa: B018
+    obj.reader  # check the URL and the store before the server starts  # noqa: B018
     click.echo(f"Serving {obj.db_url} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(create_app(obj.db_url), host=host, port=port, log_level="warning")
 
@@ -385,7 +397,7 @@ def show(obj: Context, key: str, as_json: bool) -> None:
       aggregator show 12
       aggregator show https://example.com/2026/11/a-post/ --json
     """
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         article = queries.get_article(session, key)
         if article is None:
             raise click.ClickException(f"no stored article has the id or URL {key!r}")
@@ -591,7 +603,7 @@ def status(obj: Context, as_json: bool) -> None:
     from aggregator.scheduler import status_rows
     from aggregator.sources import load_sources
 
-    rows = status_rows(obj.engine, load_sources(obj.sources_path))
+    rows = status_rows(obj.reader, load_sources(obj.sources_path))
     if as_json:
         for row in rows:
             emit_json(row)
@@ -641,7 +653,7 @@ def frontier_(
     """
     from aggregator.store import frontier
 
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         rows = [frontier.to_dict(row) for row in frontier.list_urls(session, source, state, limit)]
         counts = frontier.state_counts(session)
     if as_json:
@@ -686,7 +698,7 @@ def stats(obj: Context, as_json: bool) -> None:
     Example:
       aggregator stats
     """
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         data = queries.store_stats(session)
         data["recent_runs"] = [
             {
@@ -840,7 +852,7 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
       aggregator stories --since 24h --min-sources 2
       aggregator stories --json | jq .title
     """
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         found = queries.list_stories(session, parse_since(since), min_sources, limit)
         for story, members in found:
             data = queries.story_to_dict(story, members)

@@ -116,6 +116,7 @@ def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Pa
 
 
 def test_show_unknown_article_is_a_clean_error(tmp_path: Path) -> None:
+    invoke(f"sqlite:///{tmp_path / 's.db'}", "db", "upgrade")
     result = CliRunner().invoke(main, ["--db", f"sqlite:///{tmp_path / 's.db'}", "show", "999"])
     assert result.exit_code == 1
     assert "no stored article has the id or URL '999'" in result.output
@@ -147,6 +148,7 @@ def test_sources_list(tmp_path: Path) -> None:
 
 def test_since_accepts_durations_and_dates_and_rejects_the_rest(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 's.db'}"
+    invoke(db, "db", "upgrade")
     assert invoke(db, "articles", "--since", "2d").exit_code == 0
     assert invoke(db, "articles", "--since", "2026-11-01").exit_code == 0
     bad = CliRunner().invoke(main, ["--db", db, "articles", "--since", "soon"])
@@ -238,3 +240,110 @@ def test_scheduler_durations_too_long_for_a_date_are_a_usage_error(tmp_path: Pat
     )
     assert result.exit_code == 2
     assert "'999999999d' is too long: at most 36500d" in result.output
+
+
+READ_ONLY_COMMANDS = [
+    ("articles",),
+    ("search", "rust"),
+    ("show", "1"),
+    ("export",),
+    ("stats",),
+    ("status",),
+    ("frontier",),
+    ("stories",),
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY_COMMANDS, ids=lambda c: c[0])
+def test_read_only_commands_create_no_database(
+    db_url: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "one"\nurl = "https://one.example/"\n')
+    result = CliRunner().invoke(main, ["--db", db_url, "--sources", str(sources), *command])
+    assert result.exit_code == 1, result.output
+    assert "no aggregator database at" in result.output
+    assert "run `aggregator db upgrade`" in result.output
+    if db_url.startswith("sqlite"):
+        assert not (tmp_path / "store.db").exists()
+    else:
+        engine = create_engine(db_url)
+        assert inspect(engine).get_table_names() == []
+        engine.dispose()
+
+
+def test_serve_without_a_store_stops_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    command = [sys.executable, "-m", "aggregator", "--db", url, "serve", "--port", "0"]
+    # a timeout, not a hang, if it ever serves a store it should not have made
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "no aggregator database at" in result.stderr
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_a_file_that_is_no_database_is_a_clean_error(tmp_path: Path) -> None:
+    text = tmp_path / "passwd"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n" * 50)
+    for command in (("articles",), ("db", "upgrade")):
+        result = CliRunner().invoke(main, ["--db", f"sqlite:///{text}", *command])
+        assert result.exit_code == 1, result.output
+        assert "file is not a database" in result.output
+        assert "Traceback" not in result.output
+    assert text.read_text().startswith("root:x:0:0")
+
+
+def test_a_missing_folder_is_not_created(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing' / 'x.db'}"
+    result = CliRunner().invoke(main, ["--db", url, "db", "upgrade"])
+    assert result.exit_code == 1
+    assert f"there is no folder {tmp_path / 'missing'}" in result.output
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://user@127.0.0.1/news", "mysql is not supported; use SQLite (sqlite:///"),
+        ("oracle://user@127.0.0.1/news", "oracle is not supported"),
+        ("no url at all", "is not valid"),
+    ],
+)
+def test_unsupported_database_urls_say_what_is_supported(url: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["--db", url, "db", "upgrade"])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgres_urls_without_a_driver_use_psycopg(db_url: str) -> None:
+    for scheme in ("postgres://", "postgresql://"):
+        url = scheme + db_url.split("://", 1)[1]
+        result = CliRunner().invoke(main, ["--db", url, "db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert "postgresql+psycopg://" in result.output
+
+
+def test_a_missing_psycopg_names_the_postgres_extra(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # psycopg made unimportable in a fresh interpreter, as on an install without the extra
+    code = "import sys; sys.modules['psycopg'] = None; from aggregator.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--db", "postgresql://u@127.0.0.1/x", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "pip install 'techblog-aggregator[postgres]'" in result.stderr
+    assert "Traceback" not in result.stderr

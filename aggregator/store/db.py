@@ -13,8 +13,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.exceptions import StoreError
@@ -31,6 +31,13 @@ _PG_MIGRATION_LOCK = 4_242_001
 UNMODELLED_TABLE_PREFIXES = ("apscheduler_jobs", "articles_fts")
 UNMODELLED_NAMES = frozenset({"search_vector", "ix_articles_search_vector"})
 
+
+# What to write in --db or AGGREGATOR_DB_URL, as error messages show it
+EXAMPLE_URLS = {
+    "sqlite": "sqlite:///aggregator.db",
+    "postgresql": "postgresql+psycopg://user@host/dbname",
+}
+_UPGRADE_HINT = "run `aggregator db upgrade` to create or migrate it"
 
 # The execution option of read-only transactions (see read_scope)
 _READ_ONLY = "aggregator_read_only"
@@ -76,18 +83,48 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for a SQLAlchemy URL, with SQLite tuned for one writer and many readers."""
+def parse_db_url(url: str) -> URL:
+    """Parse a database URL; SQLite and PostgreSQL only, `postgresql://` read as psycopg's."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"database URL {url!r} is not valid: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    backend = parsed.get_backend_name()
+    if backend == "postgres" or (backend == "postgresql" and "+" not in parsed.drivername):
+        # the postgres:// form of libpq and Heroku, and plain postgresql://: psycopg 3
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend not in {"sqlite", "postgresql"}:
+        raise StoreError(
+            f"database URL {parsed.render_as_string()}: {backend} is not supported; use SQLite "
+            f"({EXAMPLE_URLS['sqlite']}) or PostgreSQL ({EXAMPLE_URLS['postgresql']})"
+        )
+    return parsed
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of a SQLite URL (made absolute), or None for other databases and in-memory ones."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a SQLAlchemy URL, with SQLite tuned for one writer and many readers."""
+    parsed = parse_db_url(url)
+    shown = parsed.render_as_string()
+    path = sqlite_path(parsed)
+    if path is not None and not path.parent.is_dir():
+        raise StoreError(f"cannot open database {shown}: there is no folder {path.parent}")
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        hint = ""
+        if exc.name == "psycopg":
+            hint = "; install the PostgreSQL extra: pip install 'techblog-aggregator[postgres]'"
+        raise StoreError(f"cannot open database {shown}: {exc}{hint}") from exc
     except Exception as exc:  # missing driver, bad options: say which URL
-        raise StoreError(f"cannot open database {parsed.render_as_string()}: {exc}") from exc
+        raise StoreError(f"cannot open database {shown}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -101,10 +138,19 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+def _first_line(exc: DBAPIError) -> str:
+    return (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+
+
 def current_revision(engine: Engine) -> str | None:
     """Return the migration revision the database is at, or None for an empty database."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as exc:  # no server, no such database, not a SQLite file
+        raise StoreError(
+            f"cannot open database {engine.url.render_as_string()}: {_first_line(exc)}"
+        ) from exc
 
 
 def head_revision() -> str | None:
@@ -129,9 +175,9 @@ def upgrade(engine: Engine) -> None:
                     conn.commit()
         else:
             command.upgrade(_alembic_config(engine), "head")
-    except OperationalError as exc:
+    except DBAPIError as exc:
         raise StoreError(
-            f"cannot migrate database {engine.url.render_as_string()}: {exc.orig}"
+            f"cannot migrate database {engine.url.render_as_string()}: {_first_line(exc)}"
         ) from exc
     logger.info("Database %s is at revision %s", engine.url.render_as_string(), head_revision())
 
@@ -139,7 +185,33 @@ def upgrade(engine: Engine) -> None:
 def open_store(url: str) -> Engine:
     """Open the database at url, creating or migrating its schema when needed."""
     engine = make_engine(url)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except StoreError:
+        engine.dispose()
+        raise
+    return engine
+
+
+def open_existing_store(url: str) -> Engine:
+    """Open a store that exists at the newest revision, creating nothing (for read-only use)."""
+    engine = make_engine(url)
+    shown = engine.url.render_as_string()
+    path = sqlite_path(engine.url)
+    try:
+        if path is not None and not path.is_file():
+            raise StoreError(f"no aggregator database at {shown}; {_UPGRADE_HINT}")
+        revision = current_revision(engine)
+        if revision is None:
+            raise StoreError(f"no aggregator database at {shown}; {_UPGRADE_HINT}")
+        if revision != head_revision():
+            raise StoreError(
+                f"the database {shown} has schema revision {revision}, this version needs "
+                f"{head_revision()}; {_UPGRADE_HINT}"
+            )
+    except StoreError:
+        engine.dispose()
+        raise
     return engine
 
 
