@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator import settings as default_settings
-from aggregator.crawling import run_crawl
-from aggregator.exceptions import AggregatorError, ImportLineError
+from aggregator.crawling import check_environment, parse_overrides, run_crawl
+from aggregator.exceptions import AggregatorError, ImportLineError, SettingsError
 from aggregator.store import queries
 from aggregator.store.db import open_existing_store, open_store, session_scope
 from aggregator.store.models import CrawlRun
@@ -118,10 +118,22 @@ def main(ctx: click.Context, db_url: str, sources_path: str, verbose: int) -> No
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     # The level sits on the handler: Scrapy lowers the root logger's level when it starts
     logging.basicConfig(level=level, handlers=[handler])
+    try:
+        check_environment()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
     ctx.obj = Context(db_url, sources_path)
 
 
 # -- crawling --------------------------------------------------------------------------
+
+
+def _settings(overrides: tuple[str, ...]) -> dict[str, str]:
+    """The -s NAME=VALUE settings, each value checked against its setting's form."""
+    try:
+        return parse_overrides(overrides)
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc), param_hint="'-s' / '--set'") from exc
 
 
 def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
@@ -193,12 +205,7 @@ def crawl(
         spider_args["url"] = url
     if refresh:
         spider_args["refresh"] = "1"
-    settings: dict[str, str] = {}
-    for override in overrides:
-        name, sep, value = override.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
-        settings[name] = value
+    settings = _settings(overrides)
     run_id = run_crawl(obj.db_url, obj.sources_path, spider_args, settings, progress=not as_json)
     summary = _run_summary(obj.engine, run_id)
     if as_json:
@@ -561,9 +568,7 @@ def schedule(
     """
     from aggregator.scheduler import ScheduleConfig, Scheduler
 
-    for override in overrides:
-        if "=" not in override or override.startswith("="):
-            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
+    _settings(overrides)
     if min_interval > max_interval:
         raise click.BadParameter("must not exceed --max-interval", param_hint="--min-interval")
     logging.getLogger("aggregator").setLevel(logging.INFO)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from aggregator.exceptions import SettingsError
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
@@ -21,6 +24,78 @@ LOCAL_SITE_SETTINGS: Mapping[str, str] = MappingProxyType(
         "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
     }
 )
+
+
+# Settings whose value is a duration; True where "0" is allowed (it means "never")
+DURATION_SETTINGS: Mapping[str, bool] = MappingProxyType(
+    {
+        "AGGREGATOR_CRAWL_TIME_LIMIT": False,
+        "AGGREGATOR_MIN_INTERVAL": False,
+        "AGGREGATOR_MAX_INTERVAL": False,
+        "AGGREGATOR_MAX_BACKOFF": False,
+        "AGGREGATOR_GRACE_PERIOD": False,
+        "AGGREGATOR_RAW_HTML_RETENTION": True,
+        "AGGREGATOR_ARTICLE_RETENTION": True,
+        "AGGREGATOR_RETENTION_EVERY": False,
+        "AGGREGATOR_RETRY_BACKOFF": False,
+    }
+)
+_BOOLEANS = frozenset({"0", "1", "true", "false"})
+
+
+def setting_problem(name: str, value: str) -> str | None:
+    """Say what is wrong with a setting's value given as text, from its default's type; or None."""
+    from scrapy.settings import Settings
+
+    from aggregator.sources import parse_duration
+
+    if name in DURATION_SETTINGS:
+        if DURATION_SETTINGS[name] and value.strip() == "0":
+            return None
+        try:
+            parse_duration(value)
+        except ValueError:
+            zero = ", or 0" if DURATION_SETTINGS[name] else ""
+            return f"{name}={value!r} is not valid: expected a duration like 90s, 15m, 6h{zero}"
+        return None
+    defaults = Settings()
+    defaults.setmodule("aggregator.settings", priority="project")
+    default = defaults.get(name)
+    if isinstance(default, bool):
+        if value.strip().lower() not in _BOOLEANS:
+            return f"{name}={value!r} is not valid: expected true or false (or 1 or 0)"
+    elif isinstance(default, int | float):
+        try:
+            float(value)
+        except ValueError:
+            return f"{name}={value!r} is not valid: expected a number like {default}"
+    return None
+
+
+def parse_overrides(overrides: Iterable[str]) -> dict[str, str]:
+    """Read `NAME=VALUE` settings (as `scrapy crawl -s` takes them), checking their values."""
+    settings: dict[str, str] = {}
+    for override in overrides:
+        name, sep, value = override.partition("=")
+        if not sep or not name:
+            raise SettingsError(f"{override!r} is not NAME=VALUE")
+        if problem := setting_problem(name, value):
+            raise SettingsError(problem)
+        settings[name] = value
+    return settings
+
+
+def check_environment() -> None:
+    """Raise SettingsError naming every AGGREGATOR_* environment variable of the wrong form."""
+    from aggregator import settings
+
+    problems = dict(settings.invalid_environment)
+    for name in DURATION_SETTINGS:
+        value = os.environ.get(name, "").strip()
+        if value and (problem := setting_problem(name, value)):
+            problems[name] = problem
+    if problems:
+        raise SettingsError("; ".join(problems[name] for name in sorted(problems)))
 
 
 def crawl_settings(

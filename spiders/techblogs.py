@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
+from aggregator.crawling import check_environment
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import (
     EntryLink,
@@ -202,6 +203,7 @@ class TechBlogsSpider(scrapy.Spider):
 
     def _configure(self, crawler: Crawler) -> None:
         """Load and validate the sources before any request; a bad file stops the crawl here."""
+        check_environment()
         settings = crawler.settings
         limit = self.limit_arg or settings.getint("AGGREGATOR_ARTICLE_LIMIT")
         if not str(limit).isdigit() or int(limit) < 1:

@@ -347,3 +347,65 @@ def test_a_missing_psycopg_names_the_postgres_extra(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "pip install 'techblog-aggregator[postgres]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "setting", "message"),
+    [
+        ("crawl", "DOWNLOAD_DELAY=abc", "DOWNLOAD_DELAY='abc' is not valid: expected a number"),
+        ("crawl", "ROBOTSTXT_OBEY=maybe", "expected true or false"),
+        ("crawl", "AGGREGATOR_RETRY_BACKOFF=soon", "expected a duration like 90s"),
+        ("crawl", "NOEQUALS", "'NOEQUALS' is not NAME=VALUE"),
+        ("schedule", "CONCURRENT_REQUESTS=x", "CONCURRENT_REQUESTS='x' is not valid"),
+    ],
+)
+def test_a_bad_setting_value_is_a_usage_error_naming_it(
+    tmp_path: Path, command: str, setting: str, message: str
+) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "one"\nurl = "http://127.0.0.1:9/"\n')
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    result = CliRunner().invoke(
+        main, ["--db", db, "--sources", str(sources), command, "-s", setting]
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "AGGREGATOR_ARTICLE_LIMIT",
+            "abc",
+            "AGGREGATOR_ARTICLE_LIMIT='abc' is not valid: expected a whole number",
+        ),
+        ("AGGREGATOR_PROGRESS_INTERVAL", "often", "expected a number"),
+        (
+            "AGGREGATOR_GRACE_PERIOD",
+            "soon",
+            "AGGREGATOR_GRACE_PERIOD='soon' is not valid: expected a duration",
+        ),
+    ],
+)
+def test_a_bad_environment_variable_is_a_clear_error_in_every_command(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, variable: value, "AGGREGATOR_DB_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    for command in (["articles"], ["db", "upgrade"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "aggregator", *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
