@@ -29,10 +29,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Context:
     """Options shared by every command: where the store and the sources file are."""
 
-    def __init__(self, db_url: str, sources_path: str) -> None:
+    def __init__(self, db_url: str, sources_path: str, db_given: bool = False) -> None:
         self.db_url = db_url
         self.sources_path = sources_path
+        # whether --db was given on the command line (not the default or the environment)
+        self.db_given = db_given
+        self.verbose = 0
         self._engine: Engine | None = None
+
+    def set_verbosity(self, verbose: int) -> None:
+        """Log at WARNING, INFO with -v, DEBUG with -vv, on stderr."""
+        self.verbose = verbose
+        level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+        handler = logging.StreamHandler()
+        handler.setLevel(level)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        # The level sits on the handler: Scrapy lowers the root logger's level when it starts
+        logging.basicConfig(level=level, handlers=[handler], force=True)
 
     @property
     def engine(self) -> Engine:
@@ -112,17 +125,58 @@ def main(ctx: click.Context, db_url: str, sources_path: str, verbose: int) -> No
       aggregator crawl                 # crawl every enabled source of sources.toml
       aggregator articles --since 2d   # what arrived in the last two days
     """
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    handler = logging.StreamHandler()
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    # The level sits on the handler: Scrapy lowers the root logger's level when it starts
-    logging.basicConfig(level=level, handlers=[handler])
+    given = ctx.get_parameter_source("db_url") == click.core.ParameterSource.COMMANDLINE
+    ctx.obj = Context(db_url, sources_path, db_given=given)
+    ctx.obj.set_verbosity(verbose)
     try:
         check_environment()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
-    ctx.obj = Context(db_url, sources_path)
+
+
+def _late_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        obj = ctx.find_object(Context)
+        if obj is not None:
+            obj.db_url, obj.db_given = value, True
+
+
+def _late_sources(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    obj = ctx.find_object(Context)
+    if value is not None and obj is not None:
+        obj.sources_path = value
+
+
+def _late_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    obj = ctx.find_object(Context)
+    if value and obj is not None:
+        obj.set_verbosity(obj.verbose + value)
+
+
+def _add_global_options(group: click.Group) -> None:
+    """Let every command take the global options after its name too: `articles --db URL -v`."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_global_options(command)
+            continue
+        command.params += [
+            click.Option(
+                ["--db"], expose_value=False, callback=_late_db, help="As `aggregator --db`."
+            ),
+            click.Option(
+                ["--sources"],
+                expose_value=False,
+                callback=_late_sources,
+                help="As `aggregator --sources`.",
+            ),
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                callback=_late_verbose,
+                help="As `aggregator -v`.",
+            ),
+        ]
 
 
 # -- crawling --------------------------------------------------------------------------
@@ -1026,15 +1080,15 @@ def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--db",
-    "demo_db",
-    help="Store into this database instead of a fresh SQLite file in a temporary folder.",
-)
 @click.option("--serve", is_flag=True, help="Keep the demo blogs running after the crawl.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored articles as JSON lines.")
-def demo(demo_db: str | None, serve: bool, as_json: bool) -> None:
+@pass_context
+def demo(obj: Context, serve: bool, as_json: bool) -> None:
     """Serve the bundled demo blogs on 127.0.0.1, crawl them with the real spider, show the result.
+
+    The articles go to a fresh SQLite file in a temporary folder, or to the database --db
+    names on the command line (AGGREGATOR_DB_URL is not used: the demo never writes into
+    the store you configured unless you say so).
 
     \b
     Example:
@@ -1044,5 +1098,8 @@ def demo(demo_db: str | None, serve: bool, as_json: bool) -> None:
     from aggregator.demo.run import run_demo
 
     workdir = Path(tempfile.mkdtemp(prefix="aggregator-demo-"))
-    db_url = demo_db or f"sqlite:///{workdir / 'demo.db'}"
+    db_url = obj.db_url if obj.db_given else f"sqlite:///{workdir / 'demo.db'}"
     run_demo(workdir, db_url, serve=serve, as_json=as_json)
+
+
+_add_global_options(main)

@@ -409,3 +409,39 @@ def test_a_bad_environment_variable_is_a_clear_error_in_every_command(
         assert result.returncode == 1
         assert message in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_global_options_work_after_the_command_too(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'late.db'}"
+    line = {"url": "https://blog.example/late", "text": ARTICLE_TEXT, "title": "Late options"}
+    path = write_import(tmp_path, [json.dumps(line)])
+    upgraded = CliRunner().invoke(main, ["db", "upgrade", "--db", db, "-v"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"INFO aggregator.store.db: Database {db} is at revision" in upgraded.stderr
+    assert CliRunner().invoke(main, ["import", str(path), "--db", db]).exit_code == 0
+    listed = CliRunner().invoke(main, ["articles", "--db", db])
+    assert "Late options" in listed.output
+    sources = tmp_path / "mine.toml"
+    sources.write_text('[[sources]]\nname = "mine"\nurl = "https://mine.example/"\n')
+    shown = CliRunner().invoke(main, ["sources", "list", "--sources", str(sources)])
+    assert shown.output.startswith("mine ")
+    # after the command, it wins over the one before it
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert (
+        "Late options" in CliRunner().invoke(main, ["--db", other, "articles", "--db", db]).output
+    )
+
+
+def test_every_command_takes_the_global_options() -> None:
+    leaves = []
+    for path in all_commands(main):
+        command: click.Command = main
+        for name in path:
+            assert isinstance(command, click.Group)
+            command = command.commands[name]
+        if not isinstance(command, click.Group):
+            leaves.append(command)
+    assert len(leaves) > 15
+    for command in leaves:
+        names = {option for param in command.params for option in param.opts}
+        assert {"--db", "--sources", "-v"} <= names, command.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.test_crawl import CLUTTER_LINES
@@ -31,9 +32,12 @@ def test_demo_prints_every_blog_clean_and_the_republished_post_once() -> None:
     assert "sources 3/3" in result.stderr
 
 
-def test_demo_json_lists_every_stored_article() -> None:
+def test_demo_json_lists_every_stored_article_and_the_global_db_receives_them(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
     result = subprocess.run(
-        [sys.executable, "-m", "aggregator", "demo", "--json"],
+        [sys.executable, "-m", "aggregator", "--db", db, "demo", "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -45,3 +49,15 @@ def test_demo_json_lists_every_stored_article() -> None:
     assert {row["source"] for row in rows} == {"techpulse", "kernelnotes", "devwire"}
     assert sum(1 for row in rows if row["duplicate_of"] is not None) == 1
     assert all(row["text"] and row["title"] for row in rows)
+
+    stored = subprocess.run(
+        [sys.executable, "-m", "aggregator", "articles", "--with-duplicates", "--json", "--db", db],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert sorted(json.loads(line)["id"] for line in stored.stdout.splitlines()) == sorted(
+        row["id"] for row in rows
+    )
