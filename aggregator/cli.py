@@ -81,7 +81,7 @@ def domain_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_since(value: str | None) -> datetime | None:
+def parse_since(value: str | None, option: str = "--since") -> datetime | None:
     """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
     if not value:
         return None
@@ -90,14 +90,41 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         return parse_moment(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint=f"'{option}'") from exc
 
 
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class JsonError(click.ClickException):
+    """An error of a command run with --json: `{"error": "..."}` on stderr, same exit code."""
+
+    def __init__(self, error: click.ClickException) -> None:
+        super().__init__(error.format_message())
+        self.exit_code = error.exit_code  # type: ignore[misc]  # a class variable in click
+
+    def show(self, file: Any = None) -> None:
+        click.echo(json.dumps({"error": self.message}, ensure_ascii=False), err=True)
+
+
+class AggregatorGroup(click.Group):
+    """The `aggregator` group: errors of a command run with --json are JSON too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["aggregator.json"] = "--json" in args
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            if ctx.meta.get("aggregator.json") and not isinstance(exc, JsonError):
+                raise JsonError(exc) from exc
+            raise
+
+
+@click.group(cls=AggregatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     "db_url",
@@ -195,20 +222,7 @@ def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
         run = session.get(CrawlRun, run_id) if run_id is not None else None
         if run is None:
             raise click.ClickException("the crawl did not record a run: see the log above")
-        elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
-        return {
-            "run": run.id,
-            "status": run.status,
-            "sources": run.sources,
-            "pages_fetched": run.pages_fetched,
-            "articles_stored": run.articles_stored,
-            "articles_updated": int(run.stats.get("aggregator/store/updated", 0)),
-            "errors": run.error_count,
-            "seconds": round(elapsed, 2),
-            "error_list": [
-                {"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors
-            ],
-        }
+        return queries.run_to_dict(run)
 
 
 @main.command()
@@ -245,8 +259,10 @@ def crawl(
       aggregator crawl --url https://example.com/2026/11/a-post/
       aggregator crawl -s DOWNLOAD_DELAY=2
     """
-    from aggregator.sources import load_sources, select_sources
+    from aggregator.sources import load_sources, select_sources, url_problem
 
+    if url and (problem := url_problem(url)):
+        raise click.BadParameter(f"{url!r}: {problem}", param_hint="'--url'")
     if not url:
         # Validate before any request: a bad file stops here with a readable message
         select_sources(load_sources(obj.sources_path), list(source_names))
@@ -266,7 +282,7 @@ def crawl(
         emit_json(summary)
         return
     click.echo(
-        f"Crawl run {summary['run']} {summary['status']} in {summary['seconds']} s: "
+        f"Crawl run {summary['id']} {summary['status']} in {summary['duration_seconds']} s: "
         f"{summary['pages_fetched']} pages fetched, {summary['articles_stored']} articles stored, "
         f"{summary['articles_updated']} updated, {summary['errors']} errors."
     )
@@ -367,7 +383,7 @@ def search(
         tag=tag,
         story=story,
         since=parse_since(since),
-        until=parse_since(until),
+        until=parse_since(until, "--until"),
     )
     with session_scope(obj.reader) as session:
         hits = run_search(session, query, filters, limit=limit)
@@ -760,15 +776,7 @@ def stats(obj: Context, as_json: bool) -> None:
     with session_scope(obj.reader) as session:
         data = queries.store_stats(session)
         data["recent_runs"] = [
-            {
-                "id": run.id,
-                "started_at": run.started_at.isoformat(),
-                "status": run.status,
-                "pages_fetched": run.pages_fetched,
-                "articles_stored": run.articles_stored,
-                "errors": run.error_count,
-            }
-            for run in queries.recent_runs(session)
+            queries.run_to_dict(run, with_errors=False) for run in queries.recent_runs(session)
         ]
     if as_json:
         emit_json(data)
@@ -778,7 +786,9 @@ def stats(obj: Context, as_json: bool) -> None:
         f"from {len(data['sources'])} sources, {data['crawl_runs']} crawl runs"
     )
     for source in data["sources"]:
-        click.echo(f"  {source['name']:<20} {source['articles']:>6}  last {source['last_fetched']}")
+        click.echo(
+            f"  {source['source']:<20} {source['articles']:>6}  last {source['last_fetched']}"
+        )
     for run in data["recent_runs"]:
         click.echo(
             f"  run {run['id']}: {run['started_at'][:19]} {run['status']}, "
@@ -830,7 +840,7 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
                     status = import_line(session, data, default_source)
             except AggregatorError as exc:
                 failures.append(f"{file}:{number}: {exc}")
-                status = "error"
+                status = "errors"
             counts[status] = counts.get(status, 0) + 1
             if number % 500 == 0 and not as_json:
                 click.echo(f"... line {number}: {counts}", err=True)
@@ -1003,12 +1013,14 @@ def sources_list(obj: Context, as_json: bool) -> None:
         if as_json:
             emit_json(
                 {
-                    "name": source.name,
+                    "source": source.name,
                     "url": source.url,
                     "feeds": list(source.feeds),
                     "sitemaps": list(source.sitemaps),
                     "listings": list(source.listings),
-                    "interval": source.interval.total_seconds() if source.interval else None,
+                    "interval_seconds": source.interval.total_seconds()
+                    if source.interval
+                    else None,
                     "enabled": source.enabled,
                 }
             )

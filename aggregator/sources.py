@@ -310,7 +310,7 @@ def slug_from_url(url: str) -> str:
 
 def source_from_url(url: str, name: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Source:
     """Build a Source for a blog's home page, discovering its feeds."""
-    problem = _url_problem(url)
+    problem = url_problem(url)
     if problem:
         raise SourcesError(f"{url!r}: {problem}")
     if name is not None and not _NAME_RE.fullmatch(name):
@@ -403,7 +403,7 @@ def _fetch(
     url: str, timeout: float, max_bytes: int = MAX_FETCH_BYTES
 ) -> tuple[str, int, bytes, dict[str, str]]:
     """Fetch a URL; return (final URL, status, body, headers) or raise _FetchFailed."""
-    problem = _url_problem(url)
+    problem = url_problem(url)
     if problem:
         raise _FetchFailed(problem)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT})
@@ -706,7 +706,7 @@ def _validate_entry(entry: dict[str, Any], errors: list[str]) -> Source | None:
     if "url" in entry:
         if not isinstance(url, str):
             errors.append(f"key 'url': must be a string, got {_type_name(url)}")
-        elif problem := _url_problem(url):
+        elif problem := url_problem(url):
             errors.append(f"key 'url': {url!r}: {problem}")
     url_lists: dict[str, tuple[str, ...]] = {}
     for key in URL_LIST_KEYS:
@@ -717,7 +717,7 @@ def _validate_entry(entry: dict[str, Any], errors: list[str]) -> Source | None:
             errors.append(f"key {key!r}: must be an array of URL strings, got {_type_name(values)}")
             continue
         for position, value in enumerate(values):
-            if problem := _url_problem(value):
+            if problem := url_problem(value):
                 errors.append(f"key {key!r}: {key}[{position}] {value!r}: {problem}")
         url_lists[key] = tuple(dict.fromkeys(values))
     interval: timedelta | None = None
@@ -779,7 +779,7 @@ def _selector_problem(selector: str) -> str | None:
     return None
 
 
-def _url_problem(url: str) -> str | None:
+def url_problem(url: str) -> str | None:
     """Say what is wrong with a URL that must be absolute http(s) with a host, or None."""
     if not url or url != url.strip() or any(c.isspace() for c in url):
         return "must be an absolute http(s) URL without spaces"

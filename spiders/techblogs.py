@@ -51,6 +51,7 @@ from aggregator.sources import (
     looks_like_feed,
     parse_duration,
     select_sources,
+    url_problem,
 )
 from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, read_scope, session_scope
@@ -217,6 +218,8 @@ class TechBlogsSpider(scrapy.Spider):
         if self.tasks is not None:
             pass  # sources arrive one task at a time
         elif self.single_url:
+            if problem := url_problem(self.single_url):
+                raise ValueError(f"-a url={self.single_url!r}: {problem}")
             self.sources = [self._source_for_url(settings.get("AGGREGATOR_SOURCES"))]
             self.refresh = True
         else:

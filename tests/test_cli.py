@@ -76,7 +76,7 @@ def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Pa
     assert f"{path}:3: url is required" in result.stderr
     assert f"{path}:4: published 'yesterday'" in result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary == {"lines": 5, "inserted": 1, "duplicate": 1, "error": 3}
+    assert summary == {"lines": 5, "inserted": 1, "duplicate": 1, "errors": 3}
 
     listed = invoke(db_url, "articles", "--json", "--with-duplicates")
     rows = [json.loads(line) for line in listed.output.splitlines()]
@@ -142,7 +142,7 @@ def test_sources_list(tmp_path: Path) -> None:
     )
     result = invoke(f"sqlite:///{tmp_path / 's.db'}", "sources", "list", "--json", sources=sources)
     rows = [json.loads(line) for line in result.output.splitlines()]
-    assert [(r["name"], r["enabled"]) for r in rows] == [("one", True), ("two", False)]
+    assert [(r["source"], r["enabled"]) for r in rows] == [("one", True), ("two", False)]
     assert rows[0]["feeds"] == ["https://one.example/feed"]
 
 
@@ -445,3 +445,75 @@ def test_every_command_takes_the_global_options() -> None:
     for command in leaves:
         names = {option for param in command.params for option in param.opts}
         assert {"--db", "--sources", "-v"} <= names, command.name
+
+
+def _keys(value: object) -> set[str]:
+    """Every key of a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_json_speaks_one_vocabulary(db_url: str, tmp_path: Path) -> None:
+    from aggregator.store import queries
+    from aggregator.store.db import open_store, session_scope
+
+    line = {"url": "https://blog.example/one", "source": "blog", "text": ARTICLE_TEXT}
+    path = write_import(tmp_path, [json.dumps(line), "{bad"])
+    imported = CliRunner().invoke(main, ["--db", db_url, "import", str(path), "--json"])
+    engine = open_store(db_url)
+    with session_scope(engine) as session:
+        run = queries.start_run(session, ["blog"])
+        queries.finish_run(session, run, "finished", {"aggregator/pages_fetched": 2})
+    engine.dispose()
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[sources]]\nname = "blog"\nurl = "https://blog.example/"\ninterval = "1h"\n'
+    )
+    outputs = [
+        json.loads(imported.stdout.splitlines()[-1]),
+        json.loads(invoke(db_url, "stats", "--json").output),
+        json.loads(invoke(db_url, "sources", "list", "--json", sources=sources).output),
+        json.loads(invoke(db_url, "status", "--json", sources=sources).output),
+        json.loads(invoke(db_url, "articles", "--json").output),
+    ]
+    keys = set().union(*(_keys(output) for output in outputs))
+    assert {"source", "errors", "interval_seconds", "duration_seconds"} <= keys
+    assert not keys & {"name", "error", "seconds", "interval", "run"}
+    assert outputs[0]["errors"] == 1
+    assert outputs[1]["sources"][0]["source"] == "blog"
+    assert outputs[1]["recent_runs"][0]["pages_fetched"] == 2
+    assert outputs[2]["interval_seconds"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("articles", "--json"), 1, "no aggregator database at"),
+        (("search", "x", "--json", "--since", "soon"), 2, "'--since': 'soon' is neither"),
+        (("sources", "list", "--json"), 1, "sources file not found"),
+        (("crawl", "--json", "--url", "notaurl"), 2, "notaurl"),
+    ],
+)
+def test_errors_under_json_are_json_on_stderr(
+    tmp_path: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    db = f"sqlite:///{tmp_path / 'none.db'}"
+    sources = str(tmp_path / "none.toml")
+    result = CliRunner().invoke(main, ["--db", db, "--sources", sources, *args])
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    error = json.loads(result.stderr)
+    assert list(error) == ["error"] and message in error["error"]
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.com/x", "https://", "http://a b/"])
+def test_crawl_of_a_bad_url_stops_before_starting(tmp_path: Path, url: str) -> None:
+    db = tmp_path / "s.db"
+    result = CliRunner().invoke(main, ["--db", f"sqlite:///{db}", "crawl", "--url", url])
+    assert result.exit_code == 2
+    assert f"Invalid value for '--url': {url!r}" in result.output
+    assert "Traceback" not in result.output
+    assert not db.exists()

@@ -583,6 +583,29 @@ def _run_counts(stats: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def run_to_dict(run: CrawlRun, with_errors: bool = True) -> dict[str, Any]:
+    """The public JSON shape of a crawl run; durations in seconds, as everywhere."""
+    elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
+    data: dict[str, Any] = {
+        "id": run.id,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_seconds": round(elapsed, 2),
+        "status": run.status,
+        "sources": list(run.sources),
+        "pages_fetched": run.pages_fetched,
+        "articles_stored": run.articles_stored,
+        "articles_updated": int((run.stats or {}).get("aggregator/store/updated", 0)),
+        "errors": run.error_count,
+    }
+    if with_errors:
+        data["error_list"] = [
+            {"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors
+        ]
+        data["log_tail"] = run.log_tail or None
+    return data
+
+
 def get_run(session: Session, run_id: int) -> CrawlRun | None:
     """Return a crawl run by id."""
     return session.get(CrawlRun, run_id)
@@ -616,7 +639,7 @@ def store_stats(session: Session) -> dict[str, Any]:
         "duplicates": duplicates,
         "sources": [
             {
-                "name": name,
+                "source": name,
                 "articles": count,
                 "last_fetched": last.isoformat() if last else None,
             }
