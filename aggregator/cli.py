@@ -19,11 +19,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator import settings as default_settings
 from aggregator.crawling import check_environment, parse_overrides, run_crawl
 from aggregator.exceptions import AggregatorError, ImportLineError, SettingsError
+from aggregator.progress import console, console_handler
 from aggregator.store import queries
 from aggregator.store.db import open_existing_store, open_store, session_scope
 from aggregator.store.models import CrawlRun
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Failed URLs listed after a crawl; `aggregator runs` shows them all
+SHOWN_ERRORS = 20
 
 
 class Context:
@@ -40,12 +44,9 @@ class Context:
     def set_verbosity(self, verbose: int) -> None:
         """Log at WARNING, INFO with -v, DEBUG with -vv, on stderr."""
         self.verbose = verbose
-        level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-        handler = logging.StreamHandler()
-        handler.setLevel(level)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler = console_handler(verbose)
         # The level sits on the handler: Scrapy lowers the root logger's level when it starts
-        logging.basicConfig(level=level, handlers=[handler], force=True)
+        logging.basicConfig(level=handler.level, handlers=[handler], force=True)
 
     @property
     def engine(self) -> Engine:
@@ -95,6 +96,12 @@ def parse_since(value: str | None, option: str = "--since") -> datetime | None:
 
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+class Interrupted(click.ClickException):
+    """The command was stopped by Ctrl-C or SIGTERM before its end."""
+
+    exit_code = 130
 
 
 class JsonError(click.ClickException):
@@ -280,14 +287,31 @@ def crawl(
     summary = _run_summary(obj.engine, run_id)
     if as_json:
         emit_json(summary)
-        return
-    click.echo(
-        f"Crawl run {summary['id']} {summary['status']} in {summary['duration_seconds']} s: "
-        f"{summary['pages_fetched']} pages fetched, {summary['articles_stored']} articles stored, "
-        f"{summary['articles_updated']} updated, {summary['errors']} errors."
-    )
-    for error in summary["error_list"][:20]:
-        click.echo(f"  {error['source'] or '-'}: {error['url']}: {error['reason']}", err=True)
+    else:
+        click.echo(
+            f"Crawl run {summary['id']} {summary['status']} in {summary['duration_seconds']} s: "
+            f"{summary['pages_fetched']} pages fetched, {summary['articles_stored']} articles "
+            f"stored, {summary['articles_updated']} updated, {summary['errors']} errors."
+        )
+        errors = summary["error_list"]
+        for error in errors[:SHOWN_ERRORS]:
+            click.echo(f"  {error['source'] or '-'}: {error['url']}: {error['reason']}", err=True)
+        if len(errors) > SHOWN_ERRORS:
+            click.echo(f"  ... and {len(errors) - SHOWN_ERRORS} more", err=True)
+    _crawl_outcome(summary)
+
+
+def _crawl_outcome(summary: dict[str, Any]) -> None:
+    """Exit non-zero after a crawl that was interrupted, did not finish, or failed outright."""
+    status = summary["status"]
+    if status == "interrupted":
+        raise Interrupted(f"crawl run {summary['id']} interrupted")
+    if status != "finished":
+        raise click.ClickException(f"crawl run {summary['id']} did not finish: {status}")
+    if summary["errors"] and not (summary["articles_stored"] or summary["articles_updated"]):
+        raise click.ClickException(
+            f"crawl run {summary['id']} stored nothing and had {summary['errors']} errors"
+        )
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -842,14 +866,22 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
                 failures.append(f"{file}:{number}: {exc}")
                 status = "errors"
             counts[status] = counts.get(status, 0) + 1
-            if number % 500 == 0 and not as_json:
-                click.echo(f"... line {number}: {counts}", err=True)
+            if number % 100 == 0 and not as_json:
+                console().progress(f"line {number}: " + _counts_text(counts))
+    if number >= 100 and not as_json:
+        console().progress(f"line {number}: " + _counts_text(counts), final=True)
     for failure in failures:
         click.echo(failure, err=True)
     if as_json:
         emit_json({"lines": number, **counts})
     else:
-        click.echo(f"Imported {file}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        click.echo(f"Imported {file}: " + _counts_text(counts))
+    if failures:
+        raise click.ClickException(f"{len(failures)} of {number} lines of {file} not imported")
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
 
 
 @main.command()
@@ -888,7 +920,7 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
                 status = reextract_stored(session, article, boilerplate[name], rules.get(name))
                 counts[status] = counts.get(status, 0) + 1
         if not as_json and (done % 100 == 0 or done == len(ids)):
-            click.echo(f"\r{done}/{len(ids)} articles re-extracted", err=True, nl=done == len(ids))
+            console().progress(f"{done}/{len(ids)} articles re-extracted", final=done == len(ids))
     if as_json:
         emit_json({"articles": len(ids), "changed": counts.get("updated", 0), **counts})
         return

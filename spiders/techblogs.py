@@ -417,7 +417,8 @@ class TechBlogsSpider(scrapy.Spider):
             state.errors.append(error)
         else:
             self.crawl_errors.append(error)
-        logger.warning("%s: %s", url, reason)
+        # INFO: the crawl run records it, and `aggregator crawl` lists it once at its end
+        logger.info("%s: %s", url, reason)
 
     def _frontier_failure(self, state: _SourceState, url: str, outcome: str, reason: str) -> None:
         """Record in the frontier how fetching an article URL failed."""

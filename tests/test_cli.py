@@ -71,7 +71,10 @@ def test_import_reports_bad_lines_and_imports_the_rest(db_url: str, tmp_path: Pa
         ],
     )
     result = CliRunner().invoke(main, ["--db", db_url, "import", str(path), "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the rest is imported, and the exit says so
+    assert json.loads(result.stderr.splitlines()[-1]) == {
+        "error": f"3 of 5 lines of {path} not imported"
+    }
     assert f"{path}:2: not JSON" in result.stderr
     assert f"{path}:3: url is required" in result.stderr
     assert f"{path}:4: published 'yesterday'" in result.stderr
@@ -186,6 +189,10 @@ def test_reextract_rewrites_articles_whose_extraction_changed(db_url: str, tmp_p
         )
     result = invoke(db_url, "reextract", "--json")
     assert json.loads(result.output) == {"articles": 2, "changed": 1, "updated": 1, "unchanged": 1}
+    shown = invoke(db_url, "reextract")
+    # progress off a terminal: whole lines, no carriage return, a final newline
+    assert shown.stderr == "2/2 articles re-extracted\n"
+    assert shown.stdout == "0 of 2 articles changed; 2 unchanged\n"
     with session_scope(engine) as session:
         texts = {a.source.name: a.text for a in session.scalars(select(Article))}
     assert texts["seed"].startswith("A US judge on Friday")
