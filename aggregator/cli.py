@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import logging
@@ -15,10 +16,12 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from aggregator import settings as default_settings
 from aggregator.crawling import check_environment, parse_overrides, run_crawl
 from aggregator.exceptions import AggregatorError, ImportLineError, SettingsError
+from aggregator.humanize import human_time
 from aggregator.progress import console, console_handler
 from aggregator.store import queries
 from aggregator.store.db import open_existing_store, open_store, session_scope
@@ -92,6 +95,17 @@ def parse_since(value: str | None, option: str = "--since") -> datetime | None:
         return parse_moment(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=f"'{option}'") from exc
+
+
+def check_source_name(session: Session, name: str | None) -> None:
+    """Refuse a --source the store has never seen, suggesting the closest name."""
+    if not name:
+        return
+    known = queries.source_names(session)
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "known: " + (", ".join(known) or "none")
+        raise click.ClickException(f"no source {name!r} in the store ({hint})")
 
 
 def emit_json(obj: Any) -> None:
@@ -347,6 +361,7 @@ def articles(
     """
     moment = parse_since(since)
     with session_scope(obj.reader) as session:
+        check_source_name(session, source)
         found = 0
         for article in queries.list_articles(
             session, source, moment, include_duplicates=with_duplicates, limit=limit
@@ -358,7 +373,15 @@ def articles(
             when = (article.published or article.fetched_at).strftime("%Y-%m-%d %H:%M")
             copy = f"  (copy of {article.duplicate_of})" if article.duplicate_of else ""
             click.echo(f"{article.id:>6}  {when}  {article.source.name:<16} {article.title}{copy}")
-        if not found and not as_json:
+        if found or as_json:
+            return
+        if source or moment:
+            wanted = [
+                f"of {source}" if source else "",
+                f"since {human_time(moment)}" if moment else "",
+            ]
+            click.echo(f"No articles {' '.join(w for w in wanted if w)}.", err=True)
+        else:
             click.echo("No articles stored yet. Run `aggregator crawl` first.", err=True)
 
 
@@ -410,6 +433,7 @@ def search(
         until=parse_since(until, "--until"),
     )
     with session_scope(obj.reader) as session:
+        check_source_name(session, source)
         hits = run_search(session, query, filters, limit=limit)
         for hit in hits:
             if as_json:
@@ -448,6 +472,7 @@ def export(
 
     moment = parse_since(since)
     with session_scope(obj.reader) as session:
+        check_source_name(session, source)
         articles = queries.list_articles(
             session, source, moment, include_duplicates=with_duplicates
         )

@@ -524,3 +524,20 @@ def test_crawl_of_a_bad_url_stops_before_starting(tmp_path: Path, url: str) -> N
     assert f"Invalid value for '--url': {url!r}" in result.output
     assert "Traceback" not in result.output
     assert not db.exists()
+
+
+def test_an_empty_answer_says_why(db_url: str, tmp_path: Path) -> None:
+    assert invoke(db_url, "db", "upgrade").exit_code == 0
+    empty = invoke(db_url, "articles")
+    assert empty.stderr == "No articles stored yet. Run `aggregator crawl` first.\n"
+    line = {"url": "https://blog.example/a", "source": "blog", "text": ARTICLE_TEXT}
+    assert invoke(db_url, "import", str(write_import(tmp_path, [json.dumps(line)]))).exit_code == 0
+    future = invoke(db_url, "articles", "--since", "2030-01-01")
+    assert future.exit_code == 0
+    assert future.stderr == "No articles since 2030-01-01 00:00 UTC.\n"
+    both = invoke(db_url, "articles", "--source", "blog", "--since", "2030-01-01")
+    assert both.stderr == "No articles of blog since 2030-01-01 00:00 UTC.\n"
+    for command in (["articles"], ["search", "x"], ["export"]):
+        unknown = CliRunner().invoke(main, ["--db", db_url, *command, "--source", "blgo"])
+        assert unknown.exit_code == 1
+        assert "no source 'blgo' in the store (did you mean 'blog'?)" in unknown.stderr

@@ -71,6 +71,11 @@ def ensure_source(session: Session, name: str, url: str) -> Source:
     return source
 
 
+def source_names(session: Session) -> list[str]:
+    """The names of the sources the store holds, sorted."""
+    return list(session.scalars(select(Source.name).order_by(Source.name)))
+
+
 def _lock_keys(session: Session, keys: Iterable[int]) -> None:
     """Serialise writers that could see each other as duplicates (PostgreSQL advisory locks).
 
