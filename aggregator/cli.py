@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from aggregator import settings as default_settings
 from aggregator.crawling import check_environment, parse_overrides, run_crawl
 from aggregator.exceptions import AggregatorError, ImportLineError, SettingsError
-from aggregator.humanize import human_time
+from aggregator.humanize import human_time, plural
 from aggregator.progress import console, console_handler
 from aggregator.store import queries
 from aggregator.store.db import open_existing_store, open_store, session_scope
@@ -44,10 +44,10 @@ class Context:
         self.verbose = 0
         self._engine: Engine | None = None
 
-    def set_verbosity(self, verbose: int) -> None:
-        """Log at WARNING, INFO with -v, DEBUG with -vv, on stderr."""
+    def set_verbosity(self, verbose: int, timestamps: bool = False) -> None:
+        """Log at WARNING, INFO with -v, DEBUG with -vv, on stderr (with the time, if asked)."""
         self.verbose = verbose
-        handler = console_handler(verbose)
+        handler = console_handler(verbose, timestamps)
         # The level sits on the handler: Scrapy lowers the root logger's level when it starts
         logging.basicConfig(level=handler.level, handlers=[handler], force=True)
 
@@ -304,8 +304,9 @@ def crawl(
     else:
         click.echo(
             f"Crawl run {summary['id']} {summary['status']} in {summary['duration_seconds']} s: "
-            f"{summary['pages_fetched']} pages fetched, {summary['articles_stored']} articles "
-            f"stored, {summary['articles_updated']} updated, {summary['errors']} errors."
+            f"{plural(summary['pages_fetched'], 'page')} fetched, "
+            f"{plural(summary['articles_stored'], 'article')} stored, "
+            f"{summary['articles_updated']} updated, {plural(summary['errors'], 'error')}."
         )
         errors = summary["error_list"]
         for error in errors[:SHOWN_ERRORS]:
@@ -324,7 +325,7 @@ def _crawl_outcome(summary: dict[str, Any]) -> None:
         raise click.ClickException(f"crawl run {summary['id']} did not finish: {status}")
     if summary["errors"] and not (summary["articles_stored"] or summary["articles_updated"]):
         raise click.ClickException(
-            f"crawl run {summary['id']} stored nothing and had {summary['errors']} errors"
+            f"crawl run {summary['id']} stored nothing and had {plural(summary['errors'], 'error')}"
         )
 
 
@@ -370,7 +371,7 @@ def articles(
             if as_json:
                 emit_json(queries.article_to_dict(article))
                 continue
-            when = (article.published or article.fetched_at).strftime("%Y-%m-%d %H:%M")
+            when = human_time(article.published or article.fetched_at)
             copy = f"  (copy of {article.duplicate_of})" if article.duplicate_of else ""
             click.echo(f"{article.id:>6}  {when}  {article.source.name:<16} {article.title}{copy}")
         if found or as_json:
@@ -442,7 +443,7 @@ def search(
                 data.update(score=round(hit.score, 6), snippet=snippet, highlights=spans)
                 emit_json(data)
                 continue
-            when = (hit.article.published or hit.article.fetched_at).strftime("%Y-%m-%d")
+            when = human_time(hit.article.published or hit.article.fetched_at)
             click.echo(
                 f"{hit.article.id:>6}  {when}  {hit.article.source.name:<16} {hit.article.title}"
             )
@@ -538,7 +539,7 @@ def show(obj: Context, key: str, as_json: bool) -> None:
         if article.authors:
             click.echo("by " + ", ".join(article.authors))
         if article.published:
-            click.echo(f"published {article.published.isoformat()}")
+            click.echo(f"published {human_time(article.published)}")
         if article.duplicate_of:
             click.echo(f"copy of article {article.duplicate_of}")
         for url in data["also_published_at"]:
@@ -690,6 +691,7 @@ def schedule(
     _settings(overrides)
     if min_interval > max_interval:
         raise click.BadParameter("must not exceed --max-interval", param_hint="--min-interval")
+    obj.set_verbosity(obj.verbose, timestamps=True)
     logging.getLogger("aggregator").setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         handler.setLevel(min(handler.level, logging.INFO))
@@ -739,10 +741,10 @@ def status(obj: Context, as_json: bool) -> None:
         every = f"every {_seconds_text(interval)}" if interval else "not run yet"
         state = "disabled" if not row["enabled"] else (row["last_status"] or "never run")
         click.echo(
-            f"{row['source']:<20} {row['mode']:<8} {every:<16} next {_when(row['next_run'])}  "
-            f"last {_when(row['last_run'])} {state}, {row['last_articles']} new"
+            f"{row['source']:<20} {row['mode']:<8} {every:<16} next {human_time(row['next_run'])}"
+            f"  last {human_time(row['last_run'])} {state}, {row['last_articles']} new"
             + (
-                f", {row['consecutive_errors']} failures in a row"
+                f", {plural(row['consecutive_errors'], 'failure')} in a row"
                 if row["consecutive_errors"]
                 else ""
             )
@@ -792,7 +794,7 @@ def frontier_(
     if rows:
         click.echo("")
     for row in rows:
-        retry = f" next try {_when(row['next_attempt_at'])}" if row["next_attempt_at"] else ""
+        retry = f" next try {human_time(row['next_attempt_at'])}" if row["next_attempt_at"] else ""
         error = f" ({row['last_error']})" if row["last_error"] else ""
         click.echo(
             f"{row['state']:<11} {row['attempts']:>2}x {row['found_via']:<7} {row['url']}"
@@ -805,10 +807,6 @@ def _seconds_text(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:.0f}s"
-
-
-def _when(value: str | None) -> str:
-    return value[:19].replace("T", " ") if value else "-"
 
 
 @main.command()
@@ -831,17 +829,20 @@ def stats(obj: Context, as_json: bool) -> None:
         emit_json(data)
         return
     click.echo(
-        f"{data['visible_articles']} articles ({data['duplicates']} more are copies) "
-        f"from {len(data['sources'])} sources, {data['crawl_runs']} crawl runs"
+        f"{plural(data['visible_articles'], 'article')} ({data['duplicates']} more are copies) "
+        f"from {plural(len(data['sources']), 'source')}, "
+        f"{plural(data['crawl_runs'], 'crawl run')}"
     )
     for source in data["sources"]:
         click.echo(
-            f"  {source['source']:<20} {source['articles']:>6}  last {source['last_fetched']}"
+            f"  {source['source']:<20} {source['articles']:>6}  "
+            f"last fetched {human_time(source['last_fetched'])}"
         )
     for run in data["recent_runs"]:
         click.echo(
-            f"  run {run['id']}: {run['started_at'][:19]} {run['status']}, "
-            f"{run['pages_fetched']} pages, {run['articles_stored']} stored, {run['errors']} errors"
+            f"  run {run['id']}: {human_time(run['started_at'])} {run['status']}, "
+            f"{plural(run['pages_fetched'], 'page')}, {run['articles_stored']} stored, "
+            f"{plural(run['errors'], 'error')}"
         )
 
 
@@ -906,7 +907,11 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
 
 
 def _counts_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
+    """ "2 inserted, 1 error": counts by status, the status "errors" in its number."""
+    return ", ".join(
+        plural(v, "error") if k == "errors" else f"{v} {k.replace('_', ' ')}"
+        for k, v in sorted(counts.items())
+    )
 
 
 @main.command()
@@ -950,8 +955,8 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
         emit_json({"articles": len(ids), "changed": counts.get("updated", 0), **counts})
         return
     click.echo(
-        f"{counts.get('updated', 0)} of {len(ids)} articles changed; "
-        + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
+        f"{counts.get('updated', 0)} of {plural(len(ids), 'article')} changed; "
+        + _counts_text(counts)
     )
 
 
@@ -987,8 +992,10 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
                 continue
             click.secho(story.headline, bold=True)
             click.echo(
-                f"  {story.source_count} sources, {story.article_count} articles, "
-                f"{story.first_seen:%Y-%m-%d %H:%M} to {story.last_seen:%Y-%m-%d %H:%M}"
+                f"  story {story.id} (search --story {story.id}): "
+                f"{plural(story.source_count, 'source')}, "
+                f"{plural(story.article_count, 'article')}, "
+                f"{human_time(story.first_seen)} to {human_time(story.last_seen)}"
             )
             for article in data["articles"]:
                 click.echo(f"  - [{article['source']}] {article['title']}\n    {article['url']}")
@@ -1009,7 +1016,7 @@ def restory(obj: Context, since: str | None) -> None:
     """
     with session_scope(obj.engine) as session:
         count = queries.restory(session, parse_since(since))
-    click.echo(f"Regrouped {count} articles into stories.")
+    click.echo(f"Regrouped {plural(count, 'article')} into stories.")
 
 
 # -- database and sources --------------------------------------------------------------
@@ -1124,7 +1131,7 @@ def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
 
     selected = select_sources(load_sources(obj.sources_path), list(names))
     if not as_json:
-        click.echo(f"{obj.sources_path}: {len(selected)} sources, valid")
+        click.echo(f"{obj.sources_path}: {plural(len(selected), 'source')}, valid")
     failing = 0
     for source in selected:
         for check in check_source(source):

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 # Times for people: UTC, marked as such (JSON keeps ISO 8601)
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
-# Log lines of the long-running scheduler: the same, to the second
+# Log lines: level, logger, message; the scheduler's and its workers' start with the time,
+# in the same form to the second
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 LOG_TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
 

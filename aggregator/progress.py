@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from typing import TextIO
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
+
+from aggregator.humanize import LOG_FORMAT, LOG_TIME_FORMAT
 
 # Scrapy loggers whose lines repeat, with a traceback, a failure the spider records itself
 _REPEATING_LOGGERS = (
@@ -102,14 +105,18 @@ def _not_repeating(record: logging.LogRecord) -> bool:
     return not (record.name == "scrapy.core.scraper" and str(record.msg).startswith("Dropped:"))
 
 
-def console_handler(verbose: int) -> logging.Handler:
-    """The CLI's log handler: WARNING and one line a record; INFO with -v, DEBUG with -vv."""
+def console_handler(verbose: int, timestamps: bool = False) -> logging.Handler:
+    """The CLI's log handler: WARNING and one line a record; INFO with -v, DEBUG with -vv.
+
+    With timestamps (the long-running scheduler), each line starts with its time in UTC.
+    """
     handler = ConsoleHandler()
     handler.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
-    if verbose:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    else:
-        handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    form = ("%(asctime)s " if timestamps else "") + LOG_FORMAT
+    formatter = (OneLineFormatter if not verbose else logging.Formatter)(form, LOG_TIME_FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    if not verbose:
         handler.addFilter(_not_repeating)
     return handler
 

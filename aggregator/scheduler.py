@@ -48,6 +48,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from aggregator.exceptions import SourcesError
+from aggregator.humanize import plural
 from aggregator.sources import Source, load_sources
 from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, read_scope, session_scope
@@ -178,10 +179,10 @@ class Scheduler:
             self.pool.start()
             self.scheduler.start()
             logger.info(
-                "scheduling %d sources from %s (%d workers, at most %d crawls at once)",
-                len(self.sources.sources),
+                "scheduling %s from %s (%s, at most %d crawls at once)",
+                plural(len(self.sources.sources), "source"),
                 self.config.sources_path,
-                self.config.workers,
+                plural(self.config.workers, "worker"),
                 self.config.max_crawls,
             )
             while not self.stopping.wait(self.config.reload_every):
@@ -377,13 +378,13 @@ class Scheduler:
             not_before=not_before,
         )
         logger.info(
-            "crawl of %s (run %d) %s in %.1f s: %d new articles%s; next in %.0f s",
+            "crawl of %s (run %d) %s in %.1f s: %s%s; next in %.0f s",
             source.name,
             run_id,
             "failed: " + outcome.status if outcome.failed else outcome.status,
             (now - started_at).total_seconds(),
-            outcome.new_articles,
-            f", {errors} failures in a row" if errors else "",
+            plural(outcome.new_articles, "new article"),
+            f", {plural(errors, 'failure')} in a row" if errors else "",
             (when - now).total_seconds(),
         )
         return when

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -541,3 +542,52 @@ def test_an_empty_answer_says_why(db_url: str, tmp_path: Path) -> None:
         unknown = CliRunner().invoke(main, ["--db", db_url, *command, "--source", "blgo"])
         assert unknown.exit_code == 1
         assert "no source 'blgo' in the store (did you mean 'blog'?)" in unknown.stderr
+
+
+def test_times_are_utc_in_one_form_and_counts_agree_with_their_words(
+    db_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.store import queries
+    from aggregator.store.db import open_store, session_scope
+
+    line = {
+        "url": "https://blog.example/a",
+        "source": "blog",
+        "title": "Compaction",
+        "text": ARTICLE_TEXT,
+        "published": "2026-11-20T12:00:00+02:00",
+    }
+    imported = invoke(db_url, "import", str(write_import(tmp_path, [json.dumps(line)])))
+    assert imported.stdout == f"Imported {tmp_path / 'import.jsonl'}: 1 inserted\n"
+    assert "2026-11-20 10:00 UTC" in invoke(db_url, "articles").output
+    assert "published 2026-11-20 10:00 UTC" in invoke(db_url, "show", "1").output
+    assert "2026-11-20 10:00 UTC" in invoke(db_url, "search", "compaction").output
+    stats = invoke(db_url, "stats").output
+    assert stats.startswith("1 article (0 more are copies) from 1 source, 0 crawl runs\n")
+    assert re.search(r"last fetched \d{4}-\d\d-\d\d \d\d:\d\d UTC", stats)
+    stories = invoke(db_url, "stories", "--since", "2026-11-01").output
+    story = re.search(r"story (\d+) \(search --story \1\): 1 source, 1 article, ", stories)
+    assert story, stories
+    assert "2026-11-20 10:00 UTC to 2026-11-20 10:00 UTC" in stories
+    found = invoke(db_url, "search", "compaction", "--story", story.group(1), "--json")
+    assert json.loads(found.output)["title"] == "Compaction"
+    engine = open_store(db_url)
+    with session_scope(engine) as session:
+        queries.save_schedule(
+            session,
+            "blog",
+            interval_seconds=3600,
+            consecutive_errors=1,
+            next_run_at=datetime(2026, 11, 21, 8, 30, tzinfo=UTC),
+            last_run_at=datetime(2026, 11, 21, 7, 30, tzinfo=UTC),
+            last_status="failed",
+            last_articles=0,
+        )
+    engine.dispose()
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "blog"\nurl = "https://blog.example/"\n')
+    status = invoke(db_url, "status", sources=sources).output
+    assert "next 2026-11-21 08:30 UTC  last 2026-11-21 07:30 UTC failed" in status
+    assert "1 failure in a row" in status

@@ -473,7 +473,8 @@ def test_crawl_of_a_missing_page_exits_1(faulty_group: SiteGroup, db_url: str) -
     result = aggregator_crawl(db_url, None, "--url", url)
     assert result.returncode == 1, result.stderr
     assert f"{url}: HTTP 404" in result.stderr
-    assert "stored nothing and had 1 errors" in result.stderr
+    assert "stored nothing and had 1 error" in result.stderr
+    assert "0 pages fetched, 0 articles stored, 0 updated, 1 error." in result.stdout
 
 
 def test_aggregator_crawl_interrupted_exits_130(tmp_path: Path, db_url: str) -> None:

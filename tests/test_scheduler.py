@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -246,7 +247,7 @@ def test_new_post_is_stored_within_an_interval_and_unchanged_feed_costs_a_304(
     state = run.state(blog.name)
     assert state is not None and state.interval_seconds == 4 and state.consecutive_errors == 0
     assert run.stop() == 0
-    assert "new articles" in run.output()
+    assert "1 new article;" in run.output()
 
 
 def test_failing_source_backs_off_and_recovers(
@@ -374,6 +375,13 @@ def test_status_shows_each_source(blog: LiveBlog, schedule: Callable[..., Schedu
     assert row["next_run"] > row["last_run"]
     text = CliRunner().invoke(main, ["--db", run.db_url, "--sources", str(sources), "status"])
     assert f"{blog.name}" in text.output and "every 30s" in text.output
+    assert re.search(r"next \d{4}-\d\d-\d\d \d\d:\d\d UTC  last \d{4}-.* UTC finished", text.output)
+    # the scheduler's log lines start with their time, in UTC
+    crawled = [line for line in run.output().splitlines() if "crawl of" in line]
+    assert crawled and all(
+        re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC INFO aggregator.scheduler: ", line)
+        for line in crawled
+    )
 
 
 def test_a_killed_worker_is_restarted_and_its_source_crawled_again(
