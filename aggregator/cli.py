@@ -24,13 +24,15 @@ from aggregator.exceptions import AggregatorError, ImportLineError, SettingsErro
 from aggregator.humanize import human_time, plural
 from aggregator.progress import console, console_handler
 from aggregator.store import queries
-from aggregator.store.db import open_existing_store, open_store, session_scope
+from aggregator.store.db import open_existing_store, open_store, read_scope, session_scope
 from aggregator.store.models import CrawlRun
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Failed URLs listed after a crawl; `aggregator runs` shows them all
+# Failed URLs listed after a crawl or under a run (`--json` gives them all), and the lines of
+# a run's log tail `aggregator runs` shows
 SHOWN_ERRORS = 20
+SHOWN_LOG_LINES = 10
 
 
 class Context:
@@ -721,6 +723,9 @@ def schedule(
 def status(obj: Context, as_json: bool) -> None:
     """Per source: next run, last run's result, articles added, failures in a row, interval.
 
+    The last run is the newest of the scheduler's and `aggregator crawl`'s; the last failed
+    URL is shown under the source (`aggregator runs --source NAME` lists the runs).
+
     \b
     Example:
       aggregator status
@@ -738,7 +743,7 @@ def status(obj: Context, as_json: bool) -> None:
         click.echo("No sources configured.", err=True)
     for row in rows:
         interval = row["interval_seconds"]
-        every = f"every {_seconds_text(interval)}" if interval else "not run yet"
+        every = f"every {_seconds_text(interval)}" if interval else "every -"
         state = "disabled" if not row["enabled"] else (row["last_status"] or "never run")
         click.echo(
             f"{row['source']:<20} {row['mode']:<8} {every:<16} next {human_time(row['next_run'])}"
@@ -750,6 +755,57 @@ def status(obj: Context, as_json: bool) -> None:
             )
             + f"; frontier {row['pending']} pending, {row['failed']} failed"
         )
+        if error := row["last_error"]:
+            click.echo(
+                f"    last error {human_time(error['at'])}: {error['url']}: {error['reason']}"
+            )
+
+
+@main.command()
+@click.option("--source", help="Only the runs that crawled this source (and its errors).")
+@click.option("--failed", is_flag=True, help="Only runs that did not finish or had errors.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one run a line, every error.")
+@pass_context
+@domain_errors
+def runs(obj: Context, source: str | None, failed: bool, limit: int, as_json: bool) -> None:
+    """Recent crawl runs, newest first, scheduled or not, with their failed URLs and why.
+
+    \b
+    Example:
+      aggregator runs --failed
+      aggregator runs --source lwn --limit 5
+      aggregator runs --failed --json | jq -r '.error_list[].reason'
+    """
+    with read_scope(obj.reader) as session:
+        found = [
+            queries.run_to_dict(run) for run in queries.list_runs(session, source, failed, limit)
+        ]
+    for run in found:
+        if source:
+            run["error_list"] = [e for e in run["error_list"] if e["source"] == source]
+        if as_json:
+            emit_json(run)
+            continue
+        names = ", ".join(run["sources"][:3]) + (
+            f" and {len(run['sources']) - 3} more" if len(run["sources"]) > 3 else ""
+        )
+        click.echo(
+            f"run {run['id']}  {human_time(run['started_at'])}  {run['status']} in "
+            f"{run['duration_seconds']} s  {names or '-'}: "
+            f"{plural(run['pages_fetched'], 'page')}, {run['articles_stored']} stored, "
+            f"{plural(run['errors'], 'error')}"
+        )
+        if run["log_tail"] and run["status"] != "finished":
+            for line in run["log_tail"].strip().splitlines()[-SHOWN_LOG_LINES:]:
+                click.echo(f"    | {line}")
+        errors = run["error_list"]
+        for error in errors[:SHOWN_ERRORS]:
+            click.echo(f"    {error['source'] or '-'}: {error['url']}: {error['reason']}")
+        if len(errors) > SHOWN_ERRORS:
+            click.echo(f"    ... and {len(errors) - SHOWN_ERRORS} more (--json lists them all)")
+    if not found and not as_json:
+        click.echo("No crawl runs" + (" that failed." if failed else " yet."), err=True)
 
 
 @main.command("frontier")

@@ -458,32 +458,49 @@ def run_retention() -> None:
 
 
 def status_rows(engine: Engine, sources: Sequence[Source]) -> list[dict[str, Any]]:
-    """Per source: next run, last run's result, articles added, errors in a row, interval."""
-    with session_scope(engine) as session:
+    """Per source: next run, last run's result (scheduled or `aggregator crawl`), articles
+    added, errors in a row, interval, the last failed URL."""
+    with read_scope(engine) as session:
         states = {state.source: state for state in queries.list_schedules(session)}
         urls = frontier.state_counts(session)
         rows = []
         for source in sources:
             state = states.get(source.name)
+            run = queries.last_run_of(session, source.name)
+            error = queries.last_error_of(session, source.name)
+            if state is not None and (run is None or run.id == state.last_run_id):
+                # the scheduler's own record of its run: "failed" when no feed answered
+                last = (state.last_run_id, state.last_run_at, state.last_status)
+                added = state.last_articles
+            elif run is not None:
+                last = (run.id, run.started_at, run.status)
+                added = queries.articles_added(run, source.name)
+            else:
+                last, added = (None, None, None), 0
+            interval = state.interval_seconds if state else None
+            if interval is None and source.interval is not None:
+                interval = source.interval.total_seconds()
             rows.append(
                 {
                     "source": source.name,
                     "enabled": source.enabled,
                     "mode": "fixed" if source.interval is not None else "adaptive",
-                    "interval_seconds": state.interval_seconds
-                    if state
-                    else (source.interval.total_seconds() if source.interval else None),
-                    "next_run": state.next_run_at.isoformat()
-                    if state and state.next_run_at
-                    else None,
-                    "last_run": state.last_run_at.isoformat()
-                    if state and state.last_run_at
-                    else None,
-                    "last_status": state.last_status if state else None,
-                    "last_articles": state.last_articles if state else 0,
+                    "interval_seconds": interval,
+                    "next_run": _iso(state.next_run_at if state else None),
+                    "last_run_id": last[0],
+                    "last_run": _iso(last[1]),
+                    "last_status": last[2],
+                    "last_articles": added,
                     "consecutive_errors": state.consecutive_errors if state else 0,
+                    "last_error": {"at": _iso(error.at), "url": error.url, "reason": error.reason}
+                    if error is not None
+                    else None,
                     "pending": urls.get(source.name, {}).get(frontier.PENDING, 0),
                     "failed": urls.get(source.name, {}).get(frontier.FAILED, 0),
                 }
             )
     return rows
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -397,6 +397,10 @@ class TechBlogsSpider(scrapy.Spider):
             status = "interrupted"
         state.done = True
         self._inc(state, "aggregator/sources_done")
+        if state.task_id is None:  # one run for several sources: what each of them added
+            assert self.crawler.stats is not None
+            added = state.stats["aggregator/store/inserted"]
+            self.crawler.stats.set_value(f"aggregator/sources/{state.source.name}/inserted", added)
         logger.info("Source %s %s: %d article pages", state.source.name, status, state.scheduled)
         if state.task_id is not None and self.current.get(state.source.name) is state:
             del self.current[state.source.name]

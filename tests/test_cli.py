@@ -259,6 +259,7 @@ READ_ONLY_COMMANDS = [
     ("status",),
     ("frontier",),
     ("stories",),
+    ("runs",),
 ]
 
 
@@ -591,3 +592,64 @@ def test_times_are_utc_in_one_form_and_counts_agree_with_their_words(
     status = invoke(db_url, "status", sources=sources).output
     assert "next 2026-11-21 08:30 UTC  last 2026-11-21 07:30 UTC failed" in status
     assert "1 failure in a row" in status
+
+
+def test_runs_and_status_show_why_crawls_failed(db_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from aggregator.store import queries
+    from aggregator.store.db import open_store, session_scope
+
+    engine = open_store(db_url)
+    started = datetime.now(UTC) - timedelta(hours=1)
+    with session_scope(engine) as session:
+        manual = queries.start_run(session, ["my_blog", "other"])
+        stats = {"aggregator/sources/my_blog/inserted": 2, "aggregator/store/inserted": 2}
+        errors = [("other", "https://other.example/feed", "HTTP 500")]
+        queries.finish_run(session, manual, "finished", stats, errors)
+        lookalike = queries.record_run(session, ["myxblog"], started, "finished", {})
+        crashed = queries.record_run(
+            session, ["my_blog"], started, "crashed", {}, [], "worker exit -9"
+        )
+        queries.save_schedule(
+            session,
+            "my_blog",
+            interval_seconds=600,
+            consecutive_errors=1,
+            last_run_at=started,
+            last_run_id=crashed,
+            last_status="crashed",
+            last_articles=0,
+        )
+    engine.dispose()
+
+    def run_ids(*args: str) -> list[int]:
+        result = invoke(db_url, "runs", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [json.loads(line)["id"] for line in result.output.splitlines()]
+
+    assert run_ids() == [crashed, lookalike, manual]
+    assert run_ids("--source", "my_blog") == [crashed, manual]
+    assert run_ids("--source", "other") == [manual]
+    assert run_ids("--failed") == [crashed, manual]
+    assert run_ids("--failed", "--source", "my_blog") == [crashed]
+    text = invoke(db_url, "runs", "--failed").output
+    assert f"run {crashed}  " in text and "crashed in" in text and "    | worker exit -9" in text
+    assert "    other: https://other.example/feed: HTTP 500" in text
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[sources]]\nname = "my_blog"\nurl = "https://blog.example/"\n'
+        '[[sources]]\nname = "other"\nurl = "https://other.example/"\n'
+    )
+    rows = {
+        row["source"]: row
+        for row in map(
+            json.loads, invoke(db_url, "status", "--json", sources=sources).output.split("\n")[:-1]
+        )
+    }
+    # the manual crawl counts: the last run of "other" is it, with its error
+    assert rows["other"]["last_run_id"] == manual and rows["other"]["last_status"] == "finished"
+    assert rows["other"]["last_error"]["reason"] == "HTTP 500"
+    assert rows["my_blog"]["last_run_id"] == crashed and rows["my_blog"]["last_status"] == "crashed"
+    status = invoke(db_url, "status", sources=sources).output
+    assert "    last error " in status and "https://other.example/feed: HTTP 500" in status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -352,6 +353,20 @@ def test_aggregator_crawl_shows_progress_and_a_summary(
         check=True,
     )
     assert len(listed.stdout.splitlines()) == 3
+    # `status` counts this crawl as the source's last run, with what it added
+    options = ["--db", db_url, "--sources", str(demo_sources)]
+    status = subprocess.run(
+        [sys.executable, "-m", "aggregator", *options, "status", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = {row["source"]: row for row in map(json.loads, status.stdout.splitlines())}
+    assert rows["techpulse"]["last_status"] == "finished"
+    assert rows["techpulse"]["last_articles"] == 3 and rows["techpulse"]["last_run"]
+    assert rows["devwire"]["last_run"] is None
 
 
 def test_sources_add_and_check_against_live_blogs(demo_group: SiteGroup, tmp_path: Path) -> None:

@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -609,6 +621,62 @@ def run_to_dict(run: CrawlRun, with_errors: bool = True) -> dict[str, Any]:
         ]
         data["log_tail"] = run.log_tail or None
     return data
+
+
+def _lists_source(name: str) -> ColumnElement[bool]:
+    """Whether a run's sources (a JSON array of names, stored as text) include this name."""
+    pattern = '%"' + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+    return cast(CrawlRun.sources, Text).like(pattern, escape="\\")
+
+
+def _errors_of(name: str) -> ColumnElement[bool]:
+    """Whether a run recorded a failed URL of this source."""
+    return (
+        select(CrawlError.id)
+        .where(CrawlError.run_id == CrawlRun.id, CrawlError.source == name)
+        .exists()
+    )
+
+
+def list_runs(
+    session: Session, source: str | None = None, failed: bool = False, limit: int = 20
+) -> list[CrawlRun]:
+    """Crawl runs, newest first: of one source, and only those that failed, when asked.
+
+    A run failed when it did not finish, or recorded a failed URL (of that source).
+    """
+    query = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)
+    if source:
+        query = query.where(_lists_source(source))
+    if failed:
+        had_errors = _errors_of(source) if source else CrawlRun.error_count > 0
+        query = query.where(or_(CrawlRun.status != "finished", had_errors))
+    return list(session.scalars(query))
+
+
+def last_run_of(session: Session, source: str) -> CrawlRun | None:
+    """The newest crawl run of a source, scheduled or not."""
+    runs = list_runs(session, source, limit=1)
+    return runs[0] if runs else None
+
+
+def last_error_of(session: Session, source: str) -> CrawlError | None:
+    """The newest failed URL recorded for a source."""
+    return session.scalar(
+        select(CrawlError)
+        .where(CrawlError.source == source)
+        .order_by(CrawlError.id.desc())
+        .limit(1)
+    )
+
+
+def articles_added(run: CrawlRun, source: str) -> int:
+    """How many new articles a run stored for a source (a crawl of several counts each)."""
+    stats = run.stats or {}
+    key = f"aggregator/sources/{source}/inserted"
+    if key in stats or len(run.sources) != 1:
+        return int(stats.get(key, 0))
+    return int(stats.get("aggregator/store/inserted", 0))
 
 
 def get_run(session: Session, run_id: int) -> CrawlRun | None:
