@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -133,7 +134,14 @@ def run_crawl(
     process = CrawlerProcess(crawl_settings(db_url, sources_path, overrides))
     crawler = process.create_crawler(SPIDER)
     process.crawl(crawler, **spider_args)
-    process.start()
+    # Scrapy's SIGINT/SIGTERM handlers outlive the crawl, and would swallow the signals of
+    # whatever this process does next (`aggregator demo --serve`): they go when it is over
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        process.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     run_id = crawler.stats.get_value("aggregator/crawl_run") if crawler.stats else None
     return int(run_id) if run_id is not None else None
 

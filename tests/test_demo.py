@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 from tests.test_crawl import CLUTTER_LINES
@@ -61,3 +66,30 @@ def test_demo_json_lists_every_stored_article_and_the_global_db_receives_them(
     assert sorted(json.loads(line)["id"] for line in stored.stdout.splitlines()) == sorted(
         row["id"] for row in rows
     )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_serve_stops_on_ctrl_c_and_sigterm(tmp_path: Path, stop: signal.Signals) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "demo", "--serve", "--db", db],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "Ctrl-C stops" in line:
+                break
+        blog = re.search(r"sources file: (\S+)\. Ctrl-C", line)
+        assert blog, line
+        time.sleep(0.5)
+        process.send_signal(stop)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (tmp_path / "demo.db").exists()  # the --db given after the command was used

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -36,11 +37,20 @@ def run_demo(workdir: Path, db_url: str, serve: bool = False, as_json: bool = Fa
         _print_store(db_url, as_json)
         if serve:
             click.echo(f"Demo blogs keep running; sources file: {sources_path}. Ctrl-C stops.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            _wait_for_a_stop()
+
+
+def _wait_for_a_stop() -> None:
+    """Return on Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_store(db_url: str, as_json: bool) -> None:
