@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import gzip
 import hashlib
 import http.client
 import json
@@ -23,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import feedparser
 from lxml import etree
 
+from aggregator.discovery import non_html_reason, parse_feed, parse_listing, parse_sitemap
 from aggregator.exceptions import FetchError, SourcesError
 from aggregator.settings import DOWNLOAD_MAXSIZE, USER_AGENT
 
@@ -357,20 +356,30 @@ def append_source(path: str | Path, source: Source) -> None:
 
 
 def check_source(source: Source, timeout: float = DEFAULT_TIMEOUT) -> list[FeedCheck]:
-    """Fetch each feed, sitemap and listing of a source (or its discovered feeds) and report."""
-    checks: list[FeedCheck] = []
-    if not (source.feeds or source.sitemaps or source.listings):
-        try:
-            discovered = discover_feeds(source.url, timeout)
-        except FetchError as exc:
-            return [FeedCheck(source.url, False, _strip_url(str(exc), source.url))]
-        if not discovered:
-            return [FeedCheck(source.url, False, "no feed configured and none discovered")]
-        return [_check_feed(url, timeout, prefix="discovered: ") for url in discovered]
-    checks.extend(_check_feed(url, timeout) for url in source.feeds)
+    """Fetch what a crawl of the source reads and judge it with the crawl's own parsers.
+
+    Its feeds, sitemaps and listings; without feeds, the feeds its home page announces or
+    the usual paths hold, else (no sitemap or listing either) the home page as a listing.
+    """
+    checks = [_check_feed(url, timeout) for url in source.feeds]
     checks.extend(_check_sitemap(url, timeout) for url in source.sitemaps)
-    checks.extend(_check_listing(url, timeout) for url in source.listings)
+    checks.extend(_check_listing(url, source.url, timeout) for url in source.listings)
+    if not source.feeds:
+        checks.extend(_check_discovery(source, timeout))
     return checks
+
+
+def _check_discovery(source: Source, timeout: float) -> list[FeedCheck]:
+    """Check what the crawl finds on the home page of a source without feeds."""
+    try:
+        home, feeds = _discover(source.url, timeout)
+    except FetchError as exc:
+        return [FeedCheck(source.url, False, _strip_url(str(exc), source.url))]
+    if feeds:
+        return [_check_feed(url, timeout, prefix="discovered: ") for url in feeds]
+    if source.sitemaps or source.listings:
+        return [FeedCheck(source.url, True, "no feed found; the crawl reads the ones above")]
+    return [_check_listing(home, source.url, timeout, prefix="no feed found; as a listing: ")]
 
 
 class _FetchFailed(Exception):
@@ -551,7 +560,7 @@ def _xml_root_tag(body: bytes) -> str | None:
 
 
 def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
-    """Fetch one feed URL and describe what it holds."""
+    """Fetch one feed URL and read it as the crawl does (aggregator.discovery.parse_feed)."""
     try:
         final_url, status, body, headers = _fetch(url, timeout)
     except _FetchFailed as exc:
@@ -562,61 +571,47 @@ def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
         return FeedCheck(
             url, False, f"{prefix}{status}, not a feed ({_describe_type(content_type)})"
         )
-    entries = _count_entries(body, kind)
+    result = parse_feed(body, final_url, content_type)
+    if result.error:
+        return FeedCheck(url, False, f"{prefix}{status}, {kind}, malformed: {result.error}")
+    entries = len(result.entries)
     detail = f"{prefix}{status}, {kind}, {entries} {'entry' if entries == 1 else 'entries'}"
     return FeedCheck(url, True, detail + _redirect_note(url, final_url))
 
 
 def _check_sitemap(url: str, timeout: float) -> FeedCheck:
-    """Fetch one sitemap URL and count the URLs or sitemaps it lists."""
+    """Fetch one sitemap URL and read it as the crawl does (discovery.parse_sitemap)."""
     try:
         final_url, status, body, headers = _fetch(url, timeout)
     except _FetchFailed as exc:
         return FeedCheck(url, False, exc.reason)
-    if body.startswith(b"\x1f\x8b"):
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError):
-            return FeedCheck(url, False, f"{status}, broken gzip")
+    result = parse_sitemap(body, final_url)
+    if result.error:
+        if not (result.urls or result.sitemaps) and result.error.startswith("not a sitemap"):
+            content_type = _describe_type(headers.get("content-type"))
+            return FeedCheck(url, False, f"{status}, not a sitemap ({content_type})")
+        return FeedCheck(url, False, f"{status}, malformed sitemap: {result.error}")
     note = _redirect_note(url, final_url)
-    root_tag = _xml_root_tag(body.removeprefix(b"\xef\xbb\xbf").lstrip())
-    local = root_tag.rpartition("}")[2] if root_tag else None
-    if local in {"urlset", "sitemapindex"}:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
-        root = etree.fromstring(body, parser)
-        child = "url" if local == "urlset" else "sitemap"
-        count = 0 if root is None else len(root.findall(f"{{*}}{child}"))
-        label = "sitemap" if local == "urlset" else "sitemap index"
-        unit = "URLs" if local == "urlset" else "sitemaps"
-        return FeedCheck(url, True, f"{status}, {label}, {count} {unit}{note}")
-    lines = [line.strip() for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
-    if lines and all(line.startswith(("http://", "https://")) for line in lines):
-        return FeedCheck(url, True, f"{status}, text sitemap, {len(lines)} URLs{note}")
-    content_type = headers.get("content-type")
-    return FeedCheck(url, False, f"{status}, not a sitemap ({_describe_type(content_type)})")
+    if result.sitemaps and not result.urls:
+        return FeedCheck(
+            url, True, f"{status}, sitemap index, {len(result.sitemaps)} sitemaps{note}"
+        )
+    return FeedCheck(url, True, f"{status}, sitemap, {len(result.urls)} URLs{note}")
 
 
-def _check_listing(url: str, timeout: float) -> FeedCheck:
-    """Fetch one listing page and count the links on it."""
+def _check_listing(url: str, site_url: str, timeout: float, prefix: str = "") -> FeedCheck:
+    """Fetch one listing page and find its article links as the crawl does (parse_listing)."""
     try:
-        final_url, status, body, _headers = _fetch(url, timeout)
+        final_url, status, body, headers = _fetch(url, timeout)
     except _FetchFailed as exc:
-        return FeedCheck(url, False, exc.reason)
-    root = etree.fromstring(body, etree.HTMLParser()) if body.strip() else None
-    if root is None:
-        return FeedCheck(url, False, f"{status}, empty page")
-    links = {a.get("href") for a in root.iter("a") if a.get("href")}
-    return FeedCheck(
-        url, True, f"{status}, HTML page, {len(links)} links{_redirect_note(url, final_url)}"
-    )
-
-
-def _count_entries(body: bytes, kind: str) -> int:
-    """Count the entries of a feed body whose kind is known."""
-    if kind == "JSON Feed":
-        items = json.loads(body.removeprefix(b"\xef\xbb\xbf")).get("items")
-        return len(items) if isinstance(items, list) else 0
-    return len(feedparser.parse(body).entries)
+        return FeedCheck(url, False, prefix + exc.reason)
+    if reason := non_html_reason(headers.get("content-type"), body):
+        return FeedCheck(url, False, f"{prefix}{status}, {reason}")
+    found = len(parse_listing(body, final_url, site_url).article_urls)
+    if not found:
+        return FeedCheck(url, False, f"{prefix}{status}, HTML page without article links")
+    detail = f"{prefix}{status}, HTML page, {found} article link{'' if found == 1 else 's'}"
+    return FeedCheck(url, True, detail + _redirect_note(url, final_url))
 
 
 def _describe_type(content_type: str | None) -> str:
