@@ -629,7 +629,8 @@ class Duration(click.ParamType):
     type=Duration(),
     default=default_settings.AGGREGATOR_GRACE_PERIOD,
     show_default=True,
-    help="On SIGTERM/SIGINT, how long running crawls may finish before they are stopped.",
+    help="On SIGTERM/SIGINT, how long running crawls may finish before they are stopped "
+    "(a second signal stops them at once).",
 )
 @click.option(
     "--raw-html-retention",
@@ -681,7 +682,9 @@ def schedule(
     Sources with an `interval` in sources.toml are crawled that often; the others adaptively,
     more often when they publish often. Failing sources back off. The sources file is re-read
     when it changes. Crawls run in --workers long-lived processes (one host at a time each).
-    One line is logged per crawl run; `aggregator status` shows the plan.
+    One line is logged per crawl run; `aggregator status` shows the plan. One scheduler runs
+    per database: a second one exits with an error. A second SIGTERM/Ctrl-C ends the --grace
+    period at once.
 
     \b
     Example:
@@ -689,8 +692,11 @@ def schedule(
       aggregator schedule --workers 4 --min-interval 5m --raw-html-retention 7d
     """
     from aggregator.scheduler import ScheduleConfig, Scheduler
+    from aggregator.sources import load_sources
 
     _settings(overrides)
+    # a missing or broken file at start is an error; later, the last good one is kept
+    load_sources(obj.sources_path)
     if min_interval > max_interval:
         raise click.BadParameter("must not exceed --max-interval", param_hint="--min-interval")
     obj.set_verbosity(obj.verbose, timestamps=True)

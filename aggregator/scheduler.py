@@ -51,7 +51,7 @@ from aggregator.exceptions import SourcesError
 from aggregator.humanize import plural
 from aggregator.sources import Source, load_sources
 from aggregator.store import frontier, queries
-from aggregator.store.db import open_store, read_scope, session_scope
+from aggregator.store.db import open_store, read_scope, scheduler_lock, session_scope
 from aggregator.worker import Report, Task, WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,9 @@ REPORT_MARGIN = 30.0
 JITTER_SHARE = 0.05
 MAX_JITTER = 60.0
 RETENTION_JOB = "retention"
+# After the grace period, how long stopped workers may take to record their crawls as
+# interrupted before they are killed
+STOP_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -161,11 +164,20 @@ class Scheduler:
         self.running: dict[str, int] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        # set by a second SIGTERM/SIGINT: no more grace
+        self.now = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def run(self) -> None:
-        """Schedule until SIGTERM or SIGINT, then stop the crawls and return."""
+        """Schedule until SIGTERM or SIGINT, then stop the crawls and return.
+
+        StoreError when another scheduler runs on the database (see scheduler_lock).
+        """
+        with scheduler_lock(self.engine):
+            self._run()
+
+    def _run(self) -> None:
         global _SERVICE
         _SERVICE = self
         previous = {
@@ -195,24 +207,33 @@ class Scheduler:
             self.engine.dispose()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("%s: stopping", signal.Signals(signum).name)
-        self.stopping.set()
+        name = signal.Signals(signum).name
+        if self.stopping.is_set():
+            logger.info("%s again: stopping the crawls now", name)
+            self.now.set()
+        else:
+            logger.info("%s: stopping (once more to stop the crawls at once)", name)
+            self.stopping.set()
 
     def shutdown(self) -> None:
-        """Stop scheduling; let running crawls finish within the grace period, then stop them."""
+        """Stop scheduling; let running crawls finish within the grace period, then stop them.
+
+        A second signal ends the grace period at once.
+        """
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + self.config.grace
-        while self._running() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        while self._running() and time.monotonic() < deadline and not self.now.wait(0.1):
+            pass
         if self._running():
-            logger.info("stopping the crawls of %s (grace period over)", ", ".join(self._running()))
-        # workers record their unfinished crawls as interrupted; the job threads then see them
-        self.pool.close()
-        deadline = time.monotonic() + 5
+            logger.info("stopping the crawls of %s", ", ".join(self._running()))
+        # workers record their unfinished crawls as interrupted if they can in STOP_TIMEOUT
+        self.pool.close(timeout=0 if self.now.is_set() else STOP_TIMEOUT)
+        # the job threads record what the workers reported, or that they were stopped
+        deadline = time.monotonic() + STOP_TIMEOUT
         while self._running() and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def _running(self) -> dict[str, int]:
         with self.lock:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +26,9 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works: it only has to be the same in every process sharing the database
+# (stories.py's story lock is 4_242_002)
 _PG_MIGRATION_LOCK = 4_242_001
+_PG_SCHEDULER_LOCK = 4_242_003
 
 
 # Objects the migrations create that the models do not describe: APScheduler's job table
@@ -213,6 +218,68 @@ def open_existing_store(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+@contextmanager
+def scheduler_lock(engine: Engine) -> Iterator[None]:
+    """Hold the database's scheduler lock while the block runs; StoreError when it is taken.
+
+    One `aggregator schedule` per database: on PostgreSQL a session advisory lock (it holds
+    across machines and goes with the connection if the process dies; a connection lost to
+    an outage loses it too, and it is not taken again), on SQLite an exclusive lock on a file
+    next to the database (released by the system when the process dies).
+    """
+    shown = engine.url.render_as_string()
+    taken = f"another `aggregator schedule` is running on {shown}"
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            if not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_SCHEDULER_LOCK}):
+                holder = conn.execute(
+                    text(
+                        "SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l "
+                        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                        "AND l.objid = :k AND l.granted"
+                    ),
+                    {"k": _PG_SCHEDULER_LOCK},
+                ).first()
+                where = (
+                    f" (server process {holder.pid}, client {holder.client_addr or 'local'}, "
+                    f"since {holder.backend_start:%Y-%m-%d %H:%M:%S %Z})"
+                    if holder
+                    else ""
+                )
+                raise StoreError(taken + where)
+            conn.commit()
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_SCHEDULER_LOCK})
+                    conn.commit()
+                except DBAPIError:  # the connection was lost, and the lock with it
+                    conn.invalidate()
+        return
+    path = sqlite_path(engine.url)
+    if path is None:  # an in-memory database belongs to this process alone
+        yield
+        return
+    lock_path = path.with_name(path.name + ".schedule-lock")
+    with lock_path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip()
+            raise StoreError(taken + (f" ({owner})" if owner else "")) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
