@@ -24,7 +24,14 @@ from aggregator.exceptions import AggregatorError, ImportLineError, SettingsErro
 from aggregator.humanize import human_time, plural
 from aggregator.progress import console, console_handler
 from aggregator.store import queries
-from aggregator.store.db import open_existing_store, open_store, read_scope, session_scope
+from aggregator.store.db import (
+    open_existing_store,
+    open_store,
+    parse_db_url,
+    read_scope,
+    session_scope,
+    sqlite_path,
+)
 from aggregator.store.models import CrawlRun
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -278,7 +285,7 @@ def crawl(
     \b
     Example:
       aggregator crawl                      # every enabled source
-      aggregator crawl arstechnica lwn --limit 10
+      aggregator crawl ars-technica lwn --limit 10
       aggregator crawl --url https://example.com/2026/11/a-post/
       aggregator crawl -s DOWNLOAD_DELAY=2
     """
@@ -310,12 +317,19 @@ def crawl(
             f"{plural(summary['articles_stored'], 'article')} stored, "
             f"{summary['articles_updated']} updated, {plural(summary['errors'], 'error')}."
         )
+        click.echo(f"Database: {_store_location(obj.db_url)}")
         errors = summary["error_list"]
         for error in errors[:SHOWN_ERRORS]:
             click.echo(f"  {error['source'] or '-'}: {error['url']}: {error['reason']}", err=True)
         if len(errors) > SHOWN_ERRORS:
             click.echo(f"  ... and {len(errors) - SHOWN_ERRORS} more", err=True)
     _crawl_outcome(summary)
+
+
+def _store_location(db_url: str) -> str:
+    """The store's URL as --db takes it, a SQLite file's path made absolute."""
+    path = sqlite_path(db_url)
+    return f"sqlite:///{path}" if path is not None else parse_db_url(db_url).render_as_string()
 
 
 def _crawl_outcome(summary: dict[str, Any]) -> None:

@@ -653,3 +653,103 @@ def test_runs_and_status_show_why_crawls_failed(db_url: str, tmp_path: Path) -> 
     assert rows["my_blog"]["last_run_id"] == crashed and rows["my_blog"]["last_status"] == "crashed"
     status = invoke(db_url, "status", sources=sources).output
     assert "    last error " in status and "https://other.example/feed: HTTP 500" in status
+
+
+# -- the README's quick start and the deploy/ units ---------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _quick_start() -> list[str]:
+    """The command lines of the README's quick start, comments dropped."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_quick_start_works_verbatim_against_a_local_blog(tmp_path: Path) -> None:
+    import os
+    import shlex
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from aggregator.demo.run import SITES
+    from aggregator.demo.server import SiteGroup
+
+    lines = _quick_start()
+    # the first line makes the .venv these tests already run in
+    assert lines[0] == "make install && . .venv/bin/activate"
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    with SiteGroup(SITES, names=["kernelnotes"]) as group:
+        blog = group.servers["kernelnotes"].base_url + "/"
+        outputs = {}
+        for line in lines[1:]:
+            args = shlex.split(line.replace("https://blog.example.com/", blog))
+            assert args[0] == "aggregator", line
+            if args[1] == "serve":
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", 0))
+                    port = sock.getsockname()[1]
+                server = subprocess.Popen(
+                    [*args, "--port", str(port)], cwd=tmp_path, env=env, stderr=subprocess.PIPE
+                )
+                try:
+                    for _ in range(100):
+                        try:
+                            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/articles")
+                            break
+                        except OSError:
+                            time.sleep(0.2)
+                    served = json.load(page)
+                finally:
+                    server.send_signal(signal.SIGINT)
+                    server.wait(timeout=30)
+                continue
+            result = subprocess.run(
+                args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+            )
+            assert result.returncode == 0, (line, result.stdout, result.stderr[-3000:])
+            outputs[args[1]] = result.stdout
+    assert (tmp_path / "sources.toml").exists()
+    assert f"Database: sqlite:///{tmp_path / 'aggregator.db'}" in outputs["crawl"]
+    listed = outputs["articles"].splitlines()
+    assert listed and len(served["articles"]) == len(listed)
+
+
+def test_crawl_help_examples_name_sources_of_the_default_file() -> None:
+    from aggregator.sources import load_sources, select_sources
+
+    default = load_sources(ROOT / "aggregator" / "default_sources.toml")
+    text = CliRunner().invoke(main, ["crawl", "--help"]).output
+    for line in text.split("Example:", 1)[1].splitlines():
+        words = line.split("#", 1)[0].split()
+        if words[:2] == ["aggregator", "crawl"]:
+            names = [w for w in words[2:] if not w.startswith("-") and not w.isdigit()]
+            names = [n for n in names if "=" not in n and "://" not in n]
+            select_sources(default, names)  # raises on an unknown name
+
+
+@pytest.mark.parametrize("unit", ["aggregator-schedule.service", "aggregator-serve.service"])
+def test_deploy_units_run_commands_that_exist(unit: str) -> None:
+    import configparser
+    import shlex
+
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read(ROOT / "deploy" / unit)
+    command = shlex.split(parser["Service"]["ExecStart"])
+    assert command[0].endswith("/.venv/bin/aggregator")
+    # every option the unit gives exists: the command's help accepts them
+    assert CliRunner().invoke(main, [*command[1:], "--help"]).exit_code == 0
+    assert parser["Service"]["EnvironmentFile"] == "/etc/aggregator/aggregator.env"
+    environment = (ROOT / "deploy" / "aggregator.env").read_text()
+    assert "AGGREGATOR_DB_URL=postgresql+psycopg://" in environment
+    if "schedule" in command:
+        grace = int(command[command.index("--grace") + 1].rstrip("s"))
+        assert int(parser["Service"]["TimeoutStopSec"]) > grace
