@@ -306,6 +306,7 @@ def crawl(
     if refresh:
         spider_args["refresh"] = "1"
     settings = _settings(overrides)
+    obj.engine  # a bad --db stops here, with its message, before Scrapy starts  # noqa: B018
     run_id = run_crawl(obj.db_url, obj.sources_path, spider_args, settings, progress=not as_json)
     summary = _run_summary(obj.engine, run_id)
     if as_json:

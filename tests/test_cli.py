@@ -309,9 +309,11 @@ def test_a_file_that_is_no_database_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_a_missing_folder_is_not_created(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'missing' / 'x.db'}"
-    result = CliRunner().invoke(main, ["--db", url, "db", "upgrade"])
-    assert result.exit_code == 1
-    assert f"there is no folder {tmp_path / 'missing'}" in result.output
+    for command in (["db", "upgrade"], ["crawl", "--url", "http://127.0.0.1:9/post"]):
+        result = CliRunner().invoke(main, ["--db", url, *command])
+        assert result.exit_code == 1
+        assert f"there is no folder {tmp_path / 'missing'}" in result.output
+        assert "Traceback" not in result.output
     assert not (tmp_path / "missing").exists()
 
 
