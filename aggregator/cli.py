@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import logging
@@ -14,29 +15,63 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from aggregator import settings as default_settings
-from aggregator.crawling import run_crawl
-from aggregator.exceptions import AggregatorError, ImportLineError
+from aggregator.crawling import check_environment, parse_overrides, run_crawl
+from aggregator.exceptions import AggregatorError, ImportLineError, SettingsError
+from aggregator.humanize import human_time, plural
+from aggregator.progress import console, console_handler
 from aggregator.store import queries
-from aggregator.store.db import open_store, session_scope
+from aggregator.store.db import (
+    open_existing_store,
+    open_store,
+    parse_db_url,
+    read_scope,
+    session_scope,
+    sqlite_path,
+)
 from aggregator.store.models import CrawlRun
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Failed URLs listed after a crawl or under a run (`--json` gives them all), and the lines of
+# a run's log tail `aggregator runs` shows
+SHOWN_ERRORS = 20
+SHOWN_LOG_LINES = 10
 
 
 class Context:
     """Options shared by every command: where the store and the sources file are."""
 
-    def __init__(self, db_url: str, sources_path: str) -> None:
+    def __init__(self, db_url: str, sources_path: str, db_given: bool = False) -> None:
         self.db_url = db_url
         self.sources_path = sources_path
+        # whether --db was given on the command line (not the default or the environment)
+        self.db_given = db_given
+        self.verbose = 0
         self._engine: Engine | None = None
+
+    def set_verbosity(self, verbose: int, timestamps: bool = False) -> None:
+        """Log at WARNING, INFO with -v, DEBUG with -vv, on stderr (with the time, if asked)."""
+        self.verbose = verbose
+        handler = console_handler(verbose, timestamps)
+        # The level sits on the handler: Scrapy lowers the root logger's level when it starts
+        logging.basicConfig(level=handler.level, handlers=[handler], force=True)
 
     @property
     def engine(self) -> Engine:
+        """The store, created or migrated when needed (for the commands that write)."""
         if self._engine is None:
             self._engine = open_store(self.db_url)
+        return self._engine
+
+    @property
+    def reader(self) -> Engine:
+        """The store as it is, for the commands that only read: they create nothing."""
+        if self._engine is None:
+            self._engine = open_existing_store(self.db_url)
         return self._engine
 
 
@@ -52,11 +87,14 @@ def domain_errors(func: F) -> F:
             return func(*args, **kwargs)
         except AggregatorError as exc:
             raise click.ClickException(str(exc)) from exc
+        except SQLAlchemyError as exc:  # the server went away, a lock held too long
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise click.ClickException(f"database error: {detail[0] if detail else exc}") from exc
 
     return wrapper  # type: ignore[return-value]
 
 
-def parse_since(value: str | None) -> datetime | None:
+def parse_since(value: str | None, option: str = "--since") -> datetime | None:
     """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
     if not value:
         return None
@@ -65,14 +103,58 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         return parse_moment(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint=f"'{option}'") from exc
+
+
+def check_source_name(session: Session, name: str | None) -> None:
+    """Refuse a --source the store has never seen, suggesting the closest name."""
+    if not name:
+        return
+    known = queries.source_names(session)
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "known: " + (", ".join(known) or "none")
+        raise click.ClickException(f"no source {name!r} in the store ({hint})")
 
 
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Interrupted(click.ClickException):
+    """The command was stopped by Ctrl-C or SIGTERM before its end."""
+
+    exit_code = 130
+
+
+class JsonError(click.ClickException):
+    """An error of a command run with --json: `{"error": "..."}` on stderr, same exit code."""
+
+    def __init__(self, error: click.ClickException) -> None:
+        super().__init__(error.format_message())
+        self.exit_code = error.exit_code  # type: ignore[misc]  # a class variable in click
+
+    def show(self, file: Any = None) -> None:
+        click.echo(json.dumps({"error": self.message}, ensure_ascii=False), err=True)
+
+
+class AggregatorGroup(click.Group):
+    """The `aggregator` group: errors of a command run with --json are JSON too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["aggregator.json"] = "--json" in args
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            if ctx.meta.get("aggregator.json") and not isinstance(exc, JsonError):
+                raise JsonError(exc) from exc
+            raise
+
+
+@click.group(cls=AggregatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     "db_url",
@@ -100,16 +182,69 @@ def main(ctx: click.Context, db_url: str, sources_path: str, verbose: int) -> No
       aggregator crawl                 # crawl every enabled source of sources.toml
       aggregator articles --since 2d   # what arrived in the last two days
     """
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    handler = logging.StreamHandler()
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    # The level sits on the handler: Scrapy lowers the root logger's level when it starts
-    logging.basicConfig(level=level, handlers=[handler])
-    ctx.obj = Context(db_url, sources_path)
+    given = ctx.get_parameter_source("db_url") == click.core.ParameterSource.COMMANDLINE
+    ctx.obj = Context(db_url, sources_path, db_given=given)
+    ctx.obj.set_verbosity(verbose)
+    try:
+        check_environment()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _late_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        obj = ctx.find_object(Context)
+        if obj is not None:
+            obj.db_url, obj.db_given = value, True
+
+
+def _late_sources(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    obj = ctx.find_object(Context)
+    if value is not None and obj is not None:
+        obj.sources_path = value
+
+
+def _late_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    obj = ctx.find_object(Context)
+    if value and obj is not None:
+        obj.set_verbosity(obj.verbose + value)
+
+
+def _add_global_options(group: click.Group) -> None:
+    """Let every command take the global options after its name too: `articles --db URL -v`."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_global_options(command)
+            continue
+        command.params += [
+            click.Option(
+                ["--db"], expose_value=False, callback=_late_db, help="As `aggregator --db`."
+            ),
+            click.Option(
+                ["--sources"],
+                expose_value=False,
+                callback=_late_sources,
+                help="As `aggregator --sources`.",
+            ),
+            click.Option(
+                ["-v", "--verbose"],
+                count=True,
+                expose_value=False,
+                callback=_late_verbose,
+                help="As `aggregator -v`.",
+            ),
+        ]
 
 
 # -- crawling --------------------------------------------------------------------------
+
+
+def _settings(overrides: tuple[str, ...]) -> dict[str, str]:
+    """The -s NAME=VALUE settings, each value checked against its setting's form."""
+    try:
+        return parse_overrides(overrides)
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc), param_hint="'-s' / '--set'") from exc
 
 
 def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
@@ -117,20 +252,7 @@ def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
         run = session.get(CrawlRun, run_id) if run_id is not None else None
         if run is None:
             raise click.ClickException("the crawl did not record a run: see the log above")
-        elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
-        return {
-            "run": run.id,
-            "status": run.status,
-            "sources": run.sources,
-            "pages_fetched": run.pages_fetched,
-            "articles_stored": run.articles_stored,
-            "articles_updated": int(run.stats.get("aggregator/store/updated", 0)),
-            "errors": run.error_count,
-            "seconds": round(elapsed, 2),
-            "error_list": [
-                {"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors
-            ],
-        }
+        return queries.run_to_dict(run)
 
 
 @main.command()
@@ -163,12 +285,14 @@ def crawl(
     \b
     Example:
       aggregator crawl                      # every enabled source
-      aggregator crawl arstechnica lwn --limit 10
+      aggregator crawl ars-technica lwn --limit 10
       aggregator crawl --url https://example.com/2026/11/a-post/
       aggregator crawl -s DOWNLOAD_DELAY=2
     """
-    from aggregator.sources import load_sources, select_sources
+    from aggregator.sources import load_sources, select_sources, url_problem
 
+    if url and (problem := url_problem(url)):
+        raise click.BadParameter(f"{url!r}: {problem}", param_hint="'--url'")
     if not url:
         # Validate before any request: a bad file stops here with a readable message
         select_sources(load_sources(obj.sources_path), list(source_names))
@@ -181,24 +305,45 @@ def crawl(
         spider_args["url"] = url
     if refresh:
         spider_args["refresh"] = "1"
-    settings: dict[str, str] = {}
-    for override in overrides:
-        name, sep, value = override.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
-        settings[name] = value
+    settings = _settings(overrides)
+    obj.engine  # a bad --db stops here, with its message, before Scrapy starts  # noqa: B018
     run_id = run_crawl(obj.db_url, obj.sources_path, spider_args, settings, progress=not as_json)
     summary = _run_summary(obj.engine, run_id)
     if as_json:
         emit_json(summary)
-        return
-    click.echo(
-        f"Crawl run {summary['run']} {summary['status']} in {summary['seconds']} s: "
-        f"{summary['pages_fetched']} pages fetched, {summary['articles_stored']} articles stored, "
-        f"{summary['articles_updated']} updated, {summary['errors']} errors."
-    )
-    for error in summary["error_list"][:20]:
-        click.echo(f"  {error['source'] or '-'}: {error['url']}: {error['reason']}", err=True)
+    else:
+        click.echo(
+            f"Crawl run {summary['id']} {summary['status']} in {summary['duration_seconds']} s: "
+            f"{plural(summary['pages_fetched'], 'page')} fetched, "
+            f"{plural(summary['articles_stored'], 'article')} stored, "
+            f"{summary['articles_updated']} updated, {plural(summary['errors'], 'error')}."
+        )
+        click.echo(f"Database: {_store_location(obj.db_url)}")
+        errors = summary["error_list"]
+        for error in errors[:SHOWN_ERRORS]:
+            click.echo(f"  {error['source'] or '-'}: {error['url']}: {error['reason']}", err=True)
+        if len(errors) > SHOWN_ERRORS:
+            click.echo(f"  ... and {len(errors) - SHOWN_ERRORS} more", err=True)
+    _crawl_outcome(summary)
+
+
+def _store_location(db_url: str) -> str:
+    """The store's URL as --db takes it, a SQLite file's path made absolute."""
+    path = sqlite_path(db_url)
+    return f"sqlite:///{path}" if path is not None else parse_db_url(db_url).render_as_string()
+
+
+def _crawl_outcome(summary: dict[str, Any]) -> None:
+    """Exit non-zero after a crawl that was interrupted, did not finish, or failed outright."""
+    status = summary["status"]
+    if status == "interrupted":
+        raise Interrupted(f"crawl run {summary['id']} interrupted")
+    if status != "finished":
+        raise click.ClickException(f"crawl run {summary['id']} did not finish: {status}")
+    if summary["errors"] and not (summary["articles_stored"] or summary["articles_updated"]):
+        raise click.ClickException(
+            f"crawl run {summary['id']} stored nothing and had {plural(summary['errors'], 'error')}"
+        )
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -233,7 +378,8 @@ def articles(
       aggregator articles --with-duplicates --json | jq 'select(.duplicate_of)'
     """
     moment = parse_since(since)
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
+        check_source_name(session, source)
         found = 0
         for article in queries.list_articles(
             session, source, moment, include_duplicates=with_duplicates, limit=limit
@@ -242,10 +388,18 @@ def articles(
             if as_json:
                 emit_json(queries.article_to_dict(article))
                 continue
-            when = (article.published or article.fetched_at).strftime("%Y-%m-%d %H:%M")
+            when = human_time(article.published or article.fetched_at)
             copy = f"  (copy of {article.duplicate_of})" if article.duplicate_of else ""
             click.echo(f"{article.id:>6}  {when}  {article.source.name:<16} {article.title}{copy}")
-        if not found and not as_json:
+        if found or as_json:
+            return
+        if source or moment:
+            wanted = [
+                f"of {source}" if source else "",
+                f"since {human_time(moment)}" if moment else "",
+            ]
+            click.echo(f"No articles {' '.join(w for w in wanted if w)}.", err=True)
+        else:
             click.echo("No articles stored yet. Run `aggregator crawl` first.", err=True)
 
 
@@ -294,9 +448,10 @@ def search(
         tag=tag,
         story=story,
         since=parse_since(since),
-        until=parse_since(until),
+        until=parse_since(until, "--until"),
     )
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
+        check_source_name(session, source)
         hits = run_search(session, query, filters, limit=limit)
         for hit in hits:
             if as_json:
@@ -305,7 +460,7 @@ def search(
                 data.update(score=round(hit.score, 6), snippet=snippet, highlights=spans)
                 emit_json(data)
                 continue
-            when = (hit.article.published or hit.article.fetched_at).strftime("%Y-%m-%d")
+            when = human_time(hit.article.published or hit.article.fetched_at)
             click.echo(
                 f"{hit.article.id:>6}  {when}  {hit.article.source.name:<16} {hit.article.title}"
             )
@@ -334,7 +489,8 @@ def export(
     from aggregator.export import atom_lines, csv_lines, jsonl_lines
 
     moment = parse_since(since)
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
+        check_source_name(session, source)
         articles = queries.list_articles(
             session, source, moment, include_duplicates=with_duplicates
         )
@@ -367,7 +523,7 @@ def serve(obj: Context, host: str, port: int) -> None:
 
     from aggregator.web import create_app
 
-    obj.engine  # migrate (and check the URL) before the server starts  # noqa: B018
+    obj.reader  # check the URL and the store before the server starts  # noqa: B018
     click.echo(f"Serving {obj.db_url} on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(create_app(obj.db_url), host=host, port=port, log_level="warning")
 
@@ -385,7 +541,7 @@ def show(obj: Context, key: str, as_json: bool) -> None:
       aggregator show 12
       aggregator show https://example.com/2026/11/a-post/ --json
     """
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         article = queries.get_article(session, key)
         if article is None:
             raise click.ClickException(f"no stored article has the id or URL {key!r}")
@@ -400,7 +556,7 @@ def show(obj: Context, key: str, as_json: bool) -> None:
         if article.authors:
             click.echo("by " + ", ".join(article.authors))
         if article.published:
-            click.echo(f"published {article.published.isoformat()}")
+            click.echo(f"published {human_time(article.published)}")
         if article.duplicate_of:
             click.echo(f"copy of article {article.duplicate_of}")
         for url in data["also_published_at"]:
@@ -409,6 +565,10 @@ def show(obj: Context, key: str, as_json: bool) -> None:
 
 
 # -- scheduling ------------------------------------------------------------------------
+
+
+# Longer durations would overflow dates when the scheduler adds them to now
+MAX_DURATION_SECONDS = 100 * 365 * 86400
 
 
 class Duration(click.ParamType):
@@ -427,9 +587,13 @@ class Duration(click.ParamType):
         from aggregator.sources import parse_duration
 
         try:
-            return parse_duration(str(value)).total_seconds()
+            seconds = parse_duration(str(value)).total_seconds()
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+        if seconds > MAX_DURATION_SECONDS:
+            longest = f"{MAX_DURATION_SECONDS // 86400}d"
+            self.fail(f"{value!r} is too long: at most {longest}", param, ctx)
+        return seconds
 
 
 @main.command()
@@ -480,7 +644,8 @@ class Duration(click.ParamType):
     type=Duration(),
     default=default_settings.AGGREGATOR_GRACE_PERIOD,
     show_default=True,
-    help="On SIGTERM/SIGINT, how long running crawls may finish before they are stopped.",
+    help="On SIGTERM/SIGINT, how long running crawls may finish before they are stopped "
+    "(a second signal stops them at once).",
 )
 @click.option(
     "--raw-html-retention",
@@ -542,8 +707,10 @@ def schedule(
     Sources with an `interval` in sources.toml are crawled that often; the others adaptively,
     more often when they publish often. Failing sources back off. The sources file is re-read
     when it changes. Crawls run in --workers long-lived processes (one host at a time each).
-    One line is logged per crawl run; `aggregator status` shows the plan. With --queue, the
-    due crawls go to a Redis queue instead, for `aggregator worker`s on any machine.
+    One line is logged per crawl run; `aggregator status` shows the plan. One scheduler runs
+    per database: a second one exits with an error. A second SIGTERM/Ctrl-C ends the --grace
+    period at once. With --queue, the due crawls go to a Redis queue instead, for `aggregator
+    worker`s on any machine.
 
     \b
     Example:
@@ -552,12 +719,14 @@ def schedule(
       aggregator --db postgresql+psycopg://db/news schedule --queue redis://queue:6379/0
     """
     from aggregator.scheduler import ScheduleConfig, Scheduler
+    from aggregator.sources import load_sources
 
-    for override in overrides:
-        if "=" not in override or override.startswith("="):
-            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
+    _settings(overrides)
+    # a missing or broken file at start is an error; later, the last good one is kept
+    load_sources(obj.sources_path)
     if min_interval > max_interval:
         raise click.BadParameter("must not exceed --max-interval", param_hint="--min-interval")
+    obj.set_verbosity(obj.verbose, timestamps=True)
     logging.getLogger("aggregator").setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         handler.setLevel(min(handler.level, logging.INFO))
@@ -623,13 +792,11 @@ def worker(obj: Context, queue_url: str, tasks: int, overrides: tuple[str, ...])
     """
     from aggregator.cluster import run_queue_worker
 
-    for override in overrides:
-        if "=" not in override or override.startswith("="):
-            raise click.BadParameter(f"{override!r} is not NAME=VALUE", param_hint="--set")
+    _settings(overrides)
+    obj.set_verbosity(obj.verbose, timestamps=True)
     logging.getLogger("aggregator").setLevel(logging.INFO)
     for handler in logging.getLogger().handlers:
         handler.setLevel(min(handler.level, logging.INFO))
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     run_queue_worker(obj.db_url, queue_url, tasks, overrides)
 
 
@@ -648,9 +815,11 @@ def worker(obj: Context, queue_url: str, tasks: int, overrides: tuple[str, ...])
 def status(obj: Context, as_json: bool, queue_url: str | None) -> None:
     """Per source: next run, last run's result, articles added, failures in a row, interval.
 
-    With queue workers (several machines), then the workers (heartbeat, current sources),
-    the source leases and, with --queue, the tasks waiting in the queue; with --json, as a
-    last line {"cluster": {...}}.
+    The last run is the newest of the scheduler's and `aggregator crawl`'s; the last failed
+    URL is shown under the source (`aggregator runs --source NAME` lists the runs). With
+    queue workers (several machines), then the workers (heartbeat, current sources), the
+    source leases and, with --queue, the tasks waiting in the queue; with --json, as a last
+    line {"cluster": {...}}.
 
     \b
     Example:
@@ -660,8 +829,8 @@ def status(obj: Context, as_json: bool, queue_url: str | None) -> None:
     from aggregator.scheduler import status_rows
     from aggregator.sources import load_sources
 
-    rows = status_rows(obj.engine, load_sources(obj.sources_path))
-    cluster = _cluster_status(obj.engine, queue_url)
+    rows = status_rows(obj.reader, load_sources(obj.sources_path))
+    cluster = _cluster_status(obj.reader, queue_url)
     if as_json:
         for row in rows:
             emit_json(row)
@@ -672,18 +841,22 @@ def status(obj: Context, as_json: bool, queue_url: str | None) -> None:
         click.echo("No sources configured.", err=True)
     for row in rows:
         interval = row["interval_seconds"]
-        every = f"every {_seconds_text(interval)}" if interval else "not run yet"
+        every = f"every {_seconds_text(interval)}" if interval else "every -"
         state = "disabled" if not row["enabled"] else (row["last_status"] or "never run")
         click.echo(
-            f"{row['source']:<20} {row['mode']:<8} {every:<16} next {_when(row['next_run'])}  "
-            f"last {_when(row['last_run'])} {state}, {row['last_articles']} new"
+            f"{row['source']:<20} {row['mode']:<8} {every:<16} next {human_time(row['next_run'])}"
+            f"  last {human_time(row['last_run'])} {state}, {row['last_articles']} new"
             + (
-                f", {row['consecutive_errors']} failures in a row"
+                f", {plural(row['consecutive_errors'], 'failure')} in a row"
                 if row["consecutive_errors"]
                 else ""
             )
             + f"; frontier {row['pending']} pending, {row['failed']} failed"
         )
+        if error := row["last_error"]:
+            click.echo(
+                f"    last error {human_time(error['at'])}: {error['url']}: {error['reason']}"
+            )
     if cluster:
         _print_cluster(cluster)
 
@@ -692,7 +865,7 @@ def _cluster_status(engine: Engine, queue_url: str | None) -> dict[str, Any] | N
     """The queue workers, leases and queue depth; None when there are no queue workers."""
     from aggregator.cluster import TaskQueue, cluster_status
 
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         cluster = cluster_status(session)
     if queue_url:
         queue = TaskQueue(queue_url)
@@ -719,6 +892,53 @@ def _print_cluster(cluster: dict[str, Any]) -> None:
         )
     for lease in cluster["leases"]:
         click.echo(f"lease  {lease['source']:<24} {lease['worker']} until {lease['expires']}")
+
+
+@main.command()
+@click.option("--source", help="Only the runs that crawled this source (and its errors).")
+@click.option("--failed", is_flag=True, help="Only runs that did not finish or had errors.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one run a line, every error.")
+@pass_context
+@domain_errors
+def runs(obj: Context, source: str | None, failed: bool, limit: int, as_json: bool) -> None:
+    """Recent crawl runs, newest first, scheduled or not, with their failed URLs and why.
+
+    \b
+    Example:
+      aggregator runs --failed
+      aggregator runs --source lwn --limit 5
+      aggregator runs --failed --json | jq -r '.error_list[].reason'
+    """
+    with read_scope(obj.reader) as session:
+        found = [
+            queries.run_to_dict(run) for run in queries.list_runs(session, source, failed, limit)
+        ]
+    for run in found:
+        if source:
+            run["error_list"] = [e for e in run["error_list"] if e["source"] == source]
+        if as_json:
+            emit_json(run)
+            continue
+        names = ", ".join(run["sources"][:3]) + (
+            f" and {len(run['sources']) - 3} more" if len(run["sources"]) > 3 else ""
+        )
+        click.echo(
+            f"run {run['id']}  {human_time(run['started_at'])}  {run['status']} in "
+            f"{run['duration_seconds']} s  {names or '-'}: "
+            f"{plural(run['pages_fetched'], 'page')}, {run['articles_stored']} stored, "
+            f"{plural(run['errors'], 'error')}"
+        )
+        if run["log_tail"] and run["status"] != "finished":
+            for line in run["log_tail"].strip().splitlines()[-SHOWN_LOG_LINES:]:
+                click.echo(f"    | {line}")
+        errors = run["error_list"]
+        for error in errors[:SHOWN_ERRORS]:
+            click.echo(f"    {error['source'] or '-'}: {error['url']}: {error['reason']}")
+        if len(errors) > SHOWN_ERRORS:
+            click.echo(f"    ... and {len(errors) - SHOWN_ERRORS} more (--json lists them all)")
+    if not found and not as_json:
+        click.echo("No crawl runs" + (" that failed." if failed else " yet."), err=True)
 
 
 @main.command("frontier")
@@ -748,7 +968,7 @@ def frontier_(
     """
     from aggregator.store import frontier
 
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         rows = [frontier.to_dict(row) for row in frontier.list_urls(session, source, state, limit)]
         counts = frontier.state_counts(session)
     if as_json:
@@ -763,7 +983,7 @@ def frontier_(
     if rows:
         click.echo("")
     for row in rows:
-        retry = f" next try {_when(row['next_attempt_at'])}" if row["next_attempt_at"] else ""
+        retry = f" next try {human_time(row['next_attempt_at'])}" if row["next_attempt_at"] else ""
         error = f" ({row['last_error']})" if row["last_error"] else ""
         click.echo(
             f"{row['state']:<11} {row['attempts']:>2}x {row['found_via']:<7} {row['url']}"
@@ -778,10 +998,6 @@ def _seconds_text(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
-def _when(value: str | None) -> str:
-    return value[:19].replace("T", " ") if value else "-"
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object.")
 @pass_context
@@ -793,32 +1009,29 @@ def stats(obj: Context, as_json: bool) -> None:
     Example:
       aggregator stats
     """
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         data = queries.store_stats(session)
         data["recent_runs"] = [
-            {
-                "id": run.id,
-                "started_at": run.started_at.isoformat(),
-                "status": run.status,
-                "pages_fetched": run.pages_fetched,
-                "articles_stored": run.articles_stored,
-                "errors": run.error_count,
-            }
-            for run in queries.recent_runs(session)
+            queries.run_to_dict(run, with_errors=False) for run in queries.recent_runs(session)
         ]
     if as_json:
         emit_json(data)
         return
     click.echo(
-        f"{data['visible_articles']} articles ({data['duplicates']} more are copies) "
-        f"from {len(data['sources'])} sources, {data['crawl_runs']} crawl runs"
+        f"{plural(data['visible_articles'], 'article')} ({data['duplicates']} more are copies) "
+        f"from {plural(len(data['sources']), 'source')}, "
+        f"{plural(data['crawl_runs'], 'crawl run')}"
     )
     for source in data["sources"]:
-        click.echo(f"  {source['name']:<20} {source['articles']:>6}  last {source['last_fetched']}")
+        click.echo(
+            f"  {source['source']:<20} {source['articles']:>6}  "
+            f"last fetched {human_time(source['last_fetched'])}"
+        )
     for run in data["recent_runs"]:
         click.echo(
-            f"  run {run['id']}: {run['started_at'][:19]} {run['status']}, "
-            f"{run['pages_fetched']} pages, {run['articles_stored']} stored, {run['errors']} errors"
+            f"  run {run['id']}: {human_time(run['started_at'])} {run['status']}, "
+            f"{plural(run['pages_fetched'], 'page')}, {run['articles_stored']} stored, "
+            f"{plural(run['errors'], 'error')}"
         )
 
 
@@ -866,16 +1079,28 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
                     status = import_line(session, data, default_source)
             except AggregatorError as exc:
                 failures.append(f"{file}:{number}: {exc}")
-                status = "error"
+                status = "errors"
             counts[status] = counts.get(status, 0) + 1
-            if number % 500 == 0 and not as_json:
-                click.echo(f"... line {number}: {counts}", err=True)
+            if number % 100 == 0 and not as_json:
+                console().progress(f"line {number}: " + _counts_text(counts))
+    if number >= 100 and not as_json:
+        console().progress(f"line {number}: " + _counts_text(counts), final=True)
     for failure in failures:
         click.echo(failure, err=True)
     if as_json:
         emit_json({"lines": number, **counts})
     else:
-        click.echo(f"Imported {file}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        click.echo(f"Imported {file}: " + _counts_text(counts))
+    if failures:
+        raise click.ClickException(f"{len(failures)} of {number} lines of {file} not imported")
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    """ "2 inserted, 1 error": counts by status, the status "errors" in its number."""
+    return ", ".join(
+        plural(v, "error") if k == "errors" else f"{v} {k.replace('_', ' ')}"
+        for k, v in sorted(counts.items())
+    )
 
 
 @main.command()
@@ -914,13 +1139,13 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
                 status = reextract_stored(session, article, boilerplate[name], rules.get(name))
                 counts[status] = counts.get(status, 0) + 1
         if not as_json and (done % 100 == 0 or done == len(ids)):
-            click.echo(f"\r{done}/{len(ids)} articles re-extracted", err=True, nl=done == len(ids))
+            console().progress(f"{done}/{len(ids)} articles re-extracted", final=done == len(ids))
     if as_json:
         emit_json({"articles": len(ids), "changed": counts.get("updated", 0), **counts})
         return
     click.echo(
-        f"{counts.get('updated', 0)} of {len(ids)} articles changed; "
-        + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(counts.items()))
+        f"{counts.get('updated', 0)} of {plural(len(ids), 'article')} changed; "
+        + _counts_text(counts)
     )
 
 
@@ -947,7 +1172,7 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
       aggregator stories --since 24h --min-sources 2
       aggregator stories --json | jq .title
     """
-    with session_scope(obj.engine) as session:
+    with session_scope(obj.reader) as session:
         found = queries.list_stories(session, parse_since(since), min_sources, limit)
         for story, members in found:
             data = queries.story_to_dict(story, members)
@@ -956,8 +1181,10 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
                 continue
             click.secho(story.headline, bold=True)
             click.echo(
-                f"  {story.source_count} sources, {story.article_count} articles, "
-                f"{story.first_seen:%Y-%m-%d %H:%M} to {story.last_seen:%Y-%m-%d %H:%M}"
+                f"  story {story.id} (search --story {story.id}): "
+                f"{plural(story.source_count, 'source')}, "
+                f"{plural(story.article_count, 'article')}, "
+                f"{human_time(story.first_seen)} to {human_time(story.last_seen)}"
             )
             for article in data["articles"]:
                 click.echo(f"  - [{article['source']}] {article['title']}\n    {article['url']}")
@@ -978,7 +1205,7 @@ def restory(obj: Context, since: str | None) -> None:
     """
     with session_scope(obj.engine) as session:
         count = queries.restory(session, parse_since(since))
-    click.echo(f"Regrouped {count} articles into stories.")
+    click.echo(f"Regrouped {plural(count, 'article')} into stories.")
 
 
 # -- database and sources --------------------------------------------------------------
@@ -1039,12 +1266,14 @@ def sources_list(obj: Context, as_json: bool) -> None:
         if as_json:
             emit_json(
                 {
-                    "name": source.name,
+                    "source": source.name,
                     "url": source.url,
                     "feeds": list(source.feeds),
                     "sitemaps": list(source.sitemaps),
                     "listings": list(source.listings),
-                    "interval": source.interval.total_seconds() if source.interval else None,
+                    "interval_seconds": source.interval.total_seconds()
+                    if source.interval
+                    else None,
                     "enabled": source.enabled,
                 }
             )
@@ -1091,7 +1320,7 @@ def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
 
     selected = select_sources(load_sources(obj.sources_path), list(names))
     if not as_json:
-        click.echo(f"{obj.sources_path}: {len(selected)} sources, valid")
+        click.echo(f"{obj.sources_path}: {plural(len(selected), 'source')}, valid")
     failing = 0
     for source in selected:
         for check in check_source(source):
@@ -1116,15 +1345,15 @@ def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.option(
-    "--db",
-    "demo_db",
-    help="Store into this database instead of a fresh SQLite file in a temporary folder.",
-)
 @click.option("--serve", is_flag=True, help="Keep the demo blogs running after the crawl.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored articles as JSON lines.")
-def demo(demo_db: str | None, serve: bool, as_json: bool) -> None:
+@pass_context
+def demo(obj: Context, serve: bool, as_json: bool) -> None:
     """Serve the bundled demo blogs on 127.0.0.1, crawl them with the real spider, show the result.
+
+    The articles go to a fresh SQLite file in a temporary folder, or to the database --db
+    names on the command line (AGGREGATOR_DB_URL is not used: the demo never writes into
+    the store you configured unless you say so).
 
     \b
     Example:
@@ -1134,5 +1363,8 @@ def demo(demo_db: str | None, serve: bool, as_json: bool) -> None:
     from aggregator.demo.run import run_demo
 
     workdir = Path(tempfile.mkdtemp(prefix="aggregator-demo-"))
-    db_url = demo_db or f"sqlite:///{workdir / 'demo.db'}"
+    db_url = obj.db_url if obj.db_given else f"sqlite:///{workdir / 'demo.db'}"
     run_demo(workdir, db_url, serve=serve, as_json=as_json)
+
+
+_add_global_options(main)

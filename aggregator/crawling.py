@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from aggregator.exceptions import SettingsError
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings
@@ -25,6 +29,77 @@ LOCAL_SITE_SETTINGS: Mapping[str, str] = MappingProxyType(
 
 # The smallest delay between two requests to one host (see PerHostLimit)
 MIN_DOWNLOAD_DELAY = 0.001
+
+# Settings whose value is a duration; True where "0" is allowed (it means "never")
+DURATION_SETTINGS: Mapping[str, bool] = MappingProxyType(
+    {
+        "AGGREGATOR_CRAWL_TIME_LIMIT": False,
+        "AGGREGATOR_MIN_INTERVAL": False,
+        "AGGREGATOR_MAX_INTERVAL": False,
+        "AGGREGATOR_MAX_BACKOFF": False,
+        "AGGREGATOR_GRACE_PERIOD": False,
+        "AGGREGATOR_RAW_HTML_RETENTION": True,
+        "AGGREGATOR_ARTICLE_RETENTION": True,
+        "AGGREGATOR_RETENTION_EVERY": False,
+        "AGGREGATOR_RETRY_BACKOFF": False,
+    }
+)
+_BOOLEANS = frozenset({"0", "1", "true", "false"})
+
+
+def setting_problem(name: str, value: str) -> str | None:
+    """Say what is wrong with a setting's value given as text, from its default's type; or None."""
+    from scrapy.settings import Settings
+
+    from aggregator.sources import parse_duration
+
+    if name in DURATION_SETTINGS:
+        if DURATION_SETTINGS[name] and value.strip() == "0":
+            return None
+        try:
+            parse_duration(value)
+        except ValueError:
+            zero = ", or 0" if DURATION_SETTINGS[name] else ""
+            return f"{name}={value!r} is not valid: expected a duration like 90s, 15m, 6h{zero}"
+        return None
+    defaults = Settings()
+    defaults.setmodule("aggregator.settings", priority="project")
+    default = defaults.get(name)
+    if isinstance(default, bool):
+        if value.strip().lower() not in _BOOLEANS:
+            return f"{name}={value!r} is not valid: expected true or false (or 1 or 0)"
+    elif isinstance(default, int | float):
+        try:
+            float(value)
+        except ValueError:
+            return f"{name}={value!r} is not valid: expected a number like {default}"
+    return None
+
+
+def parse_overrides(overrides: Iterable[str]) -> dict[str, str]:
+    """Read `NAME=VALUE` settings (as `scrapy crawl -s` takes them), checking their values."""
+    settings: dict[str, str] = {}
+    for override in overrides:
+        name, sep, value = override.partition("=")
+        if not sep or not name:
+            raise SettingsError(f"{override!r} is not NAME=VALUE")
+        if problem := setting_problem(name, value):
+            raise SettingsError(problem)
+        settings[name] = value
+    return settings
+
+
+def check_environment() -> None:
+    """Raise SettingsError naming every AGGREGATOR_* environment variable of the wrong form."""
+    from aggregator import settings
+
+    problems = dict(settings.invalid_environment)
+    for name in DURATION_SETTINGS:
+        value = os.environ.get(name, "").strip()
+        if value and (problem := setting_problem(name, value)):
+            problems[name] = problem
+    if problems:
+        raise SettingsError("; ".join(problems[name] for name in sorted(problems)))
 
 
 def crawl_settings(
@@ -62,7 +137,14 @@ def run_crawl(
     process = CrawlerProcess(crawl_settings(db_url, sources_path, overrides))
     crawler = process.create_crawler(SPIDER)
     process.crawl(crawler, **spider_args)
-    process.start()
+    # Scrapy's SIGINT/SIGTERM handlers outlive the crawl, and would swallow the signals of
+    # whatever this process does next (`aggregator demo --serve`): they go when it is over
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        process.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     run_id = crawler.stats.get_value("aggregator/crawl_run") if crawler.stats else None
     return int(run_id) if run_id is not None else None
 

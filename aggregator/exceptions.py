@@ -2,6 +2,7 @@
 
 AggregatorError                 base of every domain error; the CLI shows its message
 ├── SourcesError                the sources file is unreadable or invalid (names file, source, key)
+├── SettingsError               a setting (-s NAME=VALUE, AGGREGATOR_* variable) has a bad value
 ├── FetchError                  a URL could not be fetched outside Scrapy (sources add/check)
 ├── StoreError                  the database cannot be opened, migrated or written
 ├── ImportLineError             one line of an import file is invalid (names the line)
@@ -15,6 +16,10 @@ class AggregatorError(Exception):
 
 class SourcesError(AggregatorError):
     """The sources file is unreadable or invalid."""
+
+
+class SettingsError(AggregatorError):
+    """A setting given on the command line or in the environment has a value of the wrong form."""
 
 
 class FetchError(AggregatorError):

@@ -18,6 +18,9 @@ CSV_COLUMNS = (
     "id", "url", "canonical_url", "source", "title", "authors", "published", "fetched_at",
     "duplicate_of", "story_id", "language", "tags", "text",
 )  # fmt: skip
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such cells
+# are written with a leading apostrophe, which spreadsheets show as text
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # XML 1.0 has no place for most control characters: they are dropped from Atom output
 _XML_INVALID = dict.fromkeys(
     [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF], None
@@ -48,8 +51,17 @@ def jsonl_lines(articles: Iterable[Article]) -> Iterator[str]:
         yield json.dumps(article_to_dict(article), ensure_ascii=False) + "\n"
 
 
+def _csv_cell(value: object) -> object:
+    """A CSV cell: empty for None, text a spreadsheet would run as a formula made inert."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_lines(articles: Iterable[Article]) -> Iterator[str]:
-    """CSV with a header; authors and tags joined by "; "."""
+    """CSV with a header; authors and tags joined by "; "; no cell starts a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -57,7 +69,7 @@ def csv_lines(articles: Iterable[Article]) -> Iterator[str]:
         data = article_to_dict(article)
         data["authors"] = "; ".join(data["authors"])
         data["tags"] = "; ".join(data["tags"])
-        writer.writerow(["" if data[key] is None else data[key] for key in CSV_COLUMNS])
+        writer.writerow([_csv_cell(data[key]) for key in CSV_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -10,7 +10,7 @@ from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import non_html_reason
 from aggregator.exceptions import RejectedPage
-from aggregator.extract import extract_article
+from aggregator.extract import ARTICLE_MINIMUM, extract_article
 from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, strip_boilerplate
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
@@ -49,7 +49,7 @@ def clean_page(
         source.remove if source else (),
     )
     if article is None:
-        raise RejectedPage(f"{page.url}: no article found in the page")
+        raise RejectedPage(f"{page.url}: no article found in the page ({ARTICLE_MINIMUM})")
     article.text = strip_boilerplate(article.text, boilerplate)
     if not article.text:
         raise RejectedPage(f"{page.url}: only the site's boilerplate, no article")

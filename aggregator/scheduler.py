@@ -48,9 +48,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from aggregator.exceptions import SourcesError
+from aggregator.humanize import plural
 from aggregator.sources import Source, load_sources
 from aggregator.store import frontier, queries
-from aggregator.store.db import open_store, read_scope, session_scope
+from aggregator.store.db import open_store, read_scope, scheduler_lock, session_scope
 from aggregator.worker import Report, Task, WorkerPool
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ RETENTION_JOB = "retention"
 ENQUEUE_JOB = "enqueue"
 # How often the scheduler queues the due sources (several machines)
 ENQUEUE_EVERY = 1.0
+# After the grace period, how long stopped workers may take to record their crawls as
+# interrupted before they are killed
+STOP_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -173,11 +177,20 @@ class Scheduler:
         self.running: dict[str, int] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        # set by a second SIGTERM/SIGINT: no more grace
+        self.now = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def run(self) -> None:
-        """Schedule until SIGTERM or SIGINT, then stop the crawls and return."""
+        """Schedule until SIGTERM or SIGINT, then stop the crawls and return.
+
+        StoreError when another scheduler runs on the database (see scheduler_lock).
+        """
+        with scheduler_lock(self.engine):
+            self._run()
+
+    def _run(self) -> None:
         global _SERVICE
         _SERVICE = self
         previous = {
@@ -199,11 +212,14 @@ class Scheduler:
                 where = f"queue {self.queue.url}"
             else:
                 self.pool.start()
-                where = f"{self.config.workers} workers, at most {self.config.max_crawls} at once"
+                where = (
+                    f"{plural(self.config.workers, 'worker')}, "
+                    f"at most {self.config.max_crawls} crawls at once"
+                )
             self.scheduler.start()
             logger.info(
-                "scheduling %d sources from %s (%s)",
-                len(self.sources.sources),
+                "scheduling %s from %s (%s)",
+                plural(len(self.sources.sources), "source"),
                 self.config.sources_path,
                 where,
             )
@@ -217,27 +233,36 @@ class Scheduler:
             self.engine.dispose()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        logger.info("%s: stopping", signal.Signals(signum).name)
-        self.stopping.set()
+        name = signal.Signals(signum).name
+        if self.stopping.is_set():
+            logger.info("%s again: stopping the crawls now", name)
+            self.now.set()
+        else:
+            logger.info("%s: stopping (once more to stop the crawls at once)", name)
+            self.stopping.set()
 
     def shutdown(self) -> None:
-        """Stop scheduling; let running crawls finish within the grace period, then stop them."""
+        """Stop scheduling; let running crawls finish within the grace period, then stop them.
+
+        A second signal ends the grace period at once.
+        """
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + self.config.grace
-        while self._running() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        while self._running() and time.monotonic() < deadline and not self.now.wait(0.1):
+            pass
         if self._running():
-            logger.info("stopping the crawls of %s (grace period over)", ", ".join(self._running()))
+            logger.info("stopping the crawls of %s", ", ".join(self._running()))
         if self.queue is not None:  # the workers stop on their own
             self.queue.close()
             return
-        # workers record their unfinished crawls as interrupted; the job threads then see them
-        self.pool.close()
-        deadline = time.monotonic() + 5
+        # workers record their unfinished crawls as interrupted if they can in STOP_TIMEOUT
+        self.pool.close(timeout=0 if self.now.is_set() else STOP_TIMEOUT)
+        # the job threads record what the workers reported, or that they were stopped
+        deadline = time.monotonic() + STOP_TIMEOUT
         while self._running() and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def _running(self) -> dict[str, int]:
         with self.lock:
@@ -454,13 +479,13 @@ def record_crawl(
         not_before=not_before,
     )
     logger.info(
-        "crawl of %s (run %d) %s in %.1f s: %d new articles%s; next in %.0f s",
+        "crawl of %s (run %d) %s in %.1f s: %s%s; next in %.0f s",
         name,
         run_id,
         "failed: " + outcome.status if outcome.failed else outcome.status,
         (now - started_at).total_seconds(),
-        outcome.new_articles,
-        f", {errors_in_a_row} failures in a row" if errors_in_a_row else "",
+        plural(outcome.new_articles, "new article"),
+        f", {plural(errors_in_a_row, 'failure')} in a row" if errors_in_a_row else "",
         (when - now).total_seconds(),
     )
     return when, (interval, errors_in_a_row)
@@ -531,32 +556,49 @@ def run_retention() -> None:
 
 
 def status_rows(engine: Engine, sources: Sequence[Source]) -> list[dict[str, Any]]:
-    """Per source: next run, last run's result, articles added, errors in a row, interval."""
-    with session_scope(engine) as session:
+    """Per source: next run, last run's result (scheduled or `aggregator crawl`), articles
+    added, errors in a row, interval, the last failed URL."""
+    with read_scope(engine) as session:
         states = {state.source: state for state in queries.list_schedules(session)}
         urls = frontier.state_counts(session)
         rows = []
         for source in sources:
             state = states.get(source.name)
+            run = queries.last_run_of(session, source.name)
+            error = queries.last_error_of(session, source.name)
+            if state is not None and (run is None or run.id == state.last_run_id):
+                # the scheduler's own record of its run: "failed" when no feed answered
+                last = (state.last_run_id, state.last_run_at, state.last_status)
+                added = state.last_articles
+            elif run is not None:
+                last = (run.id, run.started_at, run.status)
+                added = queries.articles_added(run, source.name)
+            else:
+                last, added = (None, None, None), 0
+            interval = state.interval_seconds if state else None
+            if interval is None and source.interval is not None:
+                interval = source.interval.total_seconds()
             rows.append(
                 {
                     "source": source.name,
                     "enabled": source.enabled,
                     "mode": "fixed" if source.interval is not None else "adaptive",
-                    "interval_seconds": state.interval_seconds
-                    if state
-                    else (source.interval.total_seconds() if source.interval else None),
-                    "next_run": state.next_run_at.isoformat()
-                    if state and state.next_run_at
-                    else None,
-                    "last_run": state.last_run_at.isoformat()
-                    if state and state.last_run_at
-                    else None,
-                    "last_status": state.last_status if state else None,
-                    "last_articles": state.last_articles if state else 0,
+                    "interval_seconds": interval,
+                    "next_run": _iso(state.next_run_at if state else None),
+                    "last_run_id": last[0],
+                    "last_run": _iso(last[1]),
+                    "last_status": last[2],
+                    "last_articles": added,
                     "consecutive_errors": state.consecutive_errors if state else 0,
+                    "last_error": {"at": _iso(error.at), "url": error.url, "reason": error.reason}
+                    if error is not None
+                    else None,
                     "pending": urls.get(source.name, {}).get(frontier.PENDING, 0),
                     "failed": urls.get(source.name, {}).get(frontier.FAILED, 0),
                 }
             )
     return rows
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -8,6 +8,34 @@ import os
 
 from aggregator import __version__
 
+# AGGREGATOR_* numbers in the environment that could not be read, name -> what is wrong: the
+# setting keeps its default and the CLI refuses to run (aggregator.crawling.check_environment
+# also checks the durations)
+invalid_environment: dict[str, str] = {}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        invalid_environment[name] = f"{name}={raw!r} is not valid: expected a whole number"
+        return default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        invalid_environment[name] = f"{name}={raw!r} is not valid: expected a number"
+        return default
+
+
 # Scrapy project wiring
 BOT_NAME = "techblog-aggregator"
 SPIDER_MODULES = ["spiders"]
@@ -74,14 +102,14 @@ AGGREGATOR_DB_URL = os.environ.get("AGGREGATOR_DB_URL", "sqlite:///aggregator.db
 AGGREGATOR_SOURCES = os.environ.get("AGGREGATOR_SOURCES", "sources.toml")
 
 # Article pages fetched per source and crawl (the spider's -a limit=N overrides it)
-AGGREGATOR_ARTICLE_LIMIT = int(os.environ.get("AGGREGATOR_ARTICLE_LIMIT", "50"))
+AGGREGATOR_ARTICLE_LIMIT = _env_int("AGGREGATOR_ARTICLE_LIMIT", 50)
 
 # How many listing pages deep the spider follows pagination
-AGGREGATOR_LISTING_DEPTH = int(os.environ.get("AGGREGATOR_LISTING_DEPTH", "3"))
+AGGREGATOR_LISTING_DEPTH = _env_int("AGGREGATOR_LISTING_DEPTH", 3)
 
 # Worker processes that extract articles off the reactor thread ("" or -1: one per CPU;
 # 0: extract in the crawl process itself, for debugging)
-AGGREGATOR_EXTRACT_PROCESSES = int(os.environ.get("AGGREGATOR_EXTRACT_PROCESSES") or "-1")
+AGGREGATOR_EXTRACT_PROCESSES = _env_int("AGGREGATOR_EXTRACT_PROCESSES", -1)
 
 # Keep the raw HTML (zlib-compressed) so articles can be re-extracted later
 AGGREGATOR_KEEP_RAW_HTML = os.environ.get("AGGREGATOR_KEEP_RAW_HTML", "1") not in {"0", "false"}
@@ -92,7 +120,7 @@ AGGREGATOR_STORE_BATCH = int(os.environ.get("AGGREGATOR_STORE_BATCH", "20"))
 AGGREGATOR_STORE_WAIT = float(os.environ.get("AGGREGATOR_STORE_WAIT", "0.2"))
 
 # Print the progress line on stderr every N seconds (0 disables it)
-AGGREGATOR_PROGRESS_INTERVAL = float(os.environ.get("AGGREGATOR_PROGRESS_INTERVAL", "0"))
+AGGREGATOR_PROGRESS_INTERVAL = _env_float("AGGREGATOR_PROGRESS_INTERVAL", 0.0)
 
 # Several machines: the Redis queue of `aggregator schedule --queue` and `aggregator worker`,
 # and how many source crawls one queue worker runs at once
@@ -102,8 +130,8 @@ AGGREGATOR_WORKER_TASKS = int(os.environ.get("AGGREGATOR_WORKER_TASKS", "8"))
 # The scheduler (`aggregator schedule`); durations as in sources.toml ("90s", "15m", "6h")
 # Long-lived crawl worker processes (default: one per core); source crawls under way at once
 # over all workers, and the time limit of each
-AGGREGATOR_WORKERS = int(os.environ.get("AGGREGATOR_WORKERS", "0")) or os.cpu_count() or 1
-AGGREGATOR_MAX_CRAWLS = int(os.environ.get("AGGREGATOR_MAX_CRAWLS", "16"))
+AGGREGATOR_WORKERS = _env_int("AGGREGATOR_WORKERS", 0) or os.cpu_count() or 1
+AGGREGATOR_MAX_CRAWLS = _env_int("AGGREGATOR_MAX_CRAWLS", 16)
 AGGREGATOR_CRAWL_TIME_LIMIT = os.environ.get("AGGREGATOR_CRAWL_TIME_LIMIT", "10m")
 # Bounds of the adaptive interval of sources without an `interval`
 AGGREGATOR_MIN_INTERVAL = os.environ.get("AGGREGATOR_MIN_INTERVAL", "15m")
@@ -120,7 +148,7 @@ AGGREGATOR_RETENTION_EVERY = os.environ.get("AGGREGATOR_RETENTION_EVERY", "24h")
 
 # The frontier: a failing article URL is tried this many times in all, waiting this long before
 # the second attempt and twice as long before each next one (404/410 and robots.txt: never again)
-AGGREGATOR_RETRY_ATTEMPTS = int(os.environ.get("AGGREGATOR_RETRY_ATTEMPTS", "5"))
+AGGREGATOR_RETRY_ATTEMPTS = _env_int("AGGREGATOR_RETRY_ATTEMPTS", 5)
 AGGREGATOR_RETRY_BACKOFF = os.environ.get("AGGREGATOR_RETRY_BACKOFF", "1h")
 
 # Set in worker processes (aggregator.worker): the spider stays open and crawls the sources it

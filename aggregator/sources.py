@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import gzip
 import hashlib
 import http.client
 import json
@@ -23,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import feedparser
 from lxml import etree
 
+from aggregator.discovery import non_html_reason, parse_feed, parse_listing, parse_sitemap
 from aggregator.exceptions import FetchError, SourcesError
 from aggregator.settings import DOWNLOAD_MAXSIZE, USER_AGENT
 
@@ -62,6 +61,7 @@ URL_LIST_KEYS = ("feeds", "sitemaps", "listings")
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _DURATION_RE = re.compile(r"(\d+)([smhdw])")
+_DURATIONS_RE = re.compile(r"(?:\d+[smhdw])+")
 _DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _SOURCES_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*sources[ \t]*\]\]", re.MULTILINE)
 # Second-level labels under a country code that are not the site's own name (bbc.co.uk)
@@ -154,15 +154,19 @@ def parse_duration(text: str) -> timedelta:
         )
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be longer than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"invalid duration {text!r}: too long") from None
 
 
 def parse_moment(value: str) -> datetime:
     """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
-    try:
-        return datetime.now(UTC) - parse_duration(value)
-    except ValueError:
-        pass
+    if _DURATIONS_RE.fullmatch(value.strip().lower()):
+        try:
+            return datetime.now(UTC) - parse_duration(value)
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -305,7 +309,7 @@ def slug_from_url(url: str) -> str:
 
 def source_from_url(url: str, name: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Source:
     """Build a Source for a blog's home page, discovering its feeds."""
-    problem = _url_problem(url)
+    problem = url_problem(url)
     if problem:
         raise SourcesError(f"{url!r}: {problem}")
     if name is not None and not _NAME_RE.fullmatch(name):
@@ -352,20 +356,30 @@ def append_source(path: str | Path, source: Source) -> None:
 
 
 def check_source(source: Source, timeout: float = DEFAULT_TIMEOUT) -> list[FeedCheck]:
-    """Fetch each feed, sitemap and listing of a source (or its discovered feeds) and report."""
-    checks: list[FeedCheck] = []
-    if not (source.feeds or source.sitemaps or source.listings):
-        try:
-            discovered = discover_feeds(source.url, timeout)
-        except FetchError as exc:
-            return [FeedCheck(source.url, False, _strip_url(str(exc), source.url))]
-        if not discovered:
-            return [FeedCheck(source.url, False, "no feed configured and none discovered")]
-        return [_check_feed(url, timeout, prefix="discovered: ") for url in discovered]
-    checks.extend(_check_feed(url, timeout) for url in source.feeds)
+    """Fetch what a crawl of the source reads and judge it with the crawl's own parsers.
+
+    Its feeds, sitemaps and listings; without feeds, the feeds its home page announces or
+    the usual paths hold, else (no sitemap or listing either) the home page as a listing.
+    """
+    checks = [_check_feed(url, timeout) for url in source.feeds]
     checks.extend(_check_sitemap(url, timeout) for url in source.sitemaps)
-    checks.extend(_check_listing(url, timeout) for url in source.listings)
+    checks.extend(_check_listing(url, source.url, timeout) for url in source.listings)
+    if not source.feeds:
+        checks.extend(_check_discovery(source, timeout))
     return checks
+
+
+def _check_discovery(source: Source, timeout: float) -> list[FeedCheck]:
+    """Check what the crawl finds on the home page of a source without feeds."""
+    try:
+        home, feeds = _discover(source.url, timeout)
+    except FetchError as exc:
+        return [FeedCheck(source.url, False, _strip_url(str(exc), source.url))]
+    if feeds:
+        return [_check_feed(url, timeout, prefix="discovered: ") for url in feeds]
+    if source.sitemaps or source.listings:
+        return [FeedCheck(source.url, True, "no feed found; the crawl reads the ones above")]
+    return [_check_listing(home, source.url, timeout, prefix="no feed found; as a listing: ")]
 
 
 class _FetchFailed(Exception):
@@ -398,7 +412,7 @@ def _fetch(
     url: str, timeout: float, max_bytes: int = MAX_FETCH_BYTES
 ) -> tuple[str, int, bytes, dict[str, str]]:
     """Fetch a URL; return (final URL, status, body, headers) or raise _FetchFailed."""
-    problem = _url_problem(url)
+    problem = url_problem(url)
     if problem:
         raise _FetchFailed(problem)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT})
@@ -546,7 +560,7 @@ def _xml_root_tag(body: bytes) -> str | None:
 
 
 def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
-    """Fetch one feed URL and describe what it holds."""
+    """Fetch one feed URL and read it as the crawl does (aggregator.discovery.parse_feed)."""
     try:
         final_url, status, body, headers = _fetch(url, timeout)
     except _FetchFailed as exc:
@@ -557,61 +571,47 @@ def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
         return FeedCheck(
             url, False, f"{prefix}{status}, not a feed ({_describe_type(content_type)})"
         )
-    entries = _count_entries(body, kind)
+    result = parse_feed(body, final_url, content_type)
+    if result.error:
+        return FeedCheck(url, False, f"{prefix}{status}, {kind}, malformed: {result.error}")
+    entries = len(result.entries)
     detail = f"{prefix}{status}, {kind}, {entries} {'entry' if entries == 1 else 'entries'}"
     return FeedCheck(url, True, detail + _redirect_note(url, final_url))
 
 
 def _check_sitemap(url: str, timeout: float) -> FeedCheck:
-    """Fetch one sitemap URL and count the URLs or sitemaps it lists."""
+    """Fetch one sitemap URL and read it as the crawl does (discovery.parse_sitemap)."""
     try:
         final_url, status, body, headers = _fetch(url, timeout)
     except _FetchFailed as exc:
         return FeedCheck(url, False, exc.reason)
-    if body.startswith(b"\x1f\x8b"):
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError):
-            return FeedCheck(url, False, f"{status}, broken gzip")
+    result = parse_sitemap(body, final_url)
+    if result.error:
+        if not (result.urls or result.sitemaps) and result.error.startswith("not a sitemap"):
+            content_type = _describe_type(headers.get("content-type"))
+            return FeedCheck(url, False, f"{status}, not a sitemap ({content_type})")
+        return FeedCheck(url, False, f"{status}, malformed sitemap: {result.error}")
     note = _redirect_note(url, final_url)
-    root_tag = _xml_root_tag(body.removeprefix(b"\xef\xbb\xbf").lstrip())
-    local = root_tag.rpartition("}")[2] if root_tag else None
-    if local in {"urlset", "sitemapindex"}:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
-        root = etree.fromstring(body, parser)
-        child = "url" if local == "urlset" else "sitemap"
-        count = 0 if root is None else len(root.findall(f"{{*}}{child}"))
-        label = "sitemap" if local == "urlset" else "sitemap index"
-        unit = "URLs" if local == "urlset" else "sitemaps"
-        return FeedCheck(url, True, f"{status}, {label}, {count} {unit}{note}")
-    lines = [line.strip() for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
-    if lines and all(line.startswith(("http://", "https://")) for line in lines):
-        return FeedCheck(url, True, f"{status}, text sitemap, {len(lines)} URLs{note}")
-    content_type = headers.get("content-type")
-    return FeedCheck(url, False, f"{status}, not a sitemap ({_describe_type(content_type)})")
+    if result.sitemaps and not result.urls:
+        return FeedCheck(
+            url, True, f"{status}, sitemap index, {len(result.sitemaps)} sitemaps{note}"
+        )
+    return FeedCheck(url, True, f"{status}, sitemap, {len(result.urls)} URLs{note}")
 
 
-def _check_listing(url: str, timeout: float) -> FeedCheck:
-    """Fetch one listing page and count the links on it."""
+def _check_listing(url: str, site_url: str, timeout: float, prefix: str = "") -> FeedCheck:
+    """Fetch one listing page and find its article links as the crawl does (parse_listing)."""
     try:
-        final_url, status, body, _headers = _fetch(url, timeout)
+        final_url, status, body, headers = _fetch(url, timeout)
     except _FetchFailed as exc:
-        return FeedCheck(url, False, exc.reason)
-    root = etree.fromstring(body, etree.HTMLParser()) if body.strip() else None
-    if root is None:
-        return FeedCheck(url, False, f"{status}, empty page")
-    links = {a.get("href") for a in root.iter("a") if a.get("href")}
-    return FeedCheck(
-        url, True, f"{status}, HTML page, {len(links)} links{_redirect_note(url, final_url)}"
-    )
-
-
-def _count_entries(body: bytes, kind: str) -> int:
-    """Count the entries of a feed body whose kind is known."""
-    if kind == "JSON Feed":
-        items = json.loads(body.removeprefix(b"\xef\xbb\xbf")).get("items")
-        return len(items) if isinstance(items, list) else 0
-    return len(feedparser.parse(body).entries)
+        return FeedCheck(url, False, prefix + exc.reason)
+    if reason := non_html_reason(headers.get("content-type"), body):
+        return FeedCheck(url, False, f"{prefix}{status}, {reason}")
+    found = len(parse_listing(body, final_url, site_url).article_urls)
+    if not found:
+        return FeedCheck(url, False, f"{prefix}{status}, HTML page without article links")
+    detail = f"{prefix}{status}, HTML page, {found} article link{'' if found == 1 else 's'}"
+    return FeedCheck(url, True, detail + _redirect_note(url, final_url))
 
 
 def _describe_type(content_type: str | None) -> str:
@@ -701,7 +701,7 @@ def _validate_entry(entry: dict[str, Any], errors: list[str]) -> Source | None:
     if "url" in entry:
         if not isinstance(url, str):
             errors.append(f"key 'url': must be a string, got {_type_name(url)}")
-        elif problem := _url_problem(url):
+        elif problem := url_problem(url):
             errors.append(f"key 'url': {url!r}: {problem}")
     url_lists: dict[str, tuple[str, ...]] = {}
     for key in URL_LIST_KEYS:
@@ -712,7 +712,7 @@ def _validate_entry(entry: dict[str, Any], errors: list[str]) -> Source | None:
             errors.append(f"key {key!r}: must be an array of URL strings, got {_type_name(values)}")
             continue
         for position, value in enumerate(values):
-            if problem := _url_problem(value):
+            if problem := url_problem(value):
                 errors.append(f"key {key!r}: {key}[{position}] {value!r}: {problem}")
         url_lists[key] = tuple(dict.fromkeys(values))
     interval: timedelta | None = None
@@ -774,7 +774,7 @@ def _selector_problem(selector: str) -> str | None:
     return None
 
 
-def _url_problem(url: str) -> str | None:
+def url_problem(url: str) -> str | None:
     """Say what is wrong with a URL that must be absolute http(s) with a host, or None."""
     if not url or url != url.strip() or any(c.isspace() for c in url):
         return "must be an absolute http(s) URL without spaces"

@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -45,6 +46,7 @@ from scrapy.http import Request
 
 from aggregator.crawling import SPIDER, crawl_settings
 from aggregator.exceptions import SourcesError
+from aggregator.humanize import LOG_FORMAT, LOG_TIME_FORMAT
 from aggregator.sources import Source, load_sources
 
 logger = logging.getLogger(__name__)
@@ -169,8 +171,12 @@ def run_worker(db_url: str, sources_path: str, settings: Sequence[str] = ()) -> 
         "AGGREGATOR_WORKER": True,
         "AGGREGATOR_PROGRESS_INTERVAL": 0,
         "TELNETCONSOLE_ENABLED": False,
+        # its lines join the scheduler's: the same form, times in UTC
+        "LOG_FORMAT": "%(asctime)s " + LOG_FORMAT,
+        "LOG_DATEFORMAT": LOG_TIME_FORMAT,
     }
     overrides.update(setting.partition("=")[::2] for setting in settings)
+    logging.Formatter.converter = time.gmtime  # this process's log times, in UTC
     process = CrawlerProcess(crawl_settings(db_url, sources_path, overrides))
     process.crawl(SPIDER, tasks=StdioChannel(sources_path))
     process.start()

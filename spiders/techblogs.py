@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
+from aggregator.crawling import check_environment
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import (
     EntryLink,
@@ -50,6 +51,7 @@ from aggregator.sources import (
     looks_like_feed,
     parse_duration,
     select_sources,
+    url_problem,
 )
 from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, read_scope, session_scope
@@ -202,6 +204,7 @@ class TechBlogsSpider(scrapy.Spider):
 
     def _configure(self, crawler: Crawler) -> None:
         """Load and validate the sources before any request; a bad file stops the crawl here."""
+        check_environment()
         settings = crawler.settings
         limit = self.limit_arg or settings.getint("AGGREGATOR_ARTICLE_LIMIT")
         if not str(limit).isdigit() or int(limit) < 1:
@@ -215,6 +218,8 @@ class TechBlogsSpider(scrapy.Spider):
         if self.tasks is not None:
             pass  # sources arrive one task at a time
         elif self.single_url:
+            if problem := url_problem(self.single_url):
+                raise ValueError(f"-a url={self.single_url!r}: {problem}")
             self.sources = [self._source_for_url(settings.get("AGGREGATOR_SOURCES"))]
             self.refresh = True
         else:
@@ -392,6 +397,10 @@ class TechBlogsSpider(scrapy.Spider):
             status = "interrupted"
         state.done = True
         self._inc(state, "aggregator/sources_done")
+        if state.task_id is None:  # one run for several sources: what each of them added
+            assert self.crawler.stats is not None
+            added = state.stats["aggregator/store/inserted"]
+            self.crawler.stats.set_value(f"aggregator/sources/{state.source.name}/inserted", added)
         logger.info("Source %s %s: %d article pages", state.source.name, status, state.scheduled)
         if state.task_id is not None and self.current.get(state.source.name) is state:
             del self.current[state.source.name]
@@ -412,7 +421,8 @@ class TechBlogsSpider(scrapy.Spider):
             state.errors.append(error)
         else:
             self.crawl_errors.append(error)
-        logger.warning("%s: %s", url, reason)
+        # INFO: the crawl run records it, and `aggregator crawl` lists it once at its end
+        logger.info("%s: %s", url, reason)
 
     def _frontier_failure(self, state: _SourceState, url: str, outcome: str, reason: str) -> None:
         """Record in the frontier how fetching an article URL failed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -246,9 +247,8 @@ def test_bad_sources_file_stops_before_any_request(demo_group: SiteGroup, tmp_pa
     assert sum(sum(s.hits.values()) for s in demo_group.servers.values()) == 0
 
 
-def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> None:
-    # A site whose article pages answer slowly (40 s in all, 2 at a time), so the interrupt
-    # lands mid-crawl even though pages download while the extraction processes start
+def _slow_blog(tmp_path: Path) -> SiteGroup:
+    """A blog whose 40 article pages answer in 1 s each (not started)."""
     paragraphs = " ".join(["Engineers shipped a careful change to the storage layer."] * 12)
     page = (
         "<html><head><title>Post {n}</title></head><body><article><h1>Post {n}</h1>"
@@ -272,7 +272,13 @@ def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> N
             for n in range(40)
         }
     }
-    with SiteGroup(root.parent, routes=routes) as group:
+    return SiteGroup(root.parent, routes=routes)
+
+
+def test_ctrl_c_leaves_the_database_consistent(tmp_path: Path, db_url: str) -> None:
+    # Article pages answer slowly (40 s in all, 2 at a time), so the interrupt lands
+    # mid-crawl even though pages download while the extraction processes start
+    with _slow_blog(tmp_path) as group:
         sources = tmp_path / "sources.toml"
         sources.write_text(group.sources_toml(), encoding="utf-8")
         command = scrapy_crawl_command(
@@ -347,6 +353,20 @@ def test_aggregator_crawl_shows_progress_and_a_summary(
         check=True,
     )
     assert len(listed.stdout.splitlines()) == 3
+    # `status` counts this crawl as the source's last run, with what it added
+    options = ["--db", db_url, "--sources", str(demo_sources)]
+    status = subprocess.run(
+        [sys.executable, "-m", "aggregator", *options, "status", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = {row["source"]: row for row in map(json.loads, status.stdout.splitlines())}
+    assert rows["techpulse"]["last_status"] == "finished"
+    assert rows["techpulse"]["last_articles"] == 3 and rows["techpulse"]["last_run"]
+    assert rows["devwire"]["last_run"] is None
 
 
 def test_sources_add_and_check_against_live_blogs(demo_group: SiteGroup, tmp_path: Path) -> None:
@@ -412,3 +432,148 @@ def test_waits_asked_by_a_source_are_read_from_its_headers() -> None:
     later = format_datetime(datetime.now(UTC) + timedelta(minutes=10), usegmt=True).encode()
     assert 590 <= _retry_after(later) <= 600
     assert _retry_after(b"soon") == 0 and _retry_after(None) == 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def aggregator_crawl(
+    db_url: str, sources: Path | None, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`aggregator crawl` in a subprocess, as from cron: stderr is no terminal."""
+    fast = [f"--set={key}={value}" for key, value in FAST_CRAWL.items()]
+    options = ["--db", db_url] + (["--sources", str(sources)] if sources else [])
+    return subprocess.run(
+        [sys.executable, "-m", "aggregator", *options, "crawl", *fast, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_crawl_where_every_request_fails_exits_1_with_one_line_per_failure(
+    tmp_path: Path, db_url: str
+) -> None:
+    urls = [f"http://127.0.0.1:{_closed_port()}/" for _ in range(2)]
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        "".join(f'[[sources]]\nname = "dead{n}"\nurl = "{url}"\n' for n, url in enumerate(urls))
+    )
+    result = aggregator_crawl(db_url, sources, "--set=RETRY_ENABLED=True", "--set=RETRY_TIMES=1")
+    assert result.returncode == 1, result.stderr
+    assert "0 articles stored" in result.stdout
+    assert "stored nothing and had 2 errors" in result.stderr
+    assert "Traceback" not in result.stderr
+    for url in urls:
+        assert result.stderr.count(url) == 1, result.stderr  # the summary's line, no more
+        assert f"{url}: connection refused" in result.stderr
+    # off a terminal the progress line is printed when it changed, never twice the same
+    progress = [line for line in result.stderr.splitlines() if line.startswith("sources ")]
+    assert progress and len(progress) == len(set(progress))
+    # tracebacks (Scrapy's and Twisted's) are there with -v
+    verbose = aggregator_crawl(db_url, sources, "-v")
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr
+
+
+def test_crawl_of_a_missing_page_exits_1(faulty_group: SiteGroup, db_url: str) -> None:
+    url = faulty_group.servers["faulty"].base_url + "/missing/"
+    result = aggregator_crawl(db_url, None, "--url", url)
+    assert result.returncode == 1, result.stderr
+    assert f"{url}: HTTP 404" in result.stderr
+    assert "stored nothing and had 1 error" in result.stderr
+    assert "0 pages fetched, 0 articles stored, 0 updated, 1 error." in result.stdout
+
+
+def test_aggregator_crawl_interrupted_exits_130(tmp_path: Path, db_url: str) -> None:
+    import os
+
+    with _slow_blog(tmp_path) as group:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(group.sources_toml(), encoding="utf-8")
+        fast = [f"--set={key}={value}" for key, value in FAST_CRAWL.items()]
+        command = [sys.executable, "-m", "aggregator", "--db", db_url, "--sources", str(sources)]
+        process = subprocess.Popen(
+            [*command, "crawl", *fast, "--set=CONCURRENT_REQUESTS_PER_DOMAIN=2"],
+            cwd=ROOT,
+            env={**os.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            server = group.servers["slowblog"]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if sum(n for path, n in server.hits.items() if path.startswith("/post-")) >= 8:
+                    break
+                time.sleep(0.1)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130, stderr[-3000:]
+    assert " interrupted in " in stdout
+    assert "Error: crawl run 1 interrupted" in stderr
+    # several seconds of crawling, and no progress line printed twice off a terminal
+    progress = [line for line in stderr.splitlines() if line.startswith("sources ")]
+    assert len(progress) >= 2 and len(progress) == len(set(progress)), stderr[-2000:]
+
+
+def test_progress_line_and_log_lines_do_not_collide_on_a_terminal(
+    faulty_group: SiteGroup, tmp_path: Path, db_url: str
+) -> None:
+    import os
+    import pty
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text(faulty_group.sources_toml(), encoding="utf-8")
+    fast = [f"--set={key}={value}" for key, value in FAST_CRAWL.items()]
+    command = [sys.executable, "-m", "aggregator", "--db", db_url, "--sources", str(sources)]
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [
+            *command,
+            "crawl",
+            "-v",
+            *fast,
+            "--set=DOWNLOAD_TIMEOUT=2",
+            "--set=AGGREGATOR_PROGRESS_INTERVAL=0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    text = output.decode("utf-8", "replace").replace("\r\n", "\n")
+    visible = [line.rsplit("\r", 1)[-1].removeprefix("\x1b[K") for line in text.split("\n")]
+    LEVELS = ("INFO ", "WARNING ", "ERROR ")
+    logs = [line for line in visible if line.startswith(LEVELS)]
+    assert len(logs) > 10
+    # every log line starts a line of its own: none is glued after a progress line
+    glued = [
+        line
+        for line in visible
+        if line.startswith("sources ") and any(level in line for level in LEVELS)
+    ]
+    assert not glued
+    assert any(line.startswith("sources 1/1") for line in visible)

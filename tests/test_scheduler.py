@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -148,7 +149,8 @@ class Schedule:
         self.log = log.open("wb")
         command = [sys.executable, "-m", "aggregator", "--db", db_url, "--sources", str(sources)]
         self.process = subprocess.Popen(
-            [*command, "schedule", *args, *FAST],
+            # the test's own settings after the fast ones, so they win
+            [*command, "schedule", *FAST, *args],
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -246,7 +248,7 @@ def test_new_post_is_stored_within_an_interval_and_unchanged_feed_costs_a_304(
     state = run.state(blog.name)
     assert state is not None and state.interval_seconds == 4 and state.consecutive_errors == 0
     assert run.stop() == 0
-    assert "new articles" in run.output()
+    assert "1 new article;" in run.output()
 
 
 def test_failing_source_backs_off_and_recovers(
@@ -374,6 +376,13 @@ def test_status_shows_each_source(blog: LiveBlog, schedule: Callable[..., Schedu
     assert row["next_run"] > row["last_run"]
     text = CliRunner().invoke(main, ["--db", run.db_url, "--sources", str(sources), "status"])
     assert f"{blog.name}" in text.output and "every 30s" in text.output
+    assert re.search(r"next \d{4}-\d\d-\d\d \d\d:\d\d UTC  last \d{4}-.* UTC finished", text.output)
+    # the scheduler's log lines start with their time, in UTC
+    crawled = [line for line in run.output().splitlines() if "crawl of" in line]
+    assert crawled and all(
+        re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC INFO aggregator.scheduler: ", line)
+        for line in crawled
+    )
 
 
 def test_a_killed_worker_is_restarted_and_its_source_crawled_again(
@@ -528,3 +537,98 @@ def test_postgresql_out_of_reach_for_10_s_loses_nothing(
         assert "cannot record the crawl" in run.output() or "OperationalError" in run.output()
     finally:
         assert run.stop() == 0
+
+
+# -- one scheduler per database, a clean start and a prompt stop ---------------------------
+
+
+def _schedule_once(db_url: str, sources: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `aggregator schedule` expecting it to exit by itself (a timeout fails the test)."""
+    command = [sys.executable, "-m", "aggregator", "--db", db_url, "--sources", str(sources)]
+    return subprocess.run(
+        [*command, "schedule", "--workers", "1", *args, *FAST],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_second_scheduler_on_one_database_is_refused(
+    blog: LiveBlog, schedule: Callable[..., Schedule], tmp_path: Path
+) -> None:
+    blog.publish()
+    first = schedule(blog.source_toml(interval="60s"), "--workers", "1")
+    first.wait_for("a crawl", lambda: first.state(blog.name))
+    second = _schedule_once(first.db_url, tmp_path / "sources.toml")
+    assert second.returncode == 1, second.stderr[-3000:]
+    assert "another `aggregator schedule` is running on" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert first.process.poll() is None  # the first goes on
+    assert first.stop() == 0
+    assert "Traceback" not in first.output() and "JobLookupError" not in first.output()
+    # the lock goes with the scheduler that held it
+    third = schedule(blog.source_toml(interval="60s"), "--workers", "1")
+    third.wait_for("the next scheduler", lambda: "scheduling 1 source" in third.output())
+    assert third.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "sources file not found"), ("[[sources]\nbroken", "invalid TOML")],
+    ids=["missing", "broken"],
+)
+def test_a_missing_or_broken_sources_file_at_start_is_an_error(
+    db_url: str, tmp_path: Path, content: str | None, message: str
+) -> None:
+    sources = tmp_path / "sources.toml"
+    if content is not None:
+        sources.write_text(content)
+    result = _schedule_once(db_url, sources)
+    assert result.returncode == 1
+    assert message in result.stderr and str(sources) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _hanging_crawl(blog: LiveBlog, schedule: Callable[..., Schedule], grace: str) -> Schedule:
+    """A scheduler whose one crawl waits on a page that answers in two minutes."""
+    posts = [blog.publish() for _ in range(2)]
+    blog.server.routes[posts[0].path] = slow_route(120)
+    run = schedule(
+        blog.source_toml(interval="60s"),
+        "--workers",
+        "1",
+        "--grace",
+        grace,
+        "-s",
+        "DOWNLOAD_TIMEOUT=100",
+    )
+    run.wait_for("the quick page stored", lambda: len(run.articles()) == 1)
+    return run
+
+
+def test_the_grace_period_is_the_wait_after_sigterm(
+    blog: LiveBlog, schedule: Callable[..., Schedule]
+) -> None:
+    run = _hanging_crawl(blog, schedule, "3s")
+    started = time.monotonic()
+    run.process.send_signal(signal.SIGTERM)
+    assert run.process.wait(timeout=60) == 0
+    # the crawl had its 3 s, then the worker was stopped (not 10 s more, as before)
+    assert 3 <= time.monotonic() - started < 3 + 5, run.output()
+    assert [r.status for r in run.runs()] == ["interrupted"]
+
+
+def test_a_second_ctrl_c_stops_the_crawls_at_once(
+    blog: LiveBlog, schedule: Callable[..., Schedule]
+) -> None:
+    run = _hanging_crawl(blog, schedule, "60s")
+    started = time.monotonic()
+    run.process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    run.process.send_signal(signal.SIGINT)
+    assert run.process.wait(timeout=60) == 0
+    assert time.monotonic() - started < 5, run.output()
+    assert "stopping the crawls now" in run.output()
+    assert [r.status for r in run.runs()] == ["interrupted"]

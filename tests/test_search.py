@@ -263,3 +263,23 @@ def test_atom_of_hostile_text_is_well_formed(engine: Engine, tmp_path: Path) -> 
         feed = feedparser.parse("".join(atom_lines(articles, "t", "urn:x")))
     assert not feed.bozo
     assert feed.entries[0].title.startswith('<script>alert("x")</script> &')
+
+
+def test_csv_export_makes_formula_cells_inert(db_url: str, engine: Engine) -> None:
+    starts = ['=HYPERLINK("https://evil.example","x")', "+1+2", "-3+4", "@SUM(A1)"]
+    with session_scope(engine) as session:
+        queries.ensure_source(session, "evil", "https://evil.example/")
+        for number, title in enumerate(starts):
+            item = PageItem(url=f"https://evil.example/{number}", source="evil", body=b"<p/>")
+            item.article = CleanArticle(
+                title=title, text=f"Body {_filler(20 + number)}", authors=["=cmd|'/c calc'!A0"]
+            )
+            fingerprint_page(item)
+            queries.save_article(session, item)
+    output = CliRunner().invoke(main, ["--db", db_url, "export", "--format", "csv"]).output
+    table = list(csv.DictReader(io.StringIO(output)))
+    assert sorted(row["title"] for row in table) == sorted("'" + title for title in starts)
+    assert {row["authors"] for row in table} == {"'=cmd|'/c calc'!A0"}
+    # cells that only start with ordinary text are left as they are
+    assert all(row["url"].startswith("https://") for row in table)
+    assert all(row["text"].startswith("Body") for row in table)

@@ -52,7 +52,8 @@ LINKED_RSS = RSS.replace(b"Root blog", b"Linked blog")
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Atom blog</title>
 <id>urn:x</id><updated>2024-01-01T00:00:00Z</updated>
-<entry><title>Only</title><id>urn:x:1</id><updated>2024-01-01T00:00:00Z</updated></entry>
+<entry><title>Only</title><id>urn:x:1</id><updated>2024-01-01T00:00:00Z</updated>
+<link href="http://example.invalid/only"/></entry>
 </feed>
 """
 
@@ -67,7 +68,10 @@ JSON_FEED = json.dumps(
     {
         "version": "https://jsonfeed.org/version/1.1",
         "title": "JSON blog",
-        "items": [{"id": "1", "content_text": "a"}, {"id": "2", "content_text": "b"}],
+        "items": [
+            {"id": "1", "url": "http://example.invalid/a", "content_text": "a"},
+            {"id": "2", "url": "http://example.invalid/b", "content_text": "b"},
+        ],
     }
 ).encode()
 
@@ -88,6 +92,12 @@ HOME_WITHOUT_LINKS = b"""<!DOCTYPE html><html><head><title>Root</title></head>
 <body><a href="/post-1">Post 1</a><a href="/post-2">Post 2</a></body></html>
 """
 
+LISTING = b"""<!DOCTYPE html><html><head><title>Posts</title></head><body><main>
+<article><h2><a href="/2024/01/first-post/">First post</a></h2></article>
+<article><h2><a href="/2024/01/second-post/">Second post</a></h2></article>
+<a href="/about/">About</a></main></body></html>
+"""
+
 HTML = "text/html; charset=utf-8"
 XML = "application/rss+xml"
 
@@ -105,7 +115,7 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
     "/rdf": (200, "application/rdf+xml", RDF),
     "/json-feed": (200, "application/feed+json", JSON_FEED),
     "/sitemap.xml": (200, "application/xml", SITEMAP),
-    "/listing/": (200, HTML, HOME_WITHOUT_LINKS),
+    "/listing/": (200, HTML, LISTING),
     "/big": (200, "text/plain", b"x" * 5000),
 }
 
@@ -866,7 +876,7 @@ def test_check_source_configured_urls(server: str) -> None:
         FeedCheck(f"{server}/slow", False, "timed out"),
         FeedCheck(f"{server}/sitemap.xml", True, "200, sitemap, 2 URLs"),
         FeedCheck(f"{server}/listing/", False, "200, not a sitemap (text/html)"),
-        FeedCheck(f"{server}/listing/", True, "200, HTML page, 2 links"),
+        FeedCheck(f"{server}/listing/", True, "200, HTML page, 2 article links"),
     ]
 
 
@@ -880,3 +890,71 @@ def test_check_source_without_feeds_uses_discovery(server: str) -> None:
 def test_check_source_home_page_down(server: str) -> None:
     checks = check_source(Source(name="gone", url=f"{server}/gone/"))
     assert checks == [FeedCheck(f"{server}/gone/", False, "404 Not Found")]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+BROKEN_RSS = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+    b"<item><title>a</title><link>{{BASE}}/2024/01/a-post/</link></item>"
+)
+NO_ARTICLES = b"<!DOCTYPE html><html><body><p>Hi</p><a href='/about/'>About</a></body></html>"
+
+
+@pytest.fixture
+def odd_blogs(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Blogs a crawl gets nothing from, though each answers: their base URLs by name."""
+    from aggregator.demo.server import SiteGroup, bytes_route
+
+    for name in ("pngblog", "brokenfeed", "noarticles"):
+        (tmp_path / name).mkdir()
+    routes = {
+        "pngblog": {"/": bytes_route(PNG, "image/png")},
+        "brokenfeed": {"/feed.xml": bytes_route(BROKEN_RSS, "application/rss+xml")},
+        "noarticles": {"/": bytes_route(NO_ARTICLES)},
+    }
+    with SiteGroup(tmp_path, routes=routes) as group:
+        yield {name: server.base_url for name, server in group.servers.items()}
+
+
+def test_check_source_reads_what_the_crawl_reads_with_its_parsers(
+    odd_blogs: dict[str, str],
+) -> None:
+    png = odd_blogs["pngblog"]
+    assert check_source(Source(name="png", url=f"{png}/"), timeout=5) == [
+        FeedCheck(
+            f"{png}/",
+            False,
+            "no feed found; as a listing: 200, image/png is not HTML (sniffed from the body)",
+        )
+    ]
+    broken = odd_blogs["brokenfeed"]
+    [feed] = check_source(Source(name="b", url=f"{broken}/", feeds=(f"{broken}/feed.xml",)))
+    assert not feed.ok and feed.detail.startswith("200, RSS, malformed: ")
+    empty = odd_blogs["noarticles"]
+    assert check_source(Source(name="n", url=f"{empty}/"), timeout=5) == [
+        FeedCheck(
+            f"{empty}/", False, "no feed found; as a listing: 200, HTML page without article links"
+        )
+    ]
+
+
+def test_sources_check_command_fails_on_what_the_crawl_cannot_use(
+    odd_blogs: dict[str, str], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli import main
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        "".join(
+            f'[[sources]]\nname = "{name}"\nurl = "{base}/"\n'
+            + (f'feeds = ["{base}/feed.xml"]\n' if name == "brokenfeed" else "")
+            for name, base in odd_blogs.items()
+        )
+    )
+    result = CliRunner().invoke(main, ["--sources", str(sources), "sources", "check"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == f"{sources}: 3 sources, valid"
+    assert len(lines) == 4 and all(line.startswith("FAIL ") for line in lines[1:])

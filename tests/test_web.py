@@ -150,6 +150,21 @@ def test_atom_feeds_parse(client: TestClient) -> None:
     assert client.get("/search/feed.atom", params={"q": '"x'}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("path", "since"),
+    [
+        ("/api/search?q=rust", "999999999d"),
+        ("/api/articles?", "99999999999w"),
+        ("/search?q=x", "9999999999999d"),
+    ],
+)
+def test_huge_durations_are_a_bad_request(client: TestClient, path: str, since: str) -> None:
+    response = client.get(f"{path}&since={since}")
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert "since" in response.json()["error"]
+
+
 # -- no 500 on any request the OpenAPI description allows -------------------------------
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
+import signal
+import threading
 from pathlib import Path
 
 import click
 
 from aggregator.crawling import LOCAL_SITE_SETTINGS, run_crawl
 from aggregator.demo.server import SiteGroup
+from aggregator.humanize import plural
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 
@@ -27,7 +29,7 @@ def run_demo(workdir: Path, db_url: str, serve: bool = False, as_json: bool = Fa
         sources_path = workdir / "sources.toml"
         sources_path.write_text(group.sources_toml(), encoding="utf-8")
         if not as_json:
-            click.echo(f"Serving {len(group.servers)} demo blogs:", err=True)
+            click.echo(f"Serving {plural(len(group.servers), 'demo blog')}:", err=True)
             for name, server in group.servers.items():
                 click.echo(f"  {name:<12} {server.base_url}/", err=True)
             click.echo(f"Crawling them into {db_url}", err=True)
@@ -35,11 +37,20 @@ def run_demo(workdir: Path, db_url: str, serve: bool = False, as_json: bool = Fa
         _print_store(db_url, as_json)
         if serve:
             click.echo(f"Demo blogs keep running; sources file: {sources_path}. Ctrl-C stops.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            _wait_for_a_stop()
+
+
+def _wait_for_a_stop() -> None:
+    """Return on Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_store(db_url: str, as_json: bool) -> None:
@@ -53,7 +64,7 @@ def _print_store(db_url: str, as_json: bool) -> None:
                 return
             visible = [a for a in stored if a.duplicate_of is None]
             copies = [a for a in stored if a.duplicate_of is not None]
-            click.echo(f"\nStored {len(visible)} articles:\n")
+            click.echo(f"\nStored {plural(len(visible), 'article')}:\n")
             for article in sorted(visible, key=lambda a: (a.source.name, a.title)):
                 authors = ", ".join(article.authors) or "unknown author"
                 click.echo(f"[{article.source.name}] {article.title} ({authors})")

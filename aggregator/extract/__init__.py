@@ -71,6 +71,11 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 MIN_TEXT_CHARS = 200
 MIN_SENTENCES = 2
 MIN_SHORT_TEXT_CHARS = 80
+# The same rule, as a rejected page's reason states it
+ARTICLE_MINIMUM = (
+    f"an article needs at least {MIN_TEXT_CHARS} characters of text, "
+    f"or {MIN_SENTENCES} sentences and {MIN_SHORT_TEXT_CHARS} characters"
+)
 # Pages longer than this, once script and style code is emptied, are cut before parsing
 # (the article sits near the top in practice); it keeps a 10 MB page within about a second.
 MAX_HTML_CHARS = 1_000_000

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +16,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.exceptions import StoreError
@@ -23,7 +26,9 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works: it only has to be the same in every process sharing the database
+# (stories.py's story lock is 4_242_002)
 _PG_MIGRATION_LOCK = 4_242_001
+_PG_SCHEDULER_LOCK = 4_242_003
 
 
 # Objects the migrations create that the models do not describe: APScheduler's job table
@@ -31,6 +36,13 @@ _PG_MIGRATION_LOCK = 4_242_001
 UNMODELLED_TABLE_PREFIXES = ("apscheduler_jobs", "articles_fts")
 UNMODELLED_NAMES = frozenset({"search_vector", "ix_articles_search_vector"})
 
+
+# What to write in --db or AGGREGATOR_DB_URL, as error messages show it
+EXAMPLE_URLS = {
+    "sqlite": "sqlite:///aggregator.db",
+    "postgresql": "postgresql+psycopg://user@host/dbname",
+}
+_UPGRADE_HINT = "run `aggregator db upgrade` to create or migrate it"
 
 # The execution option of read-only transactions (see read_scope)
 _READ_ONLY = "aggregator_read_only"
@@ -76,18 +88,48 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for a SQLAlchemy URL, with SQLite tuned for one writer and many readers."""
+def parse_db_url(url: str) -> URL:
+    """Parse a database URL; SQLite and PostgreSQL only, `postgresql://` read as psycopg's."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"database URL {url!r} is not valid: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    backend = parsed.get_backend_name()
+    if backend == "postgres" or (backend == "postgresql" and "+" not in parsed.drivername):
+        # the postgres:// form of libpq and Heroku, and plain postgresql://: psycopg 3
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend not in {"sqlite", "postgresql"}:
+        raise StoreError(
+            f"database URL {parsed.render_as_string()}: {backend} is not supported; use SQLite "
+            f"({EXAMPLE_URLS['sqlite']}) or PostgreSQL ({EXAMPLE_URLS['postgresql']})"
+        )
+    return parsed
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of a SQLite URL (made absolute), or None for other databases and in-memory ones."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a SQLAlchemy URL, with SQLite tuned for one writer and many readers."""
+    parsed = parse_db_url(url)
+    shown = parsed.render_as_string()
+    path = sqlite_path(parsed)
+    if path is not None and not path.parent.is_dir():
+        raise StoreError(f"cannot open database {shown}: there is no folder {path.parent}")
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        hint = ""
+        if exc.name == "psycopg":
+            hint = "; install the PostgreSQL extra: pip install 'techblog-aggregator[postgres]'"
+        raise StoreError(f"cannot open database {shown}: {exc}{hint}") from exc
     except Exception as exc:  # missing driver, bad options: say which URL
-        raise StoreError(f"cannot open database {parsed.render_as_string()}: {exc}") from exc
+        raise StoreError(f"cannot open database {shown}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -101,10 +143,19 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+def _first_line(exc: DBAPIError) -> str:
+    return (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+
+
 def current_revision(engine: Engine) -> str | None:
     """Return the migration revision the database is at, or None for an empty database."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as exc:  # no server, no such database, not a SQLite file
+        raise StoreError(
+            f"cannot open database {engine.url.render_as_string()}: {_first_line(exc)}"
+        ) from exc
 
 
 def head_revision() -> str | None:
@@ -129,9 +180,9 @@ def upgrade(engine: Engine) -> None:
                     conn.commit()
         else:
             command.upgrade(_alembic_config(engine), "head")
-    except OperationalError as exc:
+    except DBAPIError as exc:
         raise StoreError(
-            f"cannot migrate database {engine.url.render_as_string()}: {exc.orig}"
+            f"cannot migrate database {engine.url.render_as_string()}: {_first_line(exc)}"
         ) from exc
     logger.info("Database %s is at revision %s", engine.url.render_as_string(), head_revision())
 
@@ -139,8 +190,96 @@ def upgrade(engine: Engine) -> None:
 def open_store(url: str) -> Engine:
     """Open the database at url, creating or migrating its schema when needed."""
     engine = make_engine(url)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except StoreError:
+        engine.dispose()
+        raise
     return engine
+
+
+def open_existing_store(url: str) -> Engine:
+    """Open a store that exists at the newest revision, creating nothing (for read-only use)."""
+    engine = make_engine(url)
+    shown = engine.url.render_as_string()
+    path = sqlite_path(engine.url)
+    try:
+        if path is not None and not path.is_file():
+            raise StoreError(f"no aggregator database at {shown}; {_UPGRADE_HINT}")
+        revision = current_revision(engine)
+        if revision is None:
+            raise StoreError(f"no aggregator database at {shown}; {_UPGRADE_HINT}")
+        if revision != head_revision():
+            raise StoreError(
+                f"the database {shown} has schema revision {revision}, this version needs "
+                f"{head_revision()}; {_UPGRADE_HINT}"
+            )
+    except StoreError:
+        engine.dispose()
+        raise
+    return engine
+
+
+@contextmanager
+def scheduler_lock(engine: Engine) -> Iterator[None]:
+    """Hold the database's scheduler lock while the block runs; StoreError when it is taken.
+
+    One `aggregator schedule` per database: on PostgreSQL a session advisory lock (it holds
+    across machines and goes with the connection if the process dies; a connection lost to
+    an outage loses it too, and it is not taken again), on SQLite an exclusive lock on a file
+    next to the database (released by the system when the process dies).
+    """
+    shown = engine.url.render_as_string()
+    taken = f"another `aggregator schedule` is running on {shown}"
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            if not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_SCHEDULER_LOCK}):
+                holder = conn.execute(
+                    text(
+                        "SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l "
+                        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                        "AND l.objid = :k AND l.granted"
+                    ),
+                    {"k": _PG_SCHEDULER_LOCK},
+                ).first()
+                where = (
+                    f" (server process {holder.pid}, client {holder.client_addr or 'local'}, "
+                    f"since {holder.backend_start:%Y-%m-%d %H:%M:%S %Z})"
+                    if holder
+                    else ""
+                )
+                raise StoreError(taken + where)
+            conn.commit()
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_SCHEDULER_LOCK})
+                    conn.commit()
+                except DBAPIError:  # the connection was lost, and the lock with it
+                    conn.invalidate()
+        return
+    path = sqlite_path(engine.url)
+    if path is None:  # an in-memory database belongs to this process alone
+        yield
+        return
+    lock_path = path.with_name(path.name + ".schedule-lock")
+    with lock_path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip()
+            raise StoreError(taken + (f" ({owner})" if owner else "")) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -7,14 +7,27 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, text, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
+from aggregator.dedup.urls import canonical_url
 from aggregator.items import PageItem, utcnow
 from aggregator.store import frontier
 from aggregator.store.db import chunked
@@ -72,6 +85,11 @@ def ensure_source(session: Session, name: str, url: str) -> Source:
         source.url = url
     known[name] = source
     return source
+
+
+def source_names(session: Session) -> list[str]:
+    """The names of the sources the store holds, sorted."""
+    return list(session.scalars(select(Source.name).order_by(Source.name)))
 
 
 def _lock_keys(session: Session, keys: Iterable[int]) -> None:
@@ -172,7 +190,7 @@ def _write_bands(
     if bands:
         # Core executemany on the table: dozens of rows per article, no ORM bulk machinery
         session.connection().execute(
-            insert(cast(Table, MinhashBand.__table__)),
+            insert(MinhashBand.__table__),  # type: ignore[arg-type]
             [{"band": band, "article_id": article.id} for band in dict.fromkeys(bands)],
         )
 
@@ -455,15 +473,21 @@ def list_articles(
 
 
 def get_article(session: Session, key: str | int) -> Article | None:
-    """The article with that id, or with that URL or canonical URL."""
+    """The article with that id, or with that URL or canonical URL.
+
+    A URL is also normalised as the crawl does (tracking parameters, host case, fragment), so
+    the link a reader has, `?utm_source=...` and all, finds the stored article.
+    """
     if isinstance(key, int) or str(key).isdigit():
         if int(key) > MAX_ID:
             return None
         return session.get(Article, int(key), options=[joinedload(Article.source)])
+    keys = {key, canonical_url(key)}
     return session.scalar(
         select(Article)
         .options(joinedload(Article.source))
-        .where(or_(Article.url == key, Article.canonical_url == key))
+        .where(or_(Article.url.in_(keys), Article.canonical_url.in_(keys)))
+        .order_by(Article.id)
         .limit(1)
     )
 
@@ -583,6 +607,85 @@ def _run_counts(stats: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def run_to_dict(run: CrawlRun, with_errors: bool = True) -> dict[str, Any]:
+    """The public JSON shape of a crawl run; durations in seconds, as everywhere."""
+    elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
+    data: dict[str, Any] = {
+        "id": run.id,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_seconds": round(elapsed, 2),
+        "status": run.status,
+        "sources": list(run.sources),
+        "pages_fetched": run.pages_fetched,
+        "articles_stored": run.articles_stored,
+        "articles_updated": int((run.stats or {}).get("aggregator/store/updated", 0)),
+        "errors": run.error_count,
+    }
+    if with_errors:
+        data["error_list"] = [
+            {"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors
+        ]
+        data["log_tail"] = run.log_tail or None
+    return data
+
+
+def _lists_source(name: str) -> ColumnElement[bool]:
+    """Whether a run's sources (a JSON array of names, stored as text) include this name."""
+    pattern = '%"' + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+    return cast(CrawlRun.sources, Text).like(pattern, escape="\\")
+
+
+def _errors_of(name: str) -> ColumnElement[bool]:
+    """Whether a run recorded a failed URL of this source."""
+    return (
+        select(CrawlError.id)
+        .where(CrawlError.run_id == CrawlRun.id, CrawlError.source == name)
+        .exists()
+    )
+
+
+def list_runs(
+    session: Session, source: str | None = None, failed: bool = False, limit: int = 20
+) -> list[CrawlRun]:
+    """Crawl runs, newest first: of one source, and only those that failed, when asked.
+
+    A run failed when it did not finish, or recorded a failed URL (of that source).
+    """
+    query = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)
+    if source:
+        query = query.where(_lists_source(source))
+    if failed:
+        had_errors = _errors_of(source) if source else CrawlRun.error_count > 0
+        query = query.where(or_(CrawlRun.status != "finished", had_errors))
+    return list(session.scalars(query))
+
+
+def last_run_of(session: Session, source: str) -> CrawlRun | None:
+    """The newest crawl run of a source, scheduled or not."""
+    runs = list_runs(session, source, limit=1)
+    return runs[0] if runs else None
+
+
+def last_error_of(session: Session, source: str) -> CrawlError | None:
+    """The newest failed URL recorded for a source."""
+    return session.scalar(
+        select(CrawlError)
+        .where(CrawlError.source == source)
+        .order_by(CrawlError.id.desc())
+        .limit(1)
+    )
+
+
+def articles_added(run: CrawlRun, source: str) -> int:
+    """How many new articles a run stored for a source (a crawl of several counts each)."""
+    stats = run.stats or {}
+    key = f"aggregator/sources/{source}/inserted"
+    if key in stats or len(run.sources) != 1:
+        return int(stats.get(key, 0))
+    return int(stats.get("aggregator/store/inserted", 0))
+
+
 def get_run(session: Session, run_id: int) -> CrawlRun | None:
     """Return a crawl run by id."""
     return session.get(CrawlRun, run_id)
@@ -616,7 +719,7 @@ def store_stats(session: Session) -> dict[str, Any]:
         "duplicates": duplicates,
         "sources": [
             {
-                "name": name,
+                "source": name,
                 "articles": count,
                 "last_fetched": last.isoformat() if last else None,
             }

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aggregator.export import atom_lines, split_snippet
 from aggregator.sources import parse_moment
 from aggregator.store import queries
-from aggregator.store.db import open_store, session_scope
+from aggregator.store.db import open_existing_store, session_scope
 from aggregator.store.models import Article, Source
 from aggregator.store.search import (
     SNIPPET_END,
@@ -136,8 +136,8 @@ def _filters(request: Request) -> Filters:
 
 
 def create_app(db_url: str) -> Starlette:
-    """Build the web application over the store at db_url."""
-    engine = open_store(db_url)
+    """Build the web application over the existing store at db_url (it creates nothing)."""
+    engine = open_existing_store(db_url)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["highlighted"] = highlighted
     templates.env.filters["paragraphs"] = paragraphs
