@@ -13,14 +13,14 @@ import logging
 import sys
 import threading
 import time
-from typing import TextIO
-
-from scrapy import Spider, signals
-from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
-from twisted.internet import task
+from typing import TYPE_CHECKING, TextIO
 
 from aggregator.humanize import LOG_FORMAT, LOG_TIME_FORMAT
+
+if TYPE_CHECKING:  # Scrapy is imported when a crawl starts, not by every command
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from twisted.internet import task
 
 # Scrapy loggers whose lines repeat, with a traceback, a failure the spider records itself
 _REPEATING_LOGGERS = (
@@ -149,6 +149,9 @@ class ProgressExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressExtension:
+        from scrapy import signals
+        from scrapy.exceptions import NotConfigured
+
         interval = crawler.settings.getfloat("AGGREGATOR_PROGRESS_INTERVAL", 0)
         if interval <= 0:
             raise NotConfigured
@@ -162,6 +165,8 @@ class ProgressExtension:
         console().progress(progress_line(self.crawler.stats.get_stats()), final=final)
 
     def spider_opened(self, spider: Spider) -> None:
+        from twisted.internet import task
+
         self.task = task.LoopingCall(self._print)
         self.task.start(self.interval, now=False)
 
