@@ -239,6 +239,16 @@ def _add_global_options(group: click.Group) -> None:
 # -- crawling --------------------------------------------------------------------------
 
 
+set_option = click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A Scrapy or AGGREGATOR_* setting, as `scrapy crawl -s` takes it (repeatable).",
+)
+
+
 def _settings(overrides: tuple[str, ...]) -> dict[str, str]:
     """The -s NAME=VALUE settings, each value checked against its setting's form."""
     try:
@@ -260,14 +270,7 @@ def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
 @click.option("--limit", type=click.IntRange(min=1), help="Article pages per source (default 50).")
 @click.option("--url", help="Fetch this one page instead of the sources' feeds.")
 @click.option("--refresh", is_flag=True, help="Fetch articles again even if already stored.")
-@click.option(
-    "-s",
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a Scrapy or AGGREGATOR_* setting, as `scrapy crawl -s` does.",
-)
+@set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 @pass_context
 @domain_errors
@@ -677,14 +680,7 @@ class Duration(click.ParamType):
     help="Several machines: put due crawls in this Redis queue (redis://host:6379/0) for "
     "`aggregator worker`s, and crawl none here (env AGGREGATOR_QUEUE_URL).",
 )
-@click.option(
-    "-s",
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A Scrapy or AGGREGATOR_* setting for every crawl, as `scrapy crawl -s` takes it.",
-)
+@set_option
 @pass_context
 @domain_errors
 def schedule(
@@ -768,14 +764,7 @@ def schedule(
     show_default=True,
     help="Source crawls this worker runs at once.",
 )
-@click.option(
-    "-s",
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A Scrapy or AGGREGATOR_* setting, as `scrapy crawl -s` takes it.",
-)
+@set_option
 @pass_context
 @domain_errors
 def worker(obj: Context, queue_url: str, tasks: int, overrides: tuple[str, ...]) -> None:
