@@ -859,7 +859,7 @@ def restory(obj: Context, since: str | None, as_json: bool) -> None:
     """Group the stored articles into stories again, with the current grouping method.
 
     Stories that turn out to be one are merged and old story ids lead to the new stories.
-    Progress goes to stderr.
+    Progress goes to stderr (with --json too: standard output stays one JSON object).
 
     \b
     Example:
@@ -868,7 +868,7 @@ def restory(obj: Context, since: str | None, as_json: bool) -> None:
     """
 
     def progress(done: int, total: int) -> None:
-        if not as_json and (done % 100 == 0 or done == total):
+        if done % 100 == 0 or done == total:
             click.echo(f"\r{done}/{total} articles regrouped", err=True, nl=done == total)
 
     with session_scope(obj.engine) as session:

@@ -303,8 +303,13 @@ def add_template_blocks(session: Session, source: str, blocks: dict[str, str]) -
 
 def story_lead(article: Article) -> str:
     """The opening of an article that story grouping compares (headline and lead paragraphs)."""
+    return lead_paragraphs(article.text)
+
+
+def lead_paragraphs(text: str) -> str:
+    """The first paragraphs of a text, until they hold STORY_LEAD_CHARS characters."""
     lead = ""
-    for paragraph in article.text.split("\n\n"):
+    for paragraph in text.split("\n\n"):
         lead = f"{lead}\n\n{paragraph}" if lead else paragraph
         if len(lead) >= STORY_LEAD_CHARS:
             break
