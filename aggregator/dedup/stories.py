@@ -53,13 +53,13 @@ class StoryParams:
     """The tuned constants of story grouping (benchmarks/stories.py, on the tuning halves)."""
 
     window: timedelta = timedelta(days=3)
-    threshold: float = 0.14
+    threshold: float = 0.15
     density_slope: float = 0.04
     title_weight: float = 2.0
     # Multi-word names (runs of capitalised words) as extra terms
     entity_weight: float = 1.0
     # A capitalised word inside a sentence (a name, a product) counts this much more
-    name_weight: float = 1.0
+    name_weight: float = 0.5
     # Numbers (versions, amounts, scores) are kept whole ("3.15") and count this much
     number_weight: float = 2.0
     same_source_factor: float = 1.0
@@ -75,15 +75,21 @@ class StoryParams:
     # The strongest members a story keeps (all of them while it is smaller), their top terms
     members_kept: int = 32
     member_terms: int = 32
+    # A big story also takes an article close to its strongest members: this share of the
+    # article's mean cosine to the member_votes closest members counts when it beats the mean
+    member_weight: float = 0.8
+    member_votes: int = 3
     # A story reaching one of these sizes is split in two when its two halves, weighed by
     # the terms that tell its members apart, are less alike than split_ratio x their own
     # cohesion: two events of one subject that came together early come apart again
     split_sizes: tuple[int, ...] = (4, 8, 16, 32)
     split_ratio: float = 0.5
     # Two stories merge when their articles are as alike as a join asks and, weighed the same
-    # way, at least merge_ratio x as alike across as within (compared by merge_members each)
-    merge_ratio: float = 0.6
+    # way, at least merge_ratio x as alike across as within on average (merge_members each)
+    merge_ratio: float = 0.5
     merge_members: int = 12
+    # Single articles join stories; stories of at least this many merge
+    merge_min_articles: int = 2
 
 
 @dataclass(frozen=True)
@@ -311,6 +317,12 @@ def content_terms(text: str) -> list[str]:
     return [term for word, _ in _tokens(text) if (term := _term(word))]
 
 
+def _title_case(tokens: list[tuple[str, bool]]) -> bool:
+    """Return whether nearly every content word of a text is capitalised (a Title Case line)."""
+    words = [w for w, _ in tokens if w[0].isalpha() and w.lower() not in STOPWORDS]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
 def article_terms(title: str, text: str, params: StoryParams) -> dict[str, float]:
     """Return the sublinear term weights of an article before IDF, titles and names boosted.
 
@@ -319,9 +331,12 @@ def article_terms(title: str, text: str, params: StoryParams) -> dict[str, float
     """
     counts: defaultdict[str, float] = defaultdict(float)
     for part, weight in ((title, params.title_weight), (text, 1.0)):
+        tokens = _tokens(part)
+        # In a Title Case headline every word looks like a name: none is taken for one
+        names = not _title_case(tokens)
         run: list[str] = []
-        for word, initial in [*_tokens(part), ("", True)]:
-            name = _capitalised(word) and word.lower() not in STOPWORDS
+        for word, initial in [*tokens, ("", True)]:
+            name = names and _capitalised(word) and word.lower() not in STOPWORDS
             if name:
                 run.append(word.lower())
             if not name or word[0].isdigit():
@@ -431,7 +446,9 @@ def assign_story(
     best: StoryState | None = None
     best_score = 0.0
     for story in candidates:
-        score = _story_similarity(vector, story) * _time_factor(article.published, story, params)
+        score = _story_similarity(vector, story, params) * _time_factor(
+            article.published, story, params
+        )
         if article.source in story.sources:
             score *= params.same_source_factor
         if score > best_score:
@@ -467,11 +484,15 @@ def assign_story(
     return StoryDecision(story.id, is_new, best_score, story, merged, split, moved)
 
 
-def _story_similarity(vector: Mapping[str, float], story: StoryState) -> float:
+def _story_similarity(vector: Mapping[str, float], story: StoryState, params: StoryParams) -> float:
     """Return the article's mean cosine to the story's articles (group-average linkage)."""
     # Dividing by the article count, not the centroid's length, keeps a sprawling story from
     # looking closer than it is: centroid cosine chained unrelated articles into big stories.
-    return _dot(vector, story.centroid) / story.article_count
+    mean = _dot(vector, story.centroid) / story.article_count
+    if not params.member_weight or story.article_count <= params.member_votes:
+        return mean
+    closest = heapq.nlargest(params.member_votes, (_dot(vector, m.vector) for m in story.members))
+    return max(mean, params.member_weight * sum(closest) / len(closest))
 
 
 def _member(article: StoryArticle, vector: Mapping[str, float], params: StoryParams) -> StoryMember:
@@ -638,7 +659,7 @@ def _merge_all(
 ) -> tuple[StoryState, tuple[str, ...]]:
     """Merge into the story the recent stories that turn out to be the same event."""
     merged: list[str] = []
-    while story.article_count >= 2:
+    while story.article_count >= params.merge_min_articles:
         other = _merge_partner(store, story, params)
         if other is None:
             break
@@ -663,7 +684,9 @@ def _merge_partner(store: StoryStore, story: StoryState, params: StoryParams) ->
         for other in store.candidate_stories(
             story.keys[: params.article_keys], since, params.stories_per_key
         )
-        if other.id != story.id and other.article_count >= 2 and other.last_seen >= since
+        if other.id != story.id
+        and other.article_count >= params.merge_min_articles
+        and other.last_seen >= since
     ]
     threshold = _threshold(params, len(candidates))
     best, best_ratio = None, params.merge_ratio
@@ -678,7 +701,7 @@ def _merge_partner(store: StoryStore, story: StoryState, params: StoryParams) ->
         first = list(range(len(ours)))
         second = list(range(len(ours), len(ours) + len(theirs)))
         within_ours, within_theirs, across = _cohesion(similarity, first, second)
-        cohesion = min(within_ours, within_theirs)
+        cohesion = (within_ours + within_theirs) / 2
         ratio = across / cohesion if cohesion > 0 else 0.0
         if ratio >= best_ratio:
             best, best_ratio = other, ratio

@@ -151,12 +151,7 @@ class SqlStoryStore:
         row.source_count = story.source_count
         row.sources = list(story.sources)
         row.merged_into = None
-        row.profile = {
-            "centroid": story.centroid,
-            "titles": list(story.titles),
-            "keys": list(story.keys),
-            "members": [[m.id, m.source, m.published.isoformat(), m.vector] for m in story.members],
-        }
+        row.profile = story_profile(story)
         self.session.flush()
         self.session.execute(delete(StoryKey).where(StoryKey.story_id == story_id))
         keys = _fitting(dict.fromkeys(story.keys))
@@ -177,6 +172,16 @@ class SqlStoryStore:
             .values(merged_into=kept)
             .execution_options(synchronize_session=False)
         )
+
+
+def story_profile(story: StoryState) -> dict[str, Any]:
+    """The JSON profile of a story: its term profile, titles, index keys and members."""
+    return {
+        "centroid": story.centroid,
+        "titles": list(story.titles),
+        "keys": list(story.keys),
+        "members": [[m.id, m.source, m.published.isoformat(), m.vector] for m in story.members],
+    }
 
 
 def _state(
