@@ -379,3 +379,14 @@ def test_numbers_and_names_are_terms_of_their_own() -> None:
     named = article_terms("", "We like the Swift language.", params)
     opening = article_terms("", "Swift is liked.", params)
     assert named["swift"] > opening["swift"]
+
+
+def test_a_title_case_headline_names_nothing() -> None:
+    params = StoryParams()
+    title_case = article_terms("Apple Unveils The New Vision Pro Headset", "", params)
+    sentence_case = article_terms("Apple unveils the new Vision Pro headset", "", params)
+    # every word of a Title Case line is capitalised: none of them counts as a name there
+    assert not any(term.startswith("@") for term in title_case)
+    assert title_case["unveil"] == title_case["headset"]
+    assert "@vision pro" in sentence_case
+    assert sentence_case["vision"] > sentence_case["headset"]
