@@ -1183,18 +1183,38 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
 
 @main.command()
 @click.option("--since", help="Regroup only stories seen since: 3d, or a date (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
 @pass_context
 @domain_errors
-def restory(obj: Context, since: str | None) -> None:
-    """Group the stored articles into stories again (after tuning, or an import).
+def restory(obj: Context, since: str | None, as_json: bool) -> None:
+    """Group the stored articles into stories again, with the current grouping method.
+
+    Stories that turn out to be one are merged and old story ids lead to the new stories.
+    Progress goes to stderr (with --json too: standard output stays one JSON object).
 
     \b
     Example:
-      aggregator restory --since 3d
+      aggregator restory
+      aggregator restory --since 3d --json
     """
+
+    def progress(done: int, total: int) -> None:
+        if done % 100 == 0 or done == total:
+            console().progress(f"{done}/{total} articles regrouped", final=done == total)
+
     with session_scope(obj.engine) as session:
-        count = queries.restory(session, parse_since(since))
-    click.echo(f"Regrouped {plural(count, 'article')} into stories.")
+        result = queries.restory(session, parse_since(since), progress)
+    if as_json:
+        emit_json(
+            {
+                "articles": result.articles,
+                "stories": result.stories,
+                "redirected": result.redirected,
+            }
+        )
+        return
+    stories = plural(result.stories, "story", "stories")
+    click.echo(f"Regrouped {plural(result.articles, 'article')} into {stories}.")
 
 
 # -- database and sources --------------------------------------------------------------

@@ -60,7 +60,7 @@ from aggregator.store.models import (
     TermFrequency,
 )
 from aggregator.store.queries import NEAR_DUPLICATE_THRESHOLD, save_article, story_lead
-from aggregator.store.stories import SqlStoryStore
+from aggregator.store.stories import SqlStoryStore, story_profile
 from benchmarks import postgres_database
 from benchmarks.extract import (
     EXTRACTION,
@@ -866,11 +866,7 @@ def _story_rows(story: grouping.StoryState) -> tuple[dict[str, Any], list[dict[s
         "article_count": story.article_count,
         "source_count": story.source_count,
         "sources": list(story.sources),
-        "profile": {
-            "centroid": story.centroid,
-            "titles": list(story.titles),
-            "keys": list(story.keys),
-        },
+        "profile": story_profile(story),
     }
     keys = [
         {"key": key, "story_id": story_id, "last_seen": story.last_seen}
@@ -915,6 +911,7 @@ def _group_chunk(rows: list[dict[str, Any]], rng: random.Random) -> FillChunk:
                 centroid=vector,
                 titles=(article.title,),
                 keys=tuple(top[: STORY_PARAMS.story_keys]),
+                members=(grouping._member(article, vector, STORY_PARAMS),),
             )
         stories[story.id] = story
         story_of[row["id"]] = int(story.id)

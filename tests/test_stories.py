@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from aggregator.dedup.stories import (
     InMemoryStoryStore,
     StoryArticle,
+    StoryDecision,
     StoryParams,
+    article_terms,
     assign_story,
     representative_title,
 )
@@ -190,3 +194,199 @@ def test_document_frequencies_are_incremental() -> None:
     store.add_document_terms(["arm", "arm"])
     assert store.doc_count() == 2
     assert store.document_frequencies(["arm", "nvidia", "zig"]) == {"arm": 2, "nvidia": 1}
+
+
+# Two emergency patches of one company for one browser, years apart: the same subject, two
+# events (versions, identifiers and places tell them apart)
+PATCH_ONE = [
+    (
+        "Microsoft rushes out emergency Internet Explorer patch for MS08-078 flaw",
+        "Microsoft issued an out-of-band update on Wednesday for Internet Explorer 7 after "
+        "attackers used the MS08-078 hole to plant malware on Windows XP machines.",
+    ),
+    (
+        "Emergency IE fix: Microsoft closes MS08-078 hole used by data thieves",
+        "The MS08-078 update for Internet Explorer 7 stops attacks that stole game passwords "
+        "from Windows XP users, Microsoft said on Wednesday.",
+    ),
+    (
+        "Microsoft patches Internet Explorer 7 zero-day with MS08-078",
+        "Users of Internet Explorer 7 on Windows XP should install MS08-078 now, Microsoft "
+        "said, as the flaw was used to install malware.",
+    ),
+    (
+        "Install MS08-078 today, Microsoft tells Internet Explorer 7 users",
+        "Attackers exploited the Internet Explorer 7 bug on Windows XP for a week before "
+        "Microsoft shipped the MS08-078 emergency update on Wednesday.",
+    ),
+]
+PATCH_TWO = [
+    (
+        "Microsoft releases Fix it tool for Internet Explorer 11 flaw CVE-2013-3893",
+        "Microsoft published a temporary Fix it shortcut for CVE-2013-3893, a memory bug in "
+        "Internet Explorer 11 on Windows 8.1 attacked in Japan and Taiwan.",
+    ),
+    (
+        "CVE-2013-3893: Microsoft offers Fix it while Internet Explorer 11 attacks spread",
+        "Targeted attacks in Japan and Taiwan use CVE-2013-3893 against Internet Explorer 11 "
+        "on Windows 8.1; Microsoft's Fix it blocks them until a full patch.",
+    ),
+    (
+        "Internet Explorer 11 on Windows 8.1 hit by CVE-2013-3893 attacks",
+        "Microsoft confirmed limited attacks in Japan and Taiwan on CVE-2013-3893 and released "
+        "a Fix it for Internet Explorer 11 users.",
+    ),
+    (
+        "Microsoft Fix it shuts CVE-2013-3893 door in Internet Explorer 11",
+        "The Fix it from Microsoft protects Internet Explorer 11 on Windows 8.1 against "
+        "CVE-2013-3893, used in attacks on organisations in Japan and Taiwan.",
+    ),
+]
+# One acquisition told two ways at first (the buyer named, or only "the chip giant" and the
+# regulator): two stories, until articles that tell both sides show they are one
+ACQUISITION = [
+    (
+        "Nvidia buys Israeli startup Run:ai",
+        "Nvidia agreed to buy Run:ai, a Tel Aviv company whose software schedules GPU "
+        "workloads, for about $700 million.",
+    ),
+    (
+        "EU clears chipmaker's deal for GPU orchestration firm",
+        "The graphics chip giant said the acquisition of the Kubernetes-based GPU orchestration "
+        "platform closed after regulators in Brussels cleared it.",
+    ),
+    (
+        "Nvidia to acquire Run:ai for $700 million",
+        "Run:ai, founded in Tel Aviv in 2018, will join Nvidia; the $700 million purchase brings "
+        "its GPU scheduling software in house.",
+    ),
+    (
+        "Brussels clears GPU orchestration platform purchase",
+        "European regulators cleared the acquisition of the Kubernetes-based GPU orchestration "
+        "platform by Nvidia, and the chip giant closed the deal.",
+    ),
+    (
+        "Nvidia closes $700 million Run:ai deal after Brussels approval",
+        "Nvidia completed its acquisition of Run:ai, the Tel Aviv maker of Kubernetes-based GPU "
+        "orchestration software, after European regulators in Brussels cleared the $700 "
+        "million deal.",
+    ),
+    (
+        "Run:ai joins Nvidia as Brussels clears GPU orchestration deal",
+        "The Tel Aviv startup's Kubernetes-based GPU orchestration platform joins Nvidia after "
+        "European regulators in Brussels cleared the $700 million purchase by the chip giant.",
+    ),
+]
+
+
+def _interleaved() -> list[tuple[str, str, str]]:
+    """The two patches' articles alternating, as (id, title, text): the hardest order."""
+    rows = []
+    for n, (one, two) in enumerate(zip(PATCH_ONE, PATCH_TWO, strict=True)):
+        rows += [(f"one-{n}", *one), (f"two-{n}", *two)]
+    return rows
+
+
+def _grouped(
+    store: InMemoryStoryStore, rows: list[tuple[str, str, str]], params: StoryParams
+) -> tuple[dict[str, str], list[StoryDecision]]:
+    """Assign rows an hour apart; return each article's story at the end and the decisions."""
+    story_of: dict[str, str] = {}
+    decisions = []
+    for hour, (article_id, title, text) in enumerate(rows):
+        decision = assign_story(
+            store, _article(article_id, f"outlet-{article_id}", title, text, hour), params
+        )
+        decisions.append(decision)
+        story_of[article_id] = decision.story_id
+        if decision.split is not None:
+            story_of.update(dict.fromkeys(decision.moved, decision.split.id))
+    return {article: store.resolve(story) for article, story in story_of.items()}, decisions
+
+
+def test_two_announcements_of_one_company_end_as_two_stories() -> None:
+    final, decisions = _grouped(_store_with_background(), _interleaved(), StoryParams())
+    assert len({final[f"one-{n}"] for n in range(4)}) == 1
+    assert len({final[f"two-{n}"] for n in range(4)}) == 1
+    assert final["one-0"] != final["two-0"]
+    # The second patch's first article joined the first story (same company, same browser,
+    # same words); the story came apart once it held enough articles to tell them apart
+    assert decisions[1].story_id == "one-0"
+    splits = [decision for decision in decisions if decision.split is not None]
+    assert len(splits) == 1
+    assert set(splits[0].moved) == {"two-0", "two-1"}
+    assert splits[0].split is not None and splits[0].split.id == "two-0"
+    assert splits[0].split.article_count == 2 and splits[0].story.article_count == 2
+
+
+def test_without_the_split_the_two_announcements_stay_mixed() -> None:
+    final, decisions = _grouped(
+        _store_with_background(), _interleaved(), StoryParams(split_ratio=0.0)
+    )
+    assert not any(decision.split for decision in decisions)
+    assert final["two-0"] == final["one-0"]
+
+
+def test_two_stories_of_one_event_merge_and_the_old_id_leads_to_the_survivor() -> None:
+    store = _store_with_background()
+    rows = [(f"deal-{n}", title, text) for n, (title, text) in enumerate(ACQUISITION)]
+    final, decisions = _grouped(store, rows, StoryParams())
+    # The regulator's side started a story of its own
+    assert decisions[1].is_new and decisions[3].story_id == "deal-1"
+    merged = [decision for decision in decisions if decision.merged]
+    assert [decision.merged for decision in merged] == [("deal-1",)]
+    assert set(final.values()) == {"deal-0"}
+    assert store.resolve("deal-1") == "deal-0"
+    assert "deal-1" not in {s.id for s in store.candidate_stories(["nvidia"], T0, 32)}
+    story = store.stories["deal-0"]
+    assert story.article_count == 6 and story.source_count == 6
+    assert {member.id for member in story.members} == {f"deal-{n}" for n in range(6)}
+
+
+def test_without_merging_the_two_sides_stay_apart() -> None:
+    store = _store_with_background()
+    rows = [(f"deal-{n}", title, text) for n, (title, text) in enumerate(ACQUISITION)]
+    final, decisions = _grouped(store, rows, StoryParams(merge_ratio=9.0))
+    assert not any(decision.merged for decision in decisions)
+    assert final["deal-1"] != final["deal-0"]
+
+
+def test_time_lowers_the_score_beyond_a_day() -> None:
+    title = "Python 3.15 released with a new JIT compiler"
+    text = "The Python Software Foundation released Python 3.15, which ships a JIT compiler."
+    scores = []
+    for hours in (2, 30, 60):
+        store = _store_with_background()
+        assign_story(store, _article("p1", "one.example", title, text))
+        decision = assign_story(store, _article("p2", "two.example", title, text, hours))
+        assert decision.story_id == "p1"
+        scores.append(decision.similarity)
+    assert scores[0] == pytest.approx(scores[1] / (1 - 0.5 * 6 / 48), rel=1e-6)
+    assert scores[0] > scores[1] > scores[2] > 0.5 * scores[0] - 1e-9
+
+
+def test_numbers_and_names_are_terms_of_their_own() -> None:
+    params = StoryParams()
+    terms = article_terms(
+        "Python 3.15 ships",
+        "The release of Python 3.15 costs $40,000 says Satya Nadella.",
+        params,
+    )
+    assert "#3.15" in terms and "#40000" in terms
+    assert "@satya nadella" in terms
+    # a capitalised word inside a sentence is a name and weighs more than the same word
+    # opening one
+    named = article_terms("", "We like the Swift language.", params)
+    opening = article_terms("", "Swift is liked.", params)
+    assert named["swift"] > opening["swift"]
+
+
+def test_a_title_case_headline_names_nothing() -> None:
+    params = StoryParams()
+    title_case = article_terms("Apple Unveils The New Vision Pro Headset", "", params)
+    sentence_case = article_terms("Apple unveils the new Vision Pro headset", "", params)
+    # every word of a Title Case line is capitalised: none of them counts as a name there
+    assert not any(term.startswith("@") for term in title_case)
+    assert title_case["unveil"] == title_case["headset"]
+    assert "@vision pro" in sentence_case
+    assert sentence_case["vision"] > sentence_case["headset"]

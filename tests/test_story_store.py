@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from alembic import command
 from click.testing import CliRunner
+from sqlalchemy import Engine, inspect
+from starlette.testclient import TestClient
 
 from aggregator.cli import main
+from aggregator.store.db import _alembic_config
+from aggregator.web import create_app
+from tests.test_stories import ACQUISITION, PATCH_ONE, PATCH_TWO
 
 EVENT = [
     (
@@ -107,3 +113,125 @@ def test_a_very_long_name_does_not_stop_the_article_being_stored(
     result = CliRunner().invoke(main, ["--db", db_url, "import", str(path), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.splitlines()[-1])["inserted"] == 1
+
+
+def _import_rows(
+    db_url: str, tmp_path: Path, rows: list[tuple[str, str, str, str]], name: str
+) -> dict[str, int]:
+    """Import (key, source, title, lead) rows an hour apart; return each key's article id."""
+    lines = [
+        json.dumps(
+            {
+                "url": f"https://{source}.example/{key}",
+                "source": source,
+                "title": title,
+                "text": f"{text}\n\nAs reported: {title}.",
+                "published": f"2026-11-20T{hour:02d}:00:00Z",
+            }
+        )
+        for hour, (key, source, title, text) in enumerate(rows)
+    ]
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["--db", db_url, "import", str(path)])
+    assert result.exit_code == 0, result.output
+    articles = CliRunner().invoke(
+        main, ["--db", db_url, "articles", "--with-duplicates", "--json", "--limit", "100"]
+    )
+    by_url = {row["url"]: row for row in map(json.loads, articles.output.splitlines())}
+    return {key: by_url[f"https://{source}.example/{key}"]["id"] for key, source, *_ in rows}
+
+
+def _story_ids(db_url: str) -> dict[int, int | None]:
+    """Each article's story id, as `articles --json` shows it."""
+    result = CliRunner().invoke(
+        main, ["--db", db_url, "articles", "--with-duplicates", "--json", "--limit", "100"]
+    )
+    return {row["id"]: row["story_id"] for row in map(json.loads, result.output.splitlines())}
+
+
+def test_a_story_holding_two_events_splits_and_its_articles_and_copies_move(
+    db_url: str, tmp_path: Path
+) -> None:
+    rows = []
+    for n, ((t1, x1), (t2, x2)) in enumerate(zip(PATCH_ONE, PATCH_TWO, strict=True)):
+        rows += [(f"one{n}", f"one{n}", t1, x1), (f"two{n}", f"two{n}", t2, x2)]
+    # a copy of the second patch's first article, republished by a mirror before the split
+    rows.insert(2, ("copy", "mirror", PATCH_TWO[0][0], PATCH_TWO[0][1]))
+    ids = _import_rows(db_url, tmp_path, rows, "patches")
+    story_of = _story_ids(db_url)
+    first = {story_of[ids[f"one{n}"]] for n in range(4)}
+    second = {story_of[ids[f"two{n}"]] for n in range(4)}
+    assert len(first) == 1 and len(second) == 1 and first != second
+    assert story_of[ids["copy"]] == story_of[ids["two0"]]
+    assert second == {ids["two0"]}  # the part that split off is named after its first article
+    listed = stories(db_url)
+    assert sorted((s["article_count"], s["copy_count"]) for s in listed) == [(4, 0), (4, 1)]
+
+
+def test_merged_stories_keep_their_old_id_as_a_link_to_the_survivor(
+    db_url: str, tmp_path: Path
+) -> None:
+    rows = [(f"deal{n}", f"deal{n}", t, x) for n, (t, x) in enumerate(ACQUISITION)]
+    ids = _import_rows(db_url, tmp_path, rows, "deal")
+    story_of = _story_ids(db_url)
+    assert set(story_of.values()) == {ids["deal0"]}
+    listed = stories(db_url)
+    assert [(s["id"], s["article_count"], s["source_count"]) for s in listed] == [
+        (ids["deal0"], 6, 6)
+    ]
+    old = ids["deal1"]  # the regulator's side started a story of its own, then merged
+    with TestClient(create_app(db_url)) as client:
+        moved = client.get(f"/api/stories/{old}", follow_redirects=False)
+        assert moved.status_code == 301
+        assert moved.headers["location"] == f"/api/stories/{ids['deal0']}"
+        assert client.get(f"/api/stories/{old}").json()["id"] == ids["deal0"]
+    found = CliRunner().invoke(
+        main, ["--db", db_url, "search", "Brussels", "--story", str(old), "--json"]
+    )
+    assert found.exit_code == 0, found.output
+    assert {json.loads(line)["story_id"] for line in found.output.splitlines()} == {ids["deal0"]}
+    assert len(found.output.splitlines()) == 4
+
+
+def test_restory_reports_progress_and_keeps_old_story_ids_working(
+    db_url: str, tmp_path: Path
+) -> None:
+    # The later article arrives first and names the story; regrouped in publication order,
+    # the story is named after the earlier one, and the old id must still lead to it
+    rows = [(f"deal{n}", f"deal{n}", t, x) for n, (t, x) in enumerate(ACQUISITION)]
+    late_first = [rows[2], rows[0]]
+    lines = [
+        json.dumps(
+            {
+                "url": f"https://{source}.example/{key}",
+                "source": source,
+                "title": title,
+                "text": f"{text}\n\nAs reported: {title}.",
+                "published": f"2026-11-20T{10 if key == 'deal2' else 8:02d}:00:00Z",
+            }
+        )
+        for key, source, title, text in late_first
+    ]
+    path = tmp_path / "late.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert CliRunner().invoke(main, ["--db", db_url, "import", str(path)]).exit_code == 0
+    before = _story_ids(db_url)
+    assert len(set(before.values())) == 1
+    old = next(iter(before.values()))
+    result = CliRunner().invoke(main, ["--db", db_url, "restory", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"articles": 2, "stories": 1, "redirected": 1}
+    assert "2/2 articles regrouped" in result.stderr
+    after = _story_ids(db_url)
+    assert len(set(after.values())) == 1 and set(after.values()) != {old}
+    with TestClient(create_app(db_url)) as client:
+        assert client.get(f"/api/stories/{old}").json()["id"] == next(iter(after.values()))
+
+
+def test_story_merges_migrate_up_and_down(engine: Engine) -> None:
+    config = _alembic_config(engine)
+    command.downgrade(config, "0005")
+    assert "merged_into" not in {c["name"] for c in inspect(engine).get_columns("stories")}
+    command.upgrade(config, "head")
+    assert "merged_into" in {c["name"] for c in inspect(engine).get_columns("stories")}

@@ -73,8 +73,15 @@ def test_front_page_ranks_stories_by_sources(client: TestClient) -> None:
     assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     html = page.text
     assert "Stories of the last 24 hours" in html
-    event = html.index("3 sources")
+    # every outlet of the event, the mirror's copy of the first article among them, marked
+    event = html.index("4 sources · 3 articles · 1 copy")
     assert event < html.index("Samsung shows the Galaxy Note 4")  # most covered first
+    story = html[event : html.index("</li>\n</ol>", event) if "</li>\n</ol>" in html else None]
+    coverage = story[: story.index("</ul>")]
+    assert coverage.count("<li") == 4
+    mirror = coverage[coverage.index('<span class="source">mirror</span>') :]
+    assert mirror.index('<span class="copy-mark">copy</span>') < mirror.index("</li>")
+    assert coverage.count('class="copy-mark"') == 1
     assert "<script>window.pwned" not in html
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html
 
@@ -126,7 +133,11 @@ def test_json_api(client: TestClient) -> None:
     start, end = results["results"][0]["highlights"][0]
     assert results["results"][0]["snippet"][start:end].lower() == "ireland"
     stories = client.get("/api/stories").json()["stories"]
-    assert stories[0]["source_count"] == 3
+    assert stories[0]["source_count"] == 4 and stories[0]["article_count"] == 3
+    copies = [a for a in stories[0]["articles"] if a["copy_of"] is not None]
+    assert [a["source"] for a in copies] == ["mirror"]
+    assert client.get(f"/api/stories/{stories[0]['id']}").json() == stories[0]
+    assert client.get("/api/stories/999999").status_code == 404
     assert {s["name"] for s in client.get("/api/sources").json()["sources"]} >= {"wire", "evil"}
     error = client.get("/api/search", params={"q": "-only"})
     assert error.status_code == 400 and "nothing to search for" in error.json()["error"]
@@ -172,7 +183,7 @@ def test_api_never_answers_500(db_url: str, tmp_path: Path) -> None:
     _import(db_url, tmp_path)
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", create_app(db_url))
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 5
+    assert len(operations) == 6
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -6,8 +6,8 @@ import heapq
 import math
 import re
 import unicodedata
-from collections import OrderedDict, defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -29,8 +29,12 @@ _STOPWORDS_TEXT = """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 # Typographic apostrophes folded to "'" so possessives and contractions tokenise one way.
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u201b\u2032\u02bc`\u00b4", "'"))
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# Numbers whole ("3.15", "40,000"), then words (with inner apostrophes)
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W_]+)*|[^\W_]+")
+_SENTENCE_ENDS = frozenset(".!?")
+_QUOTES = "\"'`\u201c\u201d"
 ENTITY_PREFIX = "@"
+NUMBER_PREFIX = "#"
 
 
 @dataclass(frozen=True)
@@ -46,19 +50,56 @@ class StoryArticle:
 
 @dataclass(frozen=True)
 class StoryParams:
-    """The tuned constants of story grouping."""
+    """The tuned constants of story grouping (benchmarks/stories.py, on the tuning halves)."""
 
     window: timedelta = timedelta(days=3)
-    threshold: float = 0.14
+    threshold: float = 0.15
     density_slope: float = 0.04
     title_weight: float = 2.0
+    # Multi-word names (runs of capitalised words) as extra terms
     entity_weight: float = 1.0
+    # A capitalised word inside a sentence (a name, a product) counts this much more
+    name_weight: float = 0.5
+    # Numbers (versions, amounts, scores) are kept whole ("3.15") and count this much
+    number_weight: float = 2.0
     same_source_factor: float = 1.0
     article_keys: int = 8
     story_keys: int = 24
     stories_per_key: int = 32
     centroid_terms: int = 96
     headline_titles: int = 16
+    # Time: full weight within this gap to the story's span, then down to time_floor at the
+    # window's end (articles of one story arrive within days of each other)
+    time_grace: timedelta = timedelta(days=1)
+    time_floor: float = 0.5
+    # The strongest members a story keeps (all of them while it is smaller), their top terms
+    members_kept: int = 32
+    member_terms: int = 32
+    # A big story also takes an article close to its strongest members: this share of the
+    # article's mean cosine to the member_votes closest members counts when it beats the mean
+    member_weight: float = 0.8
+    member_votes: int = 3
+    # A story reaching one of these sizes is split in two when its two halves, weighed by
+    # the terms that tell its members apart, are less alike than split_ratio x their own
+    # cohesion: two events of one subject that came together early come apart again
+    split_sizes: tuple[int, ...] = (4, 8, 16, 32)
+    split_ratio: float = 0.5
+    # Two stories merge when their articles are as alike as a join asks and, weighed the same
+    # way, at least merge_ratio x as alike across as within on average (merge_members each)
+    merge_ratio: float = 0.5
+    merge_members: int = 12
+    # Single articles join stories; stories of at least this many merge
+    merge_min_articles: int = 2
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """One article of a story as the story remembers it: id, outlet, time, strongest terms."""
+
+    id: str
+    source: str
+    published: datetime
+    vector: Mapping[str, float]
 
 
 @dataclass
@@ -76,6 +117,8 @@ class StoryState:
     centroid: dict[str, float] = field(default_factory=dict)
     titles: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
+    # Its articles while it is small, then its strongest (closest to the centroid)
+    members: tuple[StoryMember, ...] = ()
 
     @property
     def source_count(self) -> int:
@@ -85,12 +128,19 @@ class StoryState:
 
 @dataclass(frozen=True)
 class StoryDecision:
-    """Where an article went: its story, whether that story is new, and the similarity."""
+    """Where an article went: its story, whether that story is new, and the similarity.
+
+    merged lists the stories folded into it (each now points at it); split, when a story
+    came apart, is the new story and moved the articles that went into it.
+    """
 
     story_id: str
     is_new: bool
     similarity: float
     story: StoryState
+    merged: tuple[str, ...] = ()
+    split: StoryState | None = None
+    moved: tuple[str, ...] = ()
 
 
 class StoryStore(Protocol):
@@ -115,7 +165,11 @@ class StoryStore(Protocol):
         ...
 
     def save_story(self, story: StoryState) -> None:
-        """Insert or replace a story and its key postings."""
+        """Insert or replace a story and its key postings (a merged story comes back to life)."""
+        ...
+
+    def merge_story(self, story_id: str, into: str) -> None:
+        """Record that a story was merged into another: no postings, links lead to into."""
         ...
 
 
@@ -130,6 +184,7 @@ class InMemoryStoryStore:
         # index on (key, last_seen) in SQL, so a lookup never walks old postings.
         self.postings: dict[str, OrderedDict[str, datetime]] = {}
         self.postings_read = 0
+        self.merged_into: dict[str, str] = {}
 
     def doc_count(self) -> int:
         """Return how many documents the document frequencies count."""
@@ -166,11 +221,9 @@ class InMemoryStoryStore:
         return list(found.values())
 
     def save_story(self, story: StoryState) -> None:
-        """Insert or replace a story and its key postings."""
-        previous = self.stories.get(story.id)
-        if previous is not None:
-            for key in previous.keys:
-                self.postings[key].pop(story.id, None)
+        """Insert or replace a story and its key postings (a merged story comes back to life)."""
+        self._drop_postings(story.id)
+        self.merged_into.pop(story.id, None)
         self.stories[story.id] = story
         for key in story.keys:
             posting = self.postings.setdefault(key, OrderedDict())
@@ -178,6 +231,23 @@ class InMemoryStoryStore:
             # Out-of-order arrivals keep the posting sorted by last_seen for the early stop.
             if len(posting) > 1:
                 _resort_tail(posting, story.id)
+
+    def merge_story(self, story_id: str, into: str) -> None:
+        """Record that a story was merged into another: no postings, links lead to into."""
+        self._drop_postings(story_id)
+        self.merged_into[story_id] = into
+
+    def _drop_postings(self, story_id: str) -> None:
+        previous = self.stories.get(story_id)
+        if previous is not None:
+            for key in previous.keys:
+                self.postings[key].pop(story_id, None)
+
+    def resolve(self, story_id: str) -> str:
+        """Return the story a story id leads to, following merges."""
+        while story_id in self.merged_into:
+            story_id = self.merged_into[story_id]
+        return story_id
 
 
 def _resort_tail(posting: OrderedDict[str, datetime], story_id: str) -> None:
@@ -207,16 +277,24 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[str]:
-    """Return the words of a text with possessives and apostrophes removed."""
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """Return the words and numbers of a text, each with whether it opens a sentence."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
-    words = []
-    for match in _TOKEN.finditer(text):
-        word = match.group()
-        if word[-2:] in ("'s", "'S"):
-            word = word[:-2]
-        words.append(word.replace("'", ""))
-    return words
+    tokens = []
+    initial = True
+    for chunk in text.split():
+        for match in _TOKEN.finditer(chunk):
+            word = match.group()
+            if word[-2:] in ("'s", "'S"):
+                word = word[:-2]
+            word = word.replace("'", "")
+            if word:
+                tokens.append((word, initial))
+                initial = False
+        # A sentence, or a quotation, starts with a capital whatever the word
+        if chunk[-1] in _SENTENCE_ENDS or not chunk.strip(_QUOTES):
+            initial = True
+    return tokens
 
 
 def _capitalised(word: str) -> bool:
@@ -224,39 +302,55 @@ def _capitalised(word: str) -> bool:
     return word[:1].isupper() and (not word.isupper() or len(word) > 1)
 
 
-def _entities(words: list[str]) -> list[str]:
-    """Return runs of two or more capitalised words, the names of people, places and bodies."""
-    entities = []
-    run: list[str] = []
-    for word in [*words, ""]:
-        if _capitalised(word) and word.lower() not in STOPWORDS:
-            run.append(word.lower())
-            continue
-        if len(run) >= 2:
-            entities.append(ENTITY_PREFIX + " ".join(run))
-        run = []
-    return entities
+def _term(word: str) -> str | None:
+    """Return the term of a word: a light stem, a number kept whole, None for a stopword."""
+    if word[0].isdigit():
+        return NUMBER_PREFIX + word.replace(",", "")
+    lowered = word.lower()
+    if lowered in STOPWORDS or len(lowered) < 2:
+        return None
+    return _stem(lowered)
 
 
 def content_terms(text: str) -> list[str]:
     """Return the stemmed content words of a text, numbers included."""
-    return [
-        _stem(lowered)
-        for word in _words(text)
-        if ((lowered := word.lower()) not in STOPWORDS and len(lowered) > 1) or word.isdigit()
-    ]
+    return [term for word, _ in _tokens(text) if (term := _term(word))]
+
+
+def _title_case(tokens: list[tuple[str, bool]]) -> bool:
+    """Return whether nearly every content word of a text is capitalised (a Title Case line)."""
+    words = [w for w, _ in tokens if w[0].isalpha() and w.lower() not in STOPWORDS]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
 
 
 def article_terms(title: str, text: str, params: StoryParams) -> dict[str, float]:
-    """Return the sublinear term weights of an article before IDF, titles and names boosted."""
+    """Return the sublinear term weights of an article before IDF, titles and names boosted.
+
+    Names and numbers weigh more than other words: two announcements of one company share
+    its name and the words of announcing, and differ in the product, the version, the amount.
+    """
     counts: defaultdict[str, float] = defaultdict(float)
-    for term in content_terms(title):
-        counts[term] += params.title_weight
-    for term in content_terms(text):
-        counts[term] += 1.0
-    if params.entity_weight:
-        for entity in _entities(_words(text)):
-            counts[entity] += params.entity_weight
+    for part, weight in ((title, params.title_weight), (text, 1.0)):
+        tokens = _tokens(part)
+        # In a Title Case headline every word looks like a name: none is taken for one
+        names = not _title_case(tokens)
+        run: list[str] = []
+        for word, initial in [*tokens, ("", True)]:
+            name = names and _capitalised(word) and word.lower() not in STOPWORDS
+            if name:
+                run.append(word.lower())
+            if not name or word[0].isdigit():
+                if len(run) >= 2 and params.entity_weight:
+                    counts[ENTITY_PREFIX + " ".join(run)] += params.entity_weight * weight
+                run = []
+            if not word or (term := _term(word)) is None:
+                continue
+            if term.startswith(NUMBER_PREFIX):
+                counts[term] += params.number_weight * weight
+            elif name and not initial:
+                counts[term] += (1.0 + params.name_weight) * weight
+            else:
+                counts[term] += weight
     return {term: 1.0 + math.log(count) for term, count in counts.items() if count > 0}
 
 
@@ -270,13 +364,19 @@ def _weighted(
 ) -> dict[str, float]:
     """Return a unit-length TF-IDF vector of term weights."""
     vector = {term: tf * _idf(frequencies.get(term, 0), documents) for term, tf in terms.items()}
-    norm = math.sqrt(sum(value * value for value in vector.values()))
-    return {term: value / norm for term, value in vector.items()} if norm else {}
+    return _unit(vector)
+
+
+def _dot(first: Mapping[str, float], second: Mapping[str, float]) -> float:
+    """Return the dot product of two sparse vectors."""
+    if len(first) > len(second):
+        first, second = second, first
+    return sum(value * second[term] for term, value in first.items() if term in second)
 
 
 def _cosine(unit: Mapping[str, float], other: Mapping[str, float]) -> float:
     """Return the cosine of a unit vector with any vector."""
-    dot = sum(value * other[term] for term, value in unit.items() if term in other)
+    dot = _dot(unit, other)
     if not dot:
         return 0.0
     return dot / math.sqrt(sum(value * value for value in other.values()))
@@ -304,10 +404,32 @@ def representative_title(titles: Iterable[str], centroid: Mapping[str, float]) -
     return best
 
 
+def _threshold(params: StoryParams, candidates: int) -> float:
+    """Return the similarity a join asks for among that many recent candidate stories."""
+    # The more recent stories share the article's key terms, the likelier a chance match:
+    # the bar rises with the log of their number, so dense news days ask for more evidence.
+    return params.threshold + params.density_slope * math.log1p(candidates)
+
+
+def _time_factor(published: datetime, story: StoryState, params: StoryParams) -> float:
+    """Return how much an article's distance in time from a story's span lowers its score."""
+    gap = max(published - story.last_seen, story.first_seen - published, timedelta(0))
+    if gap <= params.time_grace:
+        return 1.0
+    if gap >= params.window:
+        return 0.0
+    share = (gap - params.time_grace) / (params.window - params.time_grace)
+    return 1.0 - (1.0 - params.time_floor) * share
+
+
 def assign_story(
     store: StoryStore, article: StoryArticle, params: StoryParams | None = None
 ) -> StoryDecision:
-    """Put an article into the best-matching recent story, or start a new story with it."""
+    """Put an article into the best-matching recent story, or start a new story with it.
+
+    The story it lands in may then split in two (when it holds two events) or absorb another
+    story that turns out to be the same event; the decision says which.
+    """
     params = params or StoryParams()
     terms = article_terms(article.title, article.text, params)
     store.add_document_terms(terms)
@@ -316,21 +438,22 @@ def assign_story(
     vector = _weighted(terms, frequencies, documents)
     keys = _top(vector, params.article_keys)
     since = article.published - params.window
-    candidates = store.candidate_stories(keys, since, params.stories_per_key)
+    candidates = [
+        story
+        for story in store.candidate_stories(keys, since, params.stories_per_key)
+        if story.last_seen >= since and story.first_seen <= article.published + params.window
+    ]
     best: StoryState | None = None
     best_score = 0.0
     for story in candidates:
-        if story.last_seen < since or story.first_seen > article.published + params.window:
-            continue
-        score = _story_similarity(vector, story)
+        score = _story_similarity(vector, story, params) * _time_factor(
+            article.published, story, params
+        )
         if article.source in story.sources:
             score *= params.same_source_factor
         if score > best_score:
             best, best_score = story, score
-    # The more recent stories share the article's key terms, the likelier a chance match:
-    # the bar rises with the log of their number, so dense news days ask for more evidence.
-    threshold = params.threshold + params.density_slope * math.log1p(len(candidates))
-    if best is None or best_score < threshold:
+    if best is None or best_score < _threshold(params, len(candidates)):
         story = StoryState(
             id=article.id,
             headline=article.title,
@@ -341,21 +464,54 @@ def assign_story(
             centroid=vector,
             titles=(article.title,),
             keys=tuple(keys[: params.story_keys]),
+            members=(_member(article, vector, params),),
         )
-        store.save_story(story)
-        return StoryDecision(story.id, True, best_score, story)
-    story = _joined(best, article, vector, params)
+        is_new = True
+    else:
+        story = _joined(best, article, vector, params)
+        is_new = False
+    split: StoryState | None = None
+    moved: tuple[str, ...] = ()
+    halves = _split(story, params) if story.article_count in params.split_sizes else None
+    if halves is not None:
+        story, split = halves
+        moved = tuple(member.id for member in split.members)
+        store.save_story(split)
     store.save_story(story)
-    return StoryDecision(story.id, False, best_score, story)
+    if split is not None and article.id in moved:
+        story = split
+    story, merged = _merge_all(store, story, params)
+    return StoryDecision(story.id, is_new, best_score, story, merged, split, moved)
 
 
-def _story_similarity(vector: Mapping[str, float], story: StoryState) -> float:
+def _story_similarity(vector: Mapping[str, float], story: StoryState, params: StoryParams) -> float:
     """Return the article's mean cosine to the story's articles (group-average linkage)."""
     # Dividing by the article count, not the centroid's length, keeps a sprawling story from
     # looking closer than it is: centroid cosine chained unrelated articles into big stories.
-    centroid = story.centroid
-    dot = sum(value * centroid[term] for term, value in vector.items() if term in centroid)
-    return dot / story.article_count
+    mean = _dot(vector, story.centroid) / story.article_count
+    if not params.member_weight or story.article_count <= params.member_votes:
+        return mean
+    closest = heapq.nlargest(params.member_votes, (_dot(vector, m.vector) for m in story.members))
+    return max(mean, params.member_weight * sum(closest) / len(closest))
+
+
+def _member(article: StoryArticle, vector: Mapping[str, float], params: StoryParams) -> StoryMember:
+    """Return an article as a story remembers it."""
+    strongest = {term: vector[term] for term in _top(vector, params.member_terms)}
+    return StoryMember(article.id, article.source, article.published, strongest)
+
+
+def _strongest(
+    members: Iterable[StoryMember], centroid: Mapping[str, float], count: int
+) -> tuple[StoryMember, ...]:
+    """Return the count members closest to the centroid, in their original order."""
+    members = tuple(members)
+    if len(members) <= count:
+        return members
+    kept = set(
+        heapq.nlargest(count, range(len(members)), key=lambda n: _dot(members[n].vector, centroid))
+    )
+    return tuple(member for n, member in enumerate(members) if n in kept)
 
 
 def _joined(
@@ -372,6 +528,7 @@ def _joined(
     if len(titles) < params.headline_titles:
         titles = (*titles, article.title)
     sources = story.sources if article.source in story.sources else (*story.sources, article.source)
+    members = (*story.members, _member(article, vector, params))
     return replace(
         story,
         headline=representative_title(titles, centroid),
@@ -382,4 +539,192 @@ def _joined(
         centroid=centroid,
         titles=titles,
         keys=tuple(kept[: params.story_keys]),
+        members=_strongest(members, centroid, params.members_kept),
+    )
+
+
+def _local_vectors(members: Sequence[StoryMember]) -> list[dict[str, float]]:
+    """Return the members' vectors reweighted by how rare each term is among them.
+
+    Terms every member shares (the subject: a company, "patch", "arrested") weigh little,
+    those that tell members apart (the product, the person, the version) weigh more.
+    """
+    frequencies: Counter[str] = Counter()
+    for member in members:
+        frequencies.update(member.vector.keys())
+    count = len(members)
+    return [
+        _unit({t: v * _idf(frequencies[t], count) for t, v in member.vector.items()})
+        for member in members
+    ]
+
+
+def _cohesion(
+    similarity: Sequence[Sequence[float]], first: Sequence[int], second: Sequence[int]
+) -> tuple[float, float, float]:
+    """Return the mean similarity within each group and across the two."""
+
+    def within(group: Sequence[int]) -> float:
+        pairs = len(group) * (len(group) - 1) / 2
+        total = sum(similarity[a][b] for n, a in enumerate(group) for b in group[n + 1 :])
+        return total / pairs if pairs else 0.0
+
+    across = sum(similarity[a][b] for a in first for b in second) / (len(first) * len(second))
+    return within(first), within(second), across
+
+
+def _similarities(vectors: Sequence[Mapping[str, float]]) -> list[list[float]]:
+    """Return the matrix of pairwise dot products."""
+    matrix = [[1.0] * len(vectors) for _ in vectors]
+    for a in range(len(vectors)):
+        for b in range(a + 1, len(vectors)):
+            matrix[a][b] = matrix[b][a] = _dot(vectors[a], vectors[b])
+    return matrix
+
+
+def _two_groups(similarity: Sequence[Sequence[float]]) -> tuple[list[int], list[int]]:
+    """Return the two groups average-linkage clustering leaves at the top."""
+    groups = [[n] for n in range(len(similarity))]
+    # Sums of pairwise similarities between groups: merging two adds their rows
+    sums = [list(row) for row in similarity]
+    while len(groups) > 2:
+        best, pair = -math.inf, (0, 1)
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                score = sums[a][b] / (len(groups[a]) * len(groups[b]))
+                if score > best:
+                    best, pair = score, (a, b)
+        a, b = pair
+        groups[a] += groups.pop(b)
+        for row in sums:
+            row[a] += row[b]
+        sums[a] = [x + y for x, y in zip(sums[a], sums[b], strict=True)]
+        del sums[b]
+        for row in sums:
+            del row[b]
+    return groups[0], groups[1]
+
+
+def _split(story: StoryState, params: StoryParams) -> tuple[StoryState, StoryState] | None:
+    """Return the story split in two when it holds two events, the part with its id first."""
+    members = story.members
+    if len(members) != story.article_count or len(members) < 4:
+        return None  # only a story that still remembers every article can be split
+    similarity = _similarities(_local_vectors(members))
+    first, second = _two_groups(similarity)
+    if min(len(first), len(second)) < 2:
+        return None
+    within_first, within_second, across = _cohesion(similarity, first, second)
+    if across >= params.split_ratio * min(within_first, within_second):
+        return None
+    parts = [[members[n] for n in group] for group in (first, second)]
+    if all(member.id != story.id for member in parts[0]):
+        parts.reverse()
+    return _rebuilt(story, parts[0], story.id, params), _rebuilt(
+        story, parts[1], min(parts[1], key=_id_order).id, params
+    )
+
+
+def _id_order(member: StoryMember) -> tuple[int, str]:
+    """Sort key of article ids: numbers as numbers."""
+    return (int(member.id), "") if member.id.isdigit() else (0, member.id)
+
+
+def _rebuilt(
+    story: StoryState, members: Sequence[StoryMember], story_id: str, params: StoryParams
+) -> StoryState:
+    """Return the part of a story made of some of its members."""
+    centroid: dict[str, float] = {}
+    for member in members:
+        for term, value in member.vector.items():
+            centroid[term] = centroid.get(term, 0.0) + value
+    kept = _top(centroid, params.centroid_terms)
+    centroid = {term: centroid[term] for term in kept}
+    return replace(
+        story,
+        id=story_id,
+        headline=representative_title(story.titles, centroid),
+        first_seen=min(member.published for member in members),
+        last_seen=max(member.published for member in members),
+        article_count=len(members),
+        sources=tuple(dict.fromkeys(member.source for member in members)),
+        centroid=centroid,
+        keys=tuple(kept[: params.story_keys]),
+        members=tuple(members),
+    )
+
+
+def _merge_all(
+    store: StoryStore, story: StoryState, params: StoryParams
+) -> tuple[StoryState, tuple[str, ...]]:
+    """Merge into the story the recent stories that turn out to be the same event."""
+    merged: list[str] = []
+    while story.article_count >= params.merge_min_articles:
+        other = _merge_partner(store, story, params)
+        if other is None:
+            break
+        keep, gone = (story, other) if _outranks(story, other) else (other, story)
+        story = _combined(keep, gone, params)
+        store.merge_story(gone.id, keep.id)
+        store.save_story(story)
+        merged.append(gone.id)
+    return story, tuple(merged)
+
+
+def _outranks(story: StoryState, other: StoryState) -> bool:
+    """Return whether a story keeps its id when merged with another: the bigger, then older."""
+    return (story.article_count, other.first_seen) >= (other.article_count, story.first_seen)
+
+
+def _merge_partner(store: StoryStore, story: StoryState, params: StoryParams) -> StoryState | None:
+    """Return the recent story most like this one, if it is the same event."""
+    since = story.last_seen - params.window
+    candidates = [
+        other
+        for other in store.candidate_stories(
+            story.keys[: params.article_keys], since, params.stories_per_key
+        )
+        if other.id != story.id
+        and other.article_count >= params.merge_min_articles
+        and other.last_seen >= since
+    ]
+    threshold = _threshold(params, len(candidates))
+    best, best_ratio = None, params.merge_ratio
+    for other in candidates:
+        # Group-average linkage between the two stories, as a join would ask of an article
+        linkage = _dot(story.centroid, other.centroid) / (story.article_count * other.article_count)
+        if linkage < threshold:
+            continue
+        ours = _strongest(story.members, story.centroid, params.merge_members)
+        theirs = _strongest(other.members, other.centroid, params.merge_members)
+        similarity = _similarities(_local_vectors((*ours, *theirs)))
+        first = list(range(len(ours)))
+        second = list(range(len(ours), len(ours) + len(theirs)))
+        within_ours, within_theirs, across = _cohesion(similarity, first, second)
+        cohesion = (within_ours + within_theirs) / 2
+        ratio = across / cohesion if cohesion > 0 else 0.0
+        if ratio >= best_ratio:
+            best, best_ratio = other, ratio
+    return best
+
+
+def _combined(keep: StoryState, gone: StoryState, params: StoryParams) -> StoryState:
+    """Return one story made of two."""
+    centroid = dict(keep.centroid)
+    for term, value in gone.centroid.items():
+        centroid[term] = centroid.get(term, 0.0) + value
+    kept = _top(centroid, params.centroid_terms)
+    centroid = {term: centroid[term] for term in kept}
+    titles = (*keep.titles, *gone.titles)[: params.headline_titles]
+    return replace(
+        keep,
+        headline=representative_title(titles, centroid),
+        first_seen=min(keep.first_seen, gone.first_seen),
+        last_seen=max(keep.last_seen, gone.last_seen),
+        article_count=keep.article_count + gone.article_count,
+        sources=tuple(dict.fromkeys((*keep.sources, *gone.sources))),
+        centroid=centroid,
+        titles=titles,
+        keys=tuple(kept[: params.story_keys]),
+        members=_strongest((*keep.members, *gone.members), centroid, params.members_kept),
     )

@@ -183,6 +183,8 @@ class Story(Base):
     sources: Mapped[list[str]] = mapped_column(JSON)
     # The term profile, titles and index keys story grouping compares new articles with
     profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The story this one was merged into (it then has no articles): old links lead there
+    merged_into: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class StoryKey(Base):

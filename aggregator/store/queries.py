@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -260,7 +260,9 @@ def _upsert_article(
                 select(Article).where(Article.canonical_url == page.canonical_url)
             ).one()
         else:
-            if article.duplicate_of is None:
+            # An earlier copy that took over as original joins its group's story as it is:
+            # grouping it again would count one article twice
+            if article.duplicate_of is None and original is None:
                 assign_story(session, article, source.name)
             status = "duplicate" if article.duplicate_of is not None else "inserted"
             return SaveResult(status, article.id, article.duplicate_of)
@@ -326,8 +328,13 @@ def add_template_blocks(session: Session, source: str, blocks: dict[str, str]) -
 
 def story_lead(article: Article) -> str:
     """The opening of an article that story grouping compares (headline and lead paragraphs)."""
+    return lead_paragraphs(article.text)
+
+
+def lead_paragraphs(text: str) -> str:
+    """The first paragraphs of a text, until they hold STORY_LEAD_CHARS characters."""
     lead = ""
-    for paragraph in article.text.split("\n\n"):
+    for paragraph in text.split("\n\n"):
         lead = f"{lead}\n\n{paragraph}" if lead else paragraph
         if len(lead) >= STORY_LEAD_CHARS:
             break
@@ -356,16 +363,49 @@ def assign_story(session: Session, article: Article, source: str) -> int:
         .values(story_id=article.story_id)
         .execution_options(synchronize_session=False)
     )
+    if decision.split is not None:
+        # The articles (and their copies) of the part that became a story of its own
+        moved = [int(article_id) for article_id in decision.moved]
+        # A moved article may since have become the copy of an earlier one: that one moves too
+        originals = select(Article.duplicate_of).where(Article.id.in_(moved)).scalar_subquery()
+        session.execute(
+            update(Article)
+            .where(
+                or_(
+                    Article.id.in_(moved),
+                    Article.duplicate_of.in_(moved),
+                    Article.id.in_(originals),
+                    Article.duplicate_of.in_(originals),
+                )
+            )
+            .values(story_id=int(decision.split.id))
+            .execution_options(synchronize_session=False)
+        )
+    if decision.merged:
+        session.execute(
+            update(Article)
+            .where(Article.story_id.in_([int(story_id) for story_id in decision.merged]))
+            .values(story_id=article.story_id)
+            .execution_options(synchronize_session=False)
+        )
     return article.story_id
+
+
+def resolve_story(session: Session, story_id: int) -> int | None:
+    """The story a story id leads to now (itself, or the one it was merged into), if any."""
+    row = session.execute(select(Story.id, Story.merged_into).where(Story.id == story_id)).first()
+    if row is None:
+        return None
+    return row.merged_into or row.id
 
 
 def list_stories(
     session: Session, since: datetime | None, min_sources: int = 1, limit: int | None = None
 ) -> list[tuple[Story, list[Article]]]:
-    """Stories seen since a time, most covered first, with their visible articles."""
+    """Stories seen since a time, most covered first, with their articles and copies."""
     query = (
         select(Story)
-        .where(Story.source_count >= min_sources)
+        .where(Story.source_count >= min_sources, Story.merged_into.is_(None))
         .order_by(Story.source_count.desc(), Story.last_seen.desc(), Story.id)
     )
     if since is not None:
@@ -373,39 +413,87 @@ def list_stories(
     if limit is not None:
         query = query.limit(limit)
     stories = list(session.scalars(query))
-    members: dict[int, list[Article]] = {story.id: [] for story in stories}
-    for chunk in chunked(stories):
-        ids = [story.id for story in chunk]
-        for article in session.scalars(
-            select(Article)
-            .options(joinedload(Article.source))
-            .where(Article.story_id.in_(ids), Article.duplicate_of.is_(None))
-            .order_by(func.coalesce(Article.published, Article.fetched_at), Article.id)
-        ):
-            members[article.story_id or 0].append(article)
+    members = _story_articles(session, [story.id for story in stories])
     return [(story, members[story.id]) for story in stories]
 
 
+def get_story(session: Session, story_id: int) -> tuple[Story, list[Article]] | None:
+    """A story and its articles and copies; an id merged into another story leads there."""
+    resolved = resolve_story(session, story_id)
+    story = session.get(Story, resolved) if resolved is not None else None
+    if story is None:
+        return None
+    return story, _story_articles(session, [story.id])[story.id]
+
+
+def _story_articles(session: Session, story_ids: list[int]) -> dict[int, list[Article]]:
+    """The articles of each story, originals first, then copies, oldest first."""
+    members: dict[int, list[Article]] = {story_id: [] for story_id in story_ids}
+    for chunk in chunked(story_ids):
+        ids = list(chunk)
+        for article in session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(Article.story_id.in_(ids))
+            .order_by(
+                Article.duplicate_of.is_not(None),
+                func.coalesce(Article.published, Article.fetched_at),
+                Article.id,
+            )
+        ):
+            members[article.story_id or 0].append(article)
+    return members
+
+
 def story_to_dict(story: Story, members: list[Article]) -> dict[str, Any]:
-    """The public JSON shape of a story with its visible articles."""
+    """The public JSON shape of a story: its articles, then the copies other outlets ran.
+
+    Counts are those of the articles listed: every outlet, a copy's included, once.
+    """
     return {
         "id": story.id,
         "title": story.headline,
         "first_seen": story.first_seen.isoformat(),
         "last_seen": story.last_seen.isoformat(),
-        "article_count": story.article_count,
-        "source_count": story.source_count,
+        "article_count": sum(1 for a in members if a.duplicate_of is None),
+        "copy_count": sum(1 for a in members if a.duplicate_of is not None),
+        "source_count": len({a.source.name for a in members}),
         "articles": [
-            {"id": a.id, "source": a.source.name, "title": a.title, "url": a.url} for a in members
+            {
+                "id": a.id,
+                "source": a.source.name,
+                "title": a.title,
+                "url": a.url,
+                "copy_of": a.duplicate_of,
+            }
+            for a in members
         ],
     }
 
 
-def restory(session: Session, since: datetime | None = None) -> int:
-    """Group stored articles into stories again (those seen since a time, or all)."""
+@dataclass(frozen=True)
+class RestoryResult:
+    """What regrouping did: articles regrouped, stories they now form, old ids redirected."""
+
+    articles: int
+    stories: int
+    redirected: int
+
+
+def restory(
+    session: Session,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RestoryResult:
+    """Group stored articles into stories again (those seen since a time, or all).
+
+    An old story id that no longer names a story leads to the story of the article that
+    started it, so links to it keep working.
+    """
     newest = func.coalesce(Article.published, Article.fetched_at)
     chosen: ColumnElement[bool]
     if since is None:
+        dissolved = list(session.scalars(select(Story.id)))
         session.execute(delete(StoryKey))
         session.execute(delete(Story))
         session.execute(delete(TermFrequency))
@@ -443,9 +531,48 @@ def restory(session: Session, since: datetime | None = None) -> int:
         .where(chosen, Article.duplicate_of.is_(None))
         .order_by(newest, Article.id)
     ).all()
-    for article in originals:
-        assign_story(session, article, article.source.name)
-    return len(originals)
+    stories = set()
+    for done, article in enumerate(originals, 1):
+        stories.add(assign_story(session, article, article.source.name))
+        if progress is not None:
+            progress(done, len(originals))
+    redirected = _redirect_dissolved(session, dissolved)
+    active = session.scalars(
+        select(func.count(func.distinct(Article.story_id))).where(
+            chosen, Article.story_id.is_not(None)
+        )
+    ).one()
+    return RestoryResult(len(originals), active, redirected)
+
+
+def _redirect_dissolved(session: Session, dissolved: list[int]) -> int:
+    """Keep each dissolved story id that names no story now as a pointer to its first article's."""
+    redirected = 0
+    for chunk in chunked(dissolved):
+        ids = list(chunk)
+        existing = set(session.scalars(select(Story.id).where(Story.id.in_(ids))))
+        rows = session.execute(
+            select(Article.id, Article.story_id, Story.first_seen, Story.last_seen)
+            .join(Story, Story.id == Article.story_id)
+            .where(Article.id.in_([i for i in ids if i not in existing]))
+        )
+        for old_id, story_id, first_seen, last_seen in rows:
+            session.add(
+                Story(
+                    id=old_id,
+                    headline="",
+                    first_seen=first_seen,
+                    last_seen=last_seen,
+                    article_count=0,
+                    source_count=0,
+                    sources=[],
+                    profile={},
+                    merged_into=story_id,
+                )
+            )
+            redirected += 1
+    session.flush()
+    return redirected
 
 
 def list_articles(

@@ -157,7 +157,10 @@ def _filter_sql(filters: Filters, dialect: str) -> tuple[str, dict[str, Any]]:
                 )
             values[key] = value
     if filters.story is not None:
-        clauses.append("a.story_id = :story")
+        # A story merged into another leads there (merges keep one hop: see SqlStoryStore)
+        clauses.append(
+            "a.story_id = coalesce((SELECT merged_into FROM stories WHERE id = :story), :story)"
+        )
         values["story"] = filters.story
     # stored naive UTC (see UTCDateTime)
     for key, operator in (("since", ">="), ("until", "<")):

@@ -7,12 +7,22 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CompoundSelect, Table, bindparam, delete, insert, select, text, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from aggregator.dedup.stories import StoryState
+from aggregator.dedup.stories import StoryMember, StoryState
 from aggregator.store.db import chunked
 from aggregator.store.models import Story, StoryKey, TermFrequency
 
@@ -140,11 +150,8 @@ class SqlStoryStore:
         row.article_count = story.article_count
         row.source_count = story.source_count
         row.sources = list(story.sources)
-        row.profile = {
-            "centroid": story.centroid,
-            "titles": list(story.titles),
-            "keys": list(story.keys),
-        }
+        row.merged_into = None
+        row.profile = story_profile(story)
         self.session.flush()
         self.session.execute(delete(StoryKey).where(StoryKey.story_id == story_id))
         keys = _fitting(dict.fromkeys(story.keys))
@@ -153,6 +160,28 @@ class SqlStoryStore:
                 insert(StoryKey),
                 [{"key": key, "story_id": story_id, "last_seen": story.last_seen} for key in keys],
             )
+
+    def merge_story(self, story_id: str, into: str) -> None:
+        """Record that a story was merged into another: no keys, links lead to into."""
+        gone, kept = int(story_id), int(into)
+        self.session.execute(delete(StoryKey).where(StoryKey.story_id == gone))
+        # One hop for every old id: stories merged into this one earlier now lead to into too
+        self.session.execute(
+            update(Story)
+            .where((Story.id == gone) | (Story.merged_into == gone))
+            .values(merged_into=kept)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def story_profile(story: StoryState) -> dict[str, Any]:
+    """The JSON profile of a story: its term profile, titles, index keys and members."""
+    return {
+        "centroid": story.centroid,
+        "titles": list(story.titles),
+        "keys": list(story.keys),
+        "members": [[m.id, m.source, m.published.isoformat(), m.vector] for m in story.members],
+    }
 
 
 def _state(
@@ -174,4 +203,8 @@ def _state(
         centroid=dict(profile.get("centroid", {})),
         titles=tuple(profile.get("titles", ())),
         keys=tuple(profile.get("keys", ())),
+        members=tuple(
+            StoryMember(member_id, source, datetime.fromisoformat(published), vector)
+            for member_id, source, published, vector in profile.get("members", ())
+        ),
     )

@@ -22,7 +22,13 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -293,6 +299,15 @@ def create_app(db_url: str) -> Starlette:
         stories = await read(lambda s: _stories(s, since, min_sources, limit))
         return JSONResponse({"stories": stories})
 
+    async def api_story(request: Request) -> Response:
+        story_id = _path_id(request, "story")
+        found = await read(lambda s: _story(s, story_id))
+        if found is None:
+            raise HTTPException(404, f"no story {story_id}")
+        if found["id"] != story_id:  # merged into another story since: it lives on there
+            return RedirectResponse(f"/api/stories/{found['id']}", status_code=301)
+        return JSONResponse(found)
+
     async def api_sources(request: Request) -> Response:
         return JSONResponse({"sources": await read(_sources)})
 
@@ -335,6 +350,7 @@ def create_app(db_url: str) -> Starlette:
         Route("/api/articles/{id}", api_article),
         Route("/api/search", api_search),
         Route("/api/stories", api_stories),
+        Route("/api/stories/{id}", api_story),
         Route("/api/sources", api_sources),
         Route("/api/openapi.json", openapi),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
@@ -352,11 +368,16 @@ def create_app(db_url: str) -> Starlette:
     )
 
 
-def _path_id(request: Request) -> int:
+def _path_id(request: Request, kind: str = "article") -> int:
     value = str(request.path_params["id"])
     if not value.isdigit() or len(value) > 10 or int(value) > queries.MAX_ID:
-        raise HTTPException(404, f"no article {value!r}")
+        raise HTTPException(404, f"no {kind} {value!r}")
     return int(value)
+
+
+def _story(session: Session, story_id: int) -> dict[str, Any] | None:
+    found = queries.get_story(session, story_id)
+    return queries.story_to_dict(*found) if found is not None else None
 
 
 def _stories(

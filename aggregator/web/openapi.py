@@ -150,6 +150,20 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": _ok(_list_of("stories", {"type": "object"})), "400": _ERROR},
             }
         },
+        "/api/stories/{id}": {
+            "get": {
+                "summary": "One story with its articles and copies; a merged story's id "
+                "redirects (301) to the story it joined",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {
+                    "200": _ok({"type": "object"}),
+                    "301": {"description": "The story was merged into the one at Location"},
+                    "404": _ERROR,
+                },
+            }
+        },
         "/api/sources": {
             "get": {
                 "summary": "The sources and their article counts",
