@@ -19,6 +19,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
 from itertools import islice
@@ -48,6 +49,7 @@ from aggregator.extract.clutter import (
 )
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import (
+    PageMetadata,
     byline_author,
     clean_title,
     collapse,
@@ -58,9 +60,10 @@ from aggregator.extract.metadata import (
     find_byline,
     parse_date,
 )
+from aggregator.extract.pagetype import PageType, load_model, page_features
 from aggregator.items import Article
 
-__all__ = ["extract_article"]
+__all__ = ["NoArticle", "extract", "extract_article", "page_type_features"]
 
 logger = logging.getLogger(__name__)
 # trafilatura warns about every page without an article; we log our own reason at DEBUG
@@ -71,6 +74,9 @@ logging.getLogger("trafilatura").setLevel(logging.ERROR)
 MIN_TEXT_CHARS = 200
 MIN_SENTENCES = 2
 MIN_SHORT_TEXT_CHARS = 80
+# The article-or-not model judges pages of at least this many elements: a smaller one is no
+# shop, forum or listing, and its features (counts, shares of the text) say little.
+MIN_JUDGED_ELEMENTS = 40
 # Pages longer than this, once script and style code is emptied, are cut before parsing
 # (the article sits near the top in practice); it keeps a 10 MB page within about a second.
 MAX_HTML_CHARS = 1_000_000
@@ -125,6 +131,13 @@ _XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _PARSER = HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8", no_network=True)
 
 
+@dataclass(frozen=True)
+class NoArticle:
+    """What extract() returns for a page without an article: why ("a product or shop page")."""
+
+    reason: str
+
+
 def extract_article(
     html: str | bytes,
     url: str | None = None,
@@ -136,12 +149,28 @@ def extract_article(
 
     content_selector and remove_selectors are a source's own rules (CSS), from sources.toml.
     """
+    result = extract(html, url, content_type, content_selector, remove_selectors)
+    return result if isinstance(result, Article) else None
+
+
+def extract(
+    html: str | bytes,
+    url: str | None = None,
+    content_type: str | None = None,
+    content_selector: str | None = None,
+    remove_selectors: Sequence[str] = (),
+) -> Article | NoArticle:
+    """Like extract_article, but a page without an article gives the reason why."""
     try:
-        return _extract(html, url, content_type, content_selector, remove_selectors)
+        result = _extract(html, url, content_type, content_selector, remove_selectors)
     except Exception:
         # extraction must never take the crawl down; the page is simply skipped
         logger.warning("extraction failed for %s", url, exc_info=True)
-        return None
+        return NoArticle("extraction failed")
+    if isinstance(result, str):
+        logger.info("no article, %s: %s", result, url)
+        return NoArticle(result)
+    return result
 
 
 def _extract(
@@ -150,22 +179,25 @@ def _extract(
     content_type: str | None,
     content_selector: str | None = None,
     remove_selectors: Sequence[str] = (),
-) -> Article | None:
+) -> Article | str:
+    """The page's article, or the reason it holds none."""
     tree = _parse(html, content_type)
     if tree is None:
-        logger.debug("no HTML tree for %s", url)
-        return None
+        return "no HTML in the page"
     meta = extract_metadata(tree, url)
+    if meta.is_listing:
+        return "a listing of other pages (its structured data says so)"
+    byline = find_byline(tree)
+    page_type = _page_type(tree, meta, byline, url)
+    if page_type is not None and not page_type.is_article:
+        return f"{page_type.reason} (article probability {page_type.article_probability:.2f})"
     site_links = _same_site_link_texts(tree, url or meta.canonical_url)
-    markup_byline = [] if meta.authors else find_byline(tree)
+    markup_byline = [] if meta.authors else byline
 
     remove_clutter(tree)
     cards = _teaser_cards(tree, url)
     _apply_site_rules(tree, content_selector, remove_selectors, url)
     elements = sum(1 for _ in islice(tree.iter(), MAX_FULL_EXTRACTION_ELEMENTS + 1))
-    if meta.is_listing:
-        logger.info("listing page, not an article: %s", url)
-        return None
 
     document = trafilatura.bare_extraction(
         tree,
@@ -187,16 +219,13 @@ def _extract(
     title = clean_title(meta.title, meta.site_name, meta.h1, url or meta.canonical_url)
     authors = list(meta.authors)
     if _is_link_list(paragraphs, cards):
-        logger.info("list of links to other pages, not an article: %s", url)
-        return None
+        return "a list of links to other pages"
     paragraphs, byline_names = _drop_clutter_paragraphs(paragraphs, title, authors, site_links)
     text = "\n\n".join(paragraphs)
     if not _is_article_text(text):
-        logger.info("no article text (%d chars) in %s", len(text), url)
-        return None
+        return f"too little text ({len(text)} chars)"
     if len(paragraphs) >= LISTING_MIN_TEASERS and _is_teaser_list(paragraphs):
-        logger.info("teaser list, not an article: %s", url)
-        return None
+        return "a list of teasers"
 
     # trafilatura's author and date rules as the last resort, on pages small enough
     small = elements <= MAX_FALLBACK_METADATA_ELEMENTS
@@ -225,6 +254,44 @@ def _extract(
         site_name=meta.site_name,
         description=meta.description,
     )
+
+
+def page_type_features(
+    html: str | bytes, url: str | None = None, content_type: str | None = None
+) -> dict[str, float] | None:
+    """The features the article-or-not model reads from a page (to train it), None for no HTML."""
+    tree = _parse(html, content_type)
+    if tree is None:
+        return None
+    return _page_features(tree, extract_metadata(tree, url), find_byline(tree), url)
+
+
+def _page_features(
+    tree: HtmlElement, meta: PageMetadata, byline: list[str], url: str | None
+) -> dict[str, float]:
+    return page_features(
+        tree,
+        url,
+        meta.types,
+        meta.og_type,
+        has_published=meta.published is not None,
+        has_author=bool(meta.authors),
+        shown_dates=meta.shown_dates,
+        has_byline=bool(byline),
+        title=meta.title,
+    )
+
+
+def _page_type(
+    tree: HtmlElement, meta: PageMetadata, byline: list[str], url: str | None
+) -> PageType | None:
+    """What the learned model makes of the page, None without a model."""
+    model = load_model()
+    if model is None or sum(1 for _ in islice(tree.iter(), MIN_JUDGED_ELEMENTS)) < (
+        MIN_JUDGED_ELEMENTS
+    ):
+        return None
+    return model.classify(_page_features(tree, meta, byline, url))
 
 
 def _apply_site_rules(

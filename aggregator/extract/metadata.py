@@ -222,6 +222,11 @@ class PageMetadata:
     html_title: str | None = None
     article_body: str | None = None
     is_listing: bool = False
+    # what the page says it is: its schema.org @types (lower case) and og:type
+    types: frozenset[str] = frozenset()
+    og_type: str | None = None
+    # how many dates the page shows around its headline
+    shown_dates: int = 0
 
 
 def collapse(text: str | None) -> str:
@@ -523,6 +528,7 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
 
     if types & LISTING_TYPES and not article:
         meta.is_listing = True
+    meta.types = frozenset(types)
 
     def first_meta(*keys: str) -> str | None:
         for key in keys:
@@ -530,6 +536,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
                 if clean_text(value):
                     return clean_text(value)
         return None
+
+    meta.og_type = first_meta("og:type")
 
     # title
     meta.html_title = _first_text(tree, "//title")
@@ -633,8 +641,10 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
         article.get("description")
     )
     url_date = date_from_url(url) or date_from_url(meta.canonical_url)
+    written = _written_dates(tree)
+    meta.shown_dates = len(written)
     if url_date is None:
-        meta.published = _shown_date(_written_dates(tree), meta.published, meta.modified)
+        meta.published = _shown_date(written, meta.published, meta.modified)
     if meta.published and url_date:
         # the URL's /2025/12/18/ is the publisher's own calendar day: a UTC time that falls on
         # the next or previous day is told in the offset that puts it on that day
