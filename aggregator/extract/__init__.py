@@ -18,20 +18,17 @@ import difflib
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
-from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
-from trafilatura.metadata import extract_metainfo, normalize_authors
 from trafilatura.settings import Document, set_date_params
-from trafilatura.xpaths import AUTHOR_XPATHS
 
 from aggregator.extract.clutter import (
     AVATAR_PATTERN,
@@ -56,11 +53,10 @@ from aggregator.extract.metadata import (
     date_from_url,
     dedupe,
     extract_metadata,
-    fallback_authors,
     find_byline,
     parse_date,
 )
-from aggregator.extract.pagetype import PageType, load_model, page_features
+from aggregator.extract.pagetype import load_model, page_features, prose_chars
 from aggregator.items import Article
 
 __all__ = ["NoArticle", "extract", "extract_article", "page_type_features"]
@@ -75,16 +71,21 @@ MIN_TEXT_CHARS = 200
 MIN_SENTENCES = 2
 MIN_SHORT_TEXT_CHARS = 80
 # The article-or-not model judges pages of at least this many elements: a smaller one is no
-# shop, forum or listing, and its features (counts, shares of the text) say little.
+# shop, forum or listing, and its features (counts, shares of the text) say little. Smaller
+# pages get trafilatura's full extraction.
 MIN_JUDGED_ELEMENTS = 40
+# trafilatura's fast extraction is kept when it holds at least this share of the characters
+# of the page's prose paragraphs and at least FAST_MIN_CHARS; else its fallbacks run too.
+FAST_COVERAGE = 0.7
+FAST_MIN_CHARS = 300
 # Pages longer than this, once script and style code is emptied, are cut before parsing
 # (the article sits near the top in practice); it keeps a 10 MB page within about a second.
 MAX_HTML_CHARS = 1_000_000
 # Pages with more elements than this skip trafilatura's second opinion (readability,
 # justext), whose cost grows faster than linearly with the page.
 MAX_FULL_EXTRACTION_ELEMENTS = 15_000
-# trafilatura's own metadata is read as a fallback only on pages with at most this many
-# elements: its date search grows faster than linearly with the page.
+# htmldate's date search is the fallback only on pages with at most this many elements: its
+# cost grows faster than linearly with the page.
 MAX_FALLBACK_METADATA_ELEMENTS = MAX_FULL_EXTRACTION_ELEMENTS
 # A trailing paragraph that repeats the text of a link to another page of the same site is
 # the title of another post (next/previous navigation) when it is at most this long.
@@ -187,30 +188,25 @@ def _extract(
     meta = extract_metadata(tree, url)
     if meta.is_listing:
         return "a listing of other pages (its structured data says so)"
-    byline = find_byline(tree)
-    page_type = _page_type(tree, meta, byline, url)
-    if page_type is not None and not page_type.is_article:
-        return f"{page_type.reason} (article probability {page_type.article_probability:.2f})"
-    site_links = _same_site_link_texts(tree, url or meta.canonical_url)
-    markup_byline = [] if meta.authors else byline
+    elements = int(tree.xpath("count(//*)"))
+    features = _page_features(tree, meta, url) if elements >= MIN_JUDGED_ELEMENTS else None
+    model = load_model()
+    if model is not None and features is not None:
+        page_type = model.classify(features)
+        if not page_type.is_article:
+            return f"{page_type.reason} (article probability {page_type.article_probability:.2f})"
+    # links of the whole page, read before clutter goes (next/previous post boxes are clutter)
+    links = tree.xpath("//a[@href]")
+    markup_byline = [] if meta.authors else find_byline(tree)
 
     remove_clutter(tree)
     cards = _teaser_cards(tree, url)
     _apply_site_rules(tree, content_selector, remove_selectors, url)
-    elements = sum(1 for _ in islice(tree.iter(), MAX_FULL_EXTRACTION_ELEMENTS + 1))
-
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        fast=elements > MAX_FULL_EXTRACTION_ELEMENTS,
-        with_metadata=False,
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-    )
-    body = document.body if isinstance(document, Document) else None
-    paragraphs = _paragraphs(body) if body is not None else []
+    # trafilatura's second opinion (readability, justext) only when its main extractor missed
+    # much of the page's prose, and only on pages small enough for it
+    paragraphs = _main_text(tree, url, fast=True)
+    if elements <= MAX_FULL_EXTRACTION_ELEMENTS and not _covers_prose(paragraphs, features):
+        paragraphs = _main_text(tree, url, fast=False)
     if meta.article_body and _body_is_richer(meta.article_body, paragraphs):
         structured = _article_body_paragraphs(meta.article_body)
         if not _is_article_text("\n\n".join(paragraphs)) or _agrees_with_page(structured, tree):
@@ -220,6 +216,7 @@ def _extract(
     authors = list(meta.authors)
     if _is_link_list(paragraphs, cards):
         return "a list of links to other pages"
+    site_links = _SiteLinks(links, url or meta.canonical_url)
     paragraphs, byline_names = _drop_clutter_paragraphs(paragraphs, title, authors, site_links)
     text = "\n\n".join(paragraphs)
     if not _is_article_text(text):
@@ -227,17 +224,12 @@ def _extract(
     if len(paragraphs) >= LISTING_MIN_TEASERS and _is_teaser_list(paragraphs):
         return "a list of teasers"
 
-    # trafilatura's author and date rules as the last resort, on pages small enough
-    small = elements <= MAX_FALLBACK_METADATA_ELEMENTS
     if not authors:
         authors = byline_names or markup_byline
-    if not authors and small:
-        authors = fallback_authors(
-            _trafilatura_author(tree), meta.site_name, url or meta.canonical_url
-        )
+    # htmldate's date rules as the last resort, on pages small enough
     published = (
         meta.published
-        or (_trafilatura_date(tree, url) if small else None)
+        or (_trafilatura_date(tree, url) if elements <= MAX_FALLBACK_METADATA_ELEMENTS else None)
         or date_from_url(url)
         or date_from_url(meta.canonical_url)
     )
@@ -256,6 +248,30 @@ def _extract(
     )
 
 
+def _main_text(tree: HtmlElement, url: str | None, *, fast: bool) -> list[str]:
+    """trafilatura's main text of the page (the tree is left as it is), as paragraphs."""
+    document = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=fast,
+        with_metadata=False,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+    )
+    body = document.body if isinstance(document, Document) else None
+    return _paragraphs(body) if body is not None else []
+
+
+def _covers_prose(paragraphs: list[str], features: dict[str, float] | None) -> bool:
+    """Whether a main text holds most of the prose paragraphs of the page (FAST_COVERAGE)."""
+    if features is None:
+        return False
+    found = sum(len(p) for p in paragraphs)
+    return found >= FAST_MIN_CHARS and found >= FAST_COVERAGE * prose_chars(features)
+
+
 def page_type_features(
     html: str | bytes, url: str | None = None, content_type: str | None = None
 ) -> dict[str, float] | None:
@@ -263,12 +279,10 @@ def page_type_features(
     tree = _parse(html, content_type)
     if tree is None:
         return None
-    return _page_features(tree, extract_metadata(tree, url), find_byline(tree), url)
+    return _page_features(tree, extract_metadata(tree, url), url)
 
 
-def _page_features(
-    tree: HtmlElement, meta: PageMetadata, byline: list[str], url: str | None
-) -> dict[str, float]:
+def _page_features(tree: HtmlElement, meta: PageMetadata, url: str | None) -> dict[str, float]:
     return page_features(
         tree,
         url,
@@ -277,21 +291,8 @@ def _page_features(
         has_published=meta.published is not None,
         has_author=bool(meta.authors),
         shown_dates=meta.shown_dates,
-        has_byline=bool(byline),
         title=meta.title,
     )
-
-
-def _page_type(
-    tree: HtmlElement, meta: PageMetadata, byline: list[str], url: str | None
-) -> PageType | None:
-    """What the learned model makes of the page, None without a model."""
-    model = load_model()
-    if model is None or sum(1 for _ in islice(tree.iter(), MIN_JUDGED_ELEMENTS)) < (
-        MIN_JUDGED_ELEMENTS
-    ):
-        return None
-    return model.classify(_page_features(tree, meta, byline, url))
 
 
 def _apply_site_rules(
@@ -352,12 +353,27 @@ def _empty_code_blocks(html: str) -> str:
     return "".join(pieces)
 
 
-def _same_site_link_texts(tree: HtmlElement, url: str | None) -> set[str]:
+class _SiteLinks:
+    """The normalised texts of links to other pages of the same site (titles of other posts),
+    worked out on the first question only: most pages never ask."""
+
+    def __init__(self, links: list[HtmlElement], url: str | None) -> None:
+        self.links = links
+        self.url = url
+        self.texts: set[str] | None = None
+
+    def __contains__(self, text: object) -> bool:
+        if self.texts is None:
+            self.texts = _same_site_link_texts(self.links, self.url)
+        return text in self.texts
+
+
+def _same_site_link_texts(links: Iterable[HtmlElement], url: str | None) -> set[str]:
     """Normalised texts of links to other pages of the same site (titles of other posts)."""
     host = urlsplit(url).hostname if url else None
     path = urlsplit(url).path.rstrip("/") if url else None
     texts: set[str] = set()
-    for link in tree.iter("a"):
+    for link in links:
         href = (link.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:")):
             continue
@@ -382,12 +398,6 @@ def _same_site_link_texts(tree: HtmlElement, url: str | None) -> set[str]:
         if len(texts) > 5000:
             break
     return texts
-
-
-def _trafilatura_author(tree: HtmlElement) -> str | None:
-    """trafilatura's author rules (bylines by XPath) on the tree our clutter rules pruned."""
-    author = extract_metainfo(tree, AUTHOR_XPATHS, len_limit=120)
-    return normalize_authors(None, author) if author else None
 
 
 def _trafilatura_date(tree: HtmlElement, url: str | None) -> datetime | None:
@@ -505,7 +515,7 @@ def _collect_blocks(element: etree._Element, blocks: list[str]) -> None:
 
 
 def _drop_clutter_paragraphs(
-    paragraphs: list[str], title: str, authors: list[str], site_links: set[str]
+    paragraphs: list[str], title: str, authors: list[str], site_links: Container[str]
 ) -> tuple[list[str], list[str]]:
     """Remove clutter paragraphs; return the kept ones and the names found in dropped bylines."""
     byline_names: list[str] = []
@@ -598,7 +608,7 @@ def _similar(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a, b).ratio() >= TITLE_SIMILARITY
 
 
-def _is_link_title(paragraph: str, site_links: set[str]) -> bool:
+def _is_link_title(paragraph: str, site_links: Container[str]) -> bool:
     return (
         len(paragraph) <= MAX_LINK_TITLE_CHARS
         and not paragraph.rstrip().endswith(_TERMINAL_PUNCTUATION)

@@ -76,6 +76,11 @@ MAX_DATE_TEXT_NODES = 40
 MAX_DATE_TEXT_CHARS = 200
 # Dates read under the headline: enough for "Published ... Updated ..." and a date in a byline
 MAX_WRITTEN_DATES = 3
+# Longest text node read as (part of) a byline
+MAX_BYLINE_NODE_CHARS = 300
+# Text nodes after and before the headline where its byline is looked for
+MAX_BYLINE_NODES_AFTER = 25
+MAX_BYLINE_NODES_BEFORE = 6
 # Most tags kept for one article.
 MAX_TAGS = 30
 
@@ -344,13 +349,6 @@ def clean_author_names(value: Any, *, strict: bool = False) -> list[str]:
     return names
 
 
-def fallback_authors(value: str | None, site_name: str | None, url: str | None) -> list[str]:
-    """People in another extractor's "A; B" author guess, without the site's own name."""
-    site_keys = _host_keys(url) | ({_site_key(site_name)} if site_name else set())
-    names = clean_author_names((value or "").split(";"))
-    return [name for name in names if not _is_site_name(name, site_keys)]
-
-
 def _is_name(name: str, *, strict: bool) -> bool:
     """Tell whether a string can be a person's (or an outlet's) name."""
     if not name or len(name) > MAX_AUTHOR_CHARS or "@" in name or any(c.isdigit() for c in name):
@@ -584,6 +582,10 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
         if authors:
             break
     authors = authors or organisations
+    # the byline the reader sees by the headline wins over markup that names someone else
+    shown = [name for name in headline_byline(tree) if not _is_site_name(name, site_keys)]
+    if shown and not _same_people(shown, authors):
+        authors = shown
     meta.authors = dedupe(authors, MAX_AUTHORS)
 
     # dates
@@ -823,6 +825,14 @@ def _ld_authors(value: Any) -> list[tuple[str, bool]]:
     return names
 
 
+def _same_people(shown: list[str], named: list[str]) -> bool:
+    """Whether a byline names the people the markup names (or part of their names)."""
+    keys = [_site_key(name) for name in named]
+    return any(
+        _site_key(name) in key or key in _site_key(name) for name in shown for key in keys if key
+    )
+
+
 def _people(names: Iterable[str]) -> list[tuple[str, bool]]:
     return [(name, False) for name in islice(names, MAX_AUTHORS) if name]
 
@@ -934,36 +944,69 @@ def _time_element(tree: HtmlElement) -> datetime | None:
     return None
 
 
+# Short text nodes holding "by" or "author:" (a byline's text node is short: paragraphs that
+# mention "by" are left to the C side)
+_BYLINE_TEXT_XPATH = etree.XPath(
+    f"//text()[string-length(.) < {MAX_BYLINE_NODE_CHARS}]"
+    "[contains(translate(., 'BY', 'by'), 'by') or contains(translate(., 'AUTHOR', 'author'),"
+    " 'author:')]"
+)
+
+
 def find_byline(tree: HtmlElement) -> list[str]:
     """Authors from a byline line anywhere in the page ("By Jane Doe"), outside comments."""
-    texts = tree.xpath(
-        "//text()[contains(translate(., 'BY', 'by'), 'by') or contains(translate(., 'AUTHOR',"
-        " 'author'), 'author:')]"
-    )
-    for text_node in texts[:300]:
-        parent = text_node.getparent()
-        if parent is None:
-            continue
-        block = parent
-        for _ in range(3):
-            if block.tag not in ("a", "span", "strong", "b", "em", "i", "small"):
-                break
-            up = block.getparent()
-            if up is None:
-                break
-            block = up
-        if sum(1 for _ in islice(block.iter(), 13)) > 12 or _in_comments(block):
-            continue
-        text = block.text_content()
-        names = byline_author(text)
-        if not names and _BYLINE_LABEL_RE.match(text):
-            # "Written by" in one element and the name in the next: <span>By</span><a>Jane</a>
-            following = _NEXT_TEXT_XPATH(block)
-            if following and len(following[0]) <= MAX_AUTHOR_CHARS:
-                names = clean_author_names(following[0], strict=True)
+    for text_node in _BYLINE_TEXT_XPATH(tree)[:300]:
+        names = _byline_at(text_node)
         if names:
             return names
     return []
+
+
+# Text nodes (with their parents) just after and before the headline, where its byline is
+_BYLINE_AFTER_XPATH = etree.XPath(
+    f"following::{_TEXT_NODES}[position() <= {MAX_BYLINE_NODES_AFTER}]"
+)
+_BYLINE_BEFORE_XPATH = etree.XPath(
+    f"preceding::{_TEXT_NODES}[position() <= {MAX_BYLINE_NODES_BEFORE}]"
+)
+
+
+def headline_byline(tree: HtmlElement) -> list[str]:
+    """Authors of the byline the reader sees by the headline ("By Jane Doe" under the <h1>)."""
+    heading = next(tree.iter("h1"), None)
+    if heading is None:
+        return []
+    for text_node in _BYLINE_AFTER_XPATH(heading) + _BYLINE_BEFORE_XPATH(heading)[::-1]:
+        if len(text_node) < MAX_BYLINE_NODE_CHARS:
+            names = _byline_at(text_node)
+            if names:
+                return names
+    return []
+
+
+def _byline_at(text_node: Any) -> list[str]:
+    """The names of the byline a text node belongs to, or []."""
+    parent = text_node.getparent()
+    if parent is None:
+        return []
+    block = parent
+    for _ in range(3):
+        if block.tag not in ("a", "span", "strong", "b", "em", "i", "small"):
+            break
+        up = block.getparent()
+        if up is None:
+            break
+        block = up
+    if sum(1 for _ in islice(block.iter(), 13)) > 12 or _in_comments(block):
+        return []
+    text = block.text_content()
+    names = byline_author(text)
+    if not names and _BYLINE_LABEL_RE.match(text):
+        # "Written by" in one element and the name in the next: <span>By</span><a>Jane</a>
+        following = _NEXT_TEXT_XPATH(block)
+        if following and len(following[0]) <= MAX_AUTHOR_CHARS:
+            names = clean_author_names(following[0], strict=True)
+    return names
 
 
 _AUTHOR_CLASS_XPATH = etree.XPath(

@@ -131,6 +131,8 @@ _DATE_PATH_RE = re.compile(r"/(?:19|20)\d\d[/-](?:0?[1-9]|1[0-2])(?:[/-]|$)")
 # A paragraph of prose: at least this many characters (a short one: SHORT_PROSE_CHARS)
 PROSE_CHARS = 150
 SHORT_PROSE_CHARS = 60
+# Logarithms of character counts are divided by this, to keep the features near 0..1
+PROSE_SCALE = 8
 # The headline of an article sits at most this many levels above its paragraphs' container
 HEADLINE_LEVELS = 4
 # Elements counted as repeated siblings (cards, posts, products) by tag and class
@@ -173,15 +175,13 @@ def page_features(
     has_published: bool = False,
     has_author: bool = False,
     shown_dates: int = 0,
-    has_byline: bool = False,
     title: str | None = None,
 ) -> dict[str, float]:
     """The features of one parsed page (before clutter removal), by name.
 
     ld_types are its schema.org @types (lower case), og_type its og:type; has_published and
     has_author tell whether its metadata names a publication date and a person as author,
-    shown_dates how many dates it shows around its headline, has_byline whether it shows a
-    byline ("By Jane Doe"), title is its headline.
+    shown_dates how many dates it shows around its headline, title is its headline.
     """
     features: dict[str, float] = {}
     types = set(ld_types)
@@ -196,7 +196,6 @@ def page_features(
     features["has_author"] = float(has_author)
     features["shown_date"] = float(shown_dates > 0)
     features["shown_dates"] = min(shown_dates, 3) / 3
-    features["has_byline"] = float(has_byline)
     title_words = _PATH_WORD_RE.findall((title or "").lower())
     features["title_words"] = _log(len(title_words))
     features["title_headline"] = float(bool(_HEADLINE_RE.search(title or "")))
@@ -247,7 +246,7 @@ def page_features(
     main = ranked[0][1] if ranked else 0
     features["main_prose"] = _log(main) / 8
     features["main_prose_share"] = main / text_chars if text_chars else 0.0
-    features["prose_total"] = _log(short_prose_chars) / 8
+    features["prose_total"] = _log(short_prose_chars) / PROSE_SCALE
     features["main_of_prose"] = main / short_prose_chars if short_prose_chars else 0.0
     top_section = sections.most_common(1)
     features["section_of_prose"] = (
@@ -285,6 +284,11 @@ def page_features(
     features["url_date"] = float(bool(_DATE_PATH_RE.search(path)))
     features["url_slug_words"] = min(len(_PATH_WORD_RE.findall(last.rsplit(".", 1)[0])), 12) / 12
     return features
+
+
+def prose_chars(features: Mapping[str, float]) -> float:
+    """The characters of the page's prose paragraphs (of at least SHORT_PROSE_CHARS each)."""
+    return math.expm1(features.get("prose_total", 0.0) * PROSE_SCALE)
 
 
 def _has_headline_above(container: HtmlElement) -> bool:
