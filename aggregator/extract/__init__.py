@@ -76,7 +76,7 @@ MIN_SHORT_TEXT_CHARS = 80
 MIN_JUDGED_ELEMENTS = 40
 # trafilatura's fast extraction is kept when it holds at least this share of the characters
 # of the page's prose paragraphs and at least FAST_MIN_CHARS; else its fallbacks run too.
-FAST_COVERAGE = 0.7
+FAST_COVERAGE = 0.6
 FAST_MIN_CHARS = 300
 # Pages longer than this, once script and style code is emptied, are cut before parsing
 # (the article sits near the top in practice); it keeps a 10 MB page within about a second.

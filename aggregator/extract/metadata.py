@@ -96,6 +96,7 @@ AUTHOR_SELECTORS: tuple[str, ...] = (
     ".author-name",
     ".post-author",
 )
+
 _AUTHOR_XPATH = etree.XPath(
     " | ".join(
         GenericTranslator().css_to_xpath(s, prefix="descendant-or-self::") for s in AUTHOR_SELECTORS
@@ -119,18 +120,32 @@ TIMEZONE_ABBREVIATIONS: dict[str, float] = {
 }  # fmt: skip
 _DOUBLE_Z_RE = re.compile(r"(?<=\d)Z{2,}$", re.I)
 
-_TEXT_NODES = "text()[not(ancestor::script) and not(ancestor::style)][normalize-space()]"
-_TEXT_AFTER_XPATH = etree.XPath(
-    f"following::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
-)
+# Text nodes near an element: the first RAW_TEXT_NODES of an axis are taken before the
+# filters (libxml2 then stops early instead of filtering the whole rest of the page), and the
+# first nodes that hold text are kept of those
+RAW_TEXT_NODES = 300
+_TEXT_FILTER = "[not(ancestor::script) and not(ancestor::style)][normalize-space()]"
+
+
+def _texts(axis: str, smart_strings: bool = False) -> Callable[[Any, int], list[Any]]:
+    """A function giving the first ``count`` text nodes along an axis from an element."""
+    xpath = etree.XPath(
+        f"{axis}::text()[position() <= {RAW_TEXT_NODES}]{_TEXT_FILTER}", smart_strings=smart_strings
+    )
+
+    def first(element: Any, count: int) -> list[Any]:
+        nodes = xpath(element)
+        # a reverse axis gives document order: the nearest nodes are last
+        return nodes[-count:] if axis == "preceding" else nodes[:count]
+
+    return first
+
+
+_TEXT_AFTER = _texts("following")
 # Dates often sit just above the headline ("Last updated: May 2, 2025" over the <h1>)
 MAX_DATE_NODES_BEFORE = 12
-_TEXT_BEFORE_XPATH = etree.XPath(
-    f"preceding::{_TEXT_NODES}[position() <= {MAX_DATE_NODES_BEFORE}]", smart_strings=False
-)
-_TEXT_IN_XPATH = etree.XPath(
-    f"descendant::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
-)
+_TEXT_BEFORE = _texts("preceding")
+_TEXT_IN = _texts("descendant")
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -890,10 +905,13 @@ def _written_dates(tree: HtmlElement) -> list[datetime]:
     """
     heading = next(tree.iter("h1"), None)
     if heading is not None:
-        nodes = _TEXT_AFTER_XPATH(heading) + _TEXT_BEFORE_XPATH(heading)[::-1]
+        nodes = (
+            _TEXT_AFTER(heading, MAX_DATE_TEXT_NODES)
+            + _TEXT_BEFORE(heading, MAX_DATE_NODES_BEFORE)[::-1]
+        )
     else:
         body = tree.find("body")
-        nodes = _TEXT_IN_XPATH(body) if body is not None else []
+        nodes = _TEXT_IN(body, MAX_DATE_TEXT_NODES) if body is not None else []
     today = datetime.now(UTC)
     dates: list[datetime] = []
     for text in nodes:
@@ -963,12 +981,8 @@ def find_byline(tree: HtmlElement) -> list[str]:
 
 
 # Text nodes (with their parents) just after and before the headline, where its byline is
-_BYLINE_AFTER_XPATH = etree.XPath(
-    f"following::{_TEXT_NODES}[position() <= {MAX_BYLINE_NODES_AFTER}]"
-)
-_BYLINE_BEFORE_XPATH = etree.XPath(
-    f"preceding::{_TEXT_NODES}[position() <= {MAX_BYLINE_NODES_BEFORE}]"
-)
+_BYLINE_AFTER = _texts("following", smart_strings=True)
+_BYLINE_BEFORE = _texts("preceding", smart_strings=True)
 
 
 def headline_byline(tree: HtmlElement) -> list[str]:
@@ -976,8 +990,11 @@ def headline_byline(tree: HtmlElement) -> list[str]:
     heading = next(tree.iter("h1"), None)
     if heading is None:
         return []
-    for text_node in _BYLINE_AFTER_XPATH(heading) + _BYLINE_BEFORE_XPATH(heading)[::-1]:
-        if len(text_node) < MAX_BYLINE_NODE_CHARS:
+    nodes = _BYLINE_AFTER(heading, MAX_BYLINE_NODES_AFTER)
+    for text_node in nodes + _BYLINE_BEFORE(heading, MAX_BYLINE_NODES_BEFORE)[::-1]:
+        # every byline pattern holds "by" or "aut" ("Author:", "Autor:", "Auteur :")
+        lower = text_node.lower()
+        if len(text_node) < MAX_BYLINE_NODE_CHARS and ("by" in lower or "aut" in lower):
             names = _byline_at(text_node)
             if names:
                 return names
@@ -1021,7 +1038,7 @@ def _author_box_name(tree: HtmlElement) -> list[str]:
     for element in _AUTHOR_CLASS_XPATH(tree)[:30]:
         if "authority" in element.get("class", "").lower() or _in_comments(element):
             continue
-        texts = _TEXT_IN_XPATH(element)[:2]
+        texts = _TEXT_IN(element, 2)
         if texts and _BYLINE_LABEL_RE.match(texts[0]):
             texts = texts[1:]  # "By" and the name in two elements
         if texts:
