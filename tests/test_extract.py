@@ -646,6 +646,27 @@ def test_related_stories_heading_ends_the_body() -> None:
     assert not is_related_heading("Related work on lazy initialisation")
 
 
+def test_a_box_of_related_links_late_in_the_body_does_not_end_it() -> None:
+    later = (
+        "Maintainers expect the next release to build on this work, and say the remaining"
+        " pieces of the design will land over the coming months once the reviews are done, with"
+        " a first preview for testers before the end of the year."
+    )
+    # the box comes after most of the text, where a "Related" heading usually ends the body
+    body = (
+        BODY
+        + f"<p>{PARA1}</p><p>{PARA2}</p>"
+        + (
+            "<h3>Related articles</h3>"
+            "<p>Go 1.23 adds iterators to the language and the standard library</p>"
+            f"<p>{later}</p>"
+        )
+    )
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert "Related articles" not in article.text and later in article.text
+
+
 def test_json_ld_article_body_with_markup_when_the_page_shows_too_little() -> None:
     text = (
         "<p>Rust 1.80 ships lazy cells in the standard library &amp; stabilises exclusive ranges"

@@ -99,6 +99,8 @@ ARTICLE_BODY_AGREEMENT = 0.8
 # A "Related stories" heading after this share of the text ends the article; earlier, only
 # the heading itself goes (a box of links in the middle of the body).
 RELATED_CUT_SHARE = 0.7
+# ... unless a paragraph of prose this long comes after it (a box of links inside the body)
+MIN_PROSE_AFTER_RELATED = 200
 # Listing pages: at least this many paragraphs that are teasers ("…", "Read more").
 LISTING_MIN_TEASERS = 3
 # Listing pages: at least LISTING_MIN_CARDS teaser cards (a heading linking to another page
@@ -580,12 +582,20 @@ def _cut_related_stories(paragraphs: list[str]) -> list[str]:
     seen = 0
     for index, paragraph in enumerate(paragraphs):
         if is_related_heading(paragraph):
-            if seen >= RELATED_CUT_SHARE * total:
+            if seen >= RELATED_CUT_SHARE * total and not _prose_follows(paragraphs[index + 1 :]):
                 return paragraphs[:index]
             paragraphs = paragraphs[:index] + paragraphs[index + 1 :]
             return paragraphs[:index] + _cut_related_stories(paragraphs[index:])
         seen += len(paragraph)
     return paragraphs
+
+
+def _prose_follows(paragraphs: list[str]) -> bool:
+    """Whether the article goes on after a box of related links: a paragraph of prose follows."""
+    return any(
+        len(p) >= MIN_PROSE_AFTER_RELATED and p.rstrip().endswith(_TERMINAL_PUNCTUATION)
+        for p in paragraphs
+    )
 
 
 def _is_author_bio(paragraph: str, authors: Iterable[str]) -> bool:
