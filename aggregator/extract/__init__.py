@@ -3,13 +3,17 @@
 The layers, in order:
 
 1. decode: bytes to text (BOM, HTTP charset, <meta charset>, detection) -- ``decode.py``
-2. parse once with lxml; read metadata (JSON-LD, OpenGraph, meta, <time>, URL) -- ``metadata.py``
-3. remove clutter elements by selector before extraction -- ``clutter.py``
-4. trafilatura extracts the main text from the cleaned tree
-5. drop clutter paragraphs after extraction: clutter phrases, bylines, author bios,
+2. parse once with lxml; read metadata (JSON-LD, OpenGraph, meta, <time>, the byline and
+   date shown by the headline, URL) -- ``metadata.py``
+3. decide whether the page holds an article at all, from page features and a small learned
+   model, before any extraction; a page without one returns the reason -- ``pagetype.py``
+4. remove clutter elements by selector before extraction -- ``clutter.py``
+5. trafilatura extracts the main text from the cleaned tree: its fast extraction, and its
+   fallbacks (readability, justext) only when that misses much of the page's prose
+6. drop clutter paragraphs after extraction: clutter phrases, bylines, author bios,
    empty category lines, the repeated headline, trailing titles of other posts
-6. merge metadata (ours first, trafilatura's as fallback) and decide whether the page
-   holds an article at all
+7. check the text is an article's (not a list of links or teasers, not too short) and
+   merge metadata (ours first, htmldate's date as the fallback)
 """
 
 from __future__ import annotations
