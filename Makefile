@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench bench-extract bench-dedup bench-crawl bench-search bench-poll bench-workers soak constraints clean
+.PHONY: install demo test lint format bench bench-extract train-extract bench-dedup bench-crawl bench-search bench-poll bench-workers soak constraints clean
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ soak: install
 
 bench-extract: install
 	$(BIN)/python -m benchmarks.extract
+
+# The article-or-not model (aggregator/extract/pagetype.json), trained on half A of the devsets
+train-extract: install
+	$(BIN)/python -m benchmarks.train_extract
 
 # The story benchmark's FAIL is printed (make shows it as an ignored error) and the rest still runs
 bench-dedup: install

@@ -406,6 +406,29 @@ def _parse_text_sitemap(text: str, url: str) -> SitemapResult:
     return SitemapResult(list(urls.values()), [], error)
 
 
+# Words in the file name of a child sitemap that lists no posts: taxonomies, authors, static
+# pages, products and media. WordPress core: wp-sitemap-taxonomies-category-1.xml,
+# wp-sitemap-users-1.xml, wp-sitemap-posts-page-1.xml; Yoast and Rank Math: post_tag-sitemap.xml,
+# category-sitemap.xml, author-sitemap.xml, page-sitemap.xml, product-sitemap.xml; Shopify:
+# sitemap_products_1.xml, sitemap_collections_1.xml, sitemap_pages_1.xml.
+NON_POST_SITEMAP_WORDS = frozenset(
+    {"tag", "tags", "post_tag", "category", "categories", "taxonomies", "taxonomy", "author",
+     "authors", "user", "users", "page", "pages", "product", "products", "product_cat",
+     "product_tag", "collections", "attachment", "attachments", "media", "image", "images",
+     "video", "videos", "topics", "labels", "series", "locations"}
+)  # fmt: skip
+_SITEMAP_NAME_SPLIT = re.compile(r"[-.]")
+_SITEMAP_WORD_SPLIT = re.compile(r"[-._]")
+
+
+def is_non_post_sitemap(url: str) -> bool:
+    """Whether a child sitemap lists no posts, by its file name (see NON_POST_SITEMAP_WORDS)."""
+    name = urlsplit(url).path.rstrip("/").rpartition("/")[2].lower()
+    name = name.removesuffix(".gz").removesuffix(".xml")
+    words = {*_SITEMAP_NAME_SPLIT.split(name), *_SITEMAP_WORD_SPLIT.split(name)}
+    return bool(words & NON_POST_SITEMAP_WORDS)
+
+
 def parse_sitemap(body: bytes, url: str) -> SitemapResult:
     """Parse an XML, gzip or plain-text sitemap or sitemap index, newest entries first."""
     error = None
@@ -617,8 +640,9 @@ def _url_score(url: str) -> int:
     return max((score for pattern, score in URL_SCORES if pattern.search(target)), default=0)
 
 
-def _excluded(url: str) -> bool:
-    """Return whether a same-site URL can never be an article."""
+def never_an_article(url: str) -> bool:
+    """Return whether a same-site URL can never be an article (a listing, sitemap or feed
+    link to a tag, category or author page, a site page, an asset; see EXCLUDED_SEGMENTS)."""
     parts = urlsplit(url)
     segments = [s.lower() for s in parts.path.split("/") if s]
     if not segments and not parts.query:
@@ -720,7 +744,7 @@ def parse_listing(body: bytes, url: str, site_url: str) -> ListingResult:
         if _is_next_link(element, link, next_number, listing_key):
             next_pages.setdefault(link, None)
             continue
-        if element.tag != "a" or link in articles or _excluded(link):
+        if element.tag != "a" or link in articles or never_an_article(link):
             continue
         rels = set((element.get("rel") or "").lower().split())
         if rels & EXCLUDED_RELS or _same_page(link, site_url):

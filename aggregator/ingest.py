@@ -10,7 +10,7 @@ from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import non_html_reason
 from aggregator.exceptions import RejectedPage
-from aggregator.extract import ARTICLE_MINIMUM, extract_article
+from aggregator.extract import NoArticle, extract
 from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, strip_boilerplate
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
@@ -41,15 +41,15 @@ def clean_page(
     reason = non_html_reason(content_type, page.body)
     if reason:
         raise RejectedPage(f"{page.url}: {reason}")
-    article = extract_article(
+    article = extract(
         page.body,
         page.url,
         content_type,
         source.content if source else None,
         source.remove if source else (),
     )
-    if article is None:
-        raise RejectedPage(f"{page.url}: no article found in the page ({ARTICLE_MINIMUM})")
+    if isinstance(article, NoArticle):
+        raise RejectedPage(f"{page.url}: no article found in the page, {article.reason}")
     article.text = strip_boilerplate(article.text, boilerplate)
     if not article.text:
         raise RejectedPage(f"{page.url}: only the site's boilerplate, no article")

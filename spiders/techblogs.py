@@ -36,6 +36,8 @@ from aggregator.crawling import check_environment
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import (
     EntryLink,
+    is_non_post_sitemap,
+    never_an_article,
     non_html_reason,
     parse_feed,
     parse_listing,
@@ -654,10 +656,20 @@ class TechBlogsSpider(scrapy.Spider):
                     state, response.url, "bad_sitemap", f"malformed sitemap: {result.error}"
                 )
             depth = response.meta.get("depth", 0)
+            # sitemaps of tags, categories, authors, pages or products list no posts, and
+            # neither do the URLs of such pages in a sitemap of posts
+            children = [c for c in result.sitemaps if not is_non_post_sitemap(c.url)]
+            urls = [u for u in result.urls if not never_an_article(u.url)]
+            for key, skipped in (
+                ("sitemaps", len(result.sitemaps) - len(children)),
+                ("urls", len(result.urls) - len(urls)),
+            ):
+                if skipped:
+                    self._inc(state, f"aggregator/discovery/skipped_{key}", skipped)
             if depth < _SITEMAP_DEPTH:
-                for child in result.sitemaps:
+                for child in children:
                     yield self._request(state, child.url, self.parse_sitemap, depth=depth + 1)
-            self._discovered(state, [EntryLink(url=u.url) for u in result.urls], "sitemap")
+            self._discovered(state, [EntryLink(url=u.url) for u in urls], "sitemap")
             self._remember_validators(response)
         finally:
             self._finish(state)

@@ -18,6 +18,8 @@ from benchmarks.extract import (
     date_matches,
     detection_scores,
     normalise_title,
+    page_half,
+    page_site,
     percentile,
     shingle_counts,
     shingles,
@@ -173,3 +175,13 @@ def test_worst_pages_orders_by_f1_then_misses() -> None:
         {"file": "d"},
     ]
     assert [row["file"] for row in worst_pages(rows, 3)] == ["c", "b", "a"]
+
+
+def test_pages_split_in_halves_by_site() -> None:
+    assert page_site("https://www.Example.com/a/b") == "example.com"
+    assert page_site("https://web.archive.org/web/2016/http://www.blog.de/x/") == "blog.de"
+    assert page_site("hard::jamaicaobserver.com-attacks.html") == "jamaicaobserver.com"
+    # every page of a site in one half, and both halves used
+    assert page_half("https://example.com/a") == page_half("http://www.example.com/b?c=1")
+    halves = {page_half(f"https://site{n}.example/") for n in range(20)}
+    assert halves == {"A", "B"}

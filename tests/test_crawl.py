@@ -230,6 +230,51 @@ def test_faults_are_counted_and_the_crawl_goes_on(
     assert states["good-1/"] == "fetched"
 
 
+@pytest.fixture(scope="module")
+def mixed_group() -> Iterator[SiteGroup]:
+    with SiteGroup(SITES, names=["mixedblog"]) as group:
+        yield group
+
+
+def test_pages_without_an_article_are_kept_out_and_never_fetched_again(
+    mixed_group: SiteGroup, tmp_path: Path, db_url: str
+) -> None:
+    # A blog whose sitemap index lists sitemaps of posts, pages, categories, tags, authors and
+    # products, and whose sitemap of posts lists tag, category, author, product and listing
+    # pages beside its three posts
+    sources = tmp_path / "sources.toml"
+    sources.write_text(mixed_group.sources_toml(), encoding="utf-8")
+    server = mixed_group["mixedblog"]
+    server.clear_log()
+    result = scrapy_crawl(sources, db_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    posts = {"/storage-engine-rewrite/", "/keyboard-firmware-split/", "/small-isp-ipv6/"}
+    assert {str(a["url"]).removeprefix(server.base_url) for a in stored(db_url)} == posts
+    # sitemaps of anything but posts are never read, taxonomy pages never fetched
+    for path in ("/page-sitemap.xml", "/category-sitemap.xml", "/post_tag-sitemap.xml",
+                 "/author-sitemap.xml", "/product-sitemap.xml", "/tag/storage/",
+                 "/category/news/", "/author/jane-doe/"):  # fmt: skip
+        assert server.hits[path] == 0, path
+    assert server.hits["/post-sitemap.xml"] == 1
+    # the product page and the listing of guides are fetched once, recorded as no article
+    engine = open_store(db_url)
+    with session_scope(engine) as session:
+        states = {
+            row.url.removeprefix(server.base_url): (row.state, row.last_error or "")
+            for row in frontier.list_urls(session, "mixedblog")
+        }
+    engine.dispose()
+    assert set(states) == posts | {"/shop/ceramic-mug/", "/guides/"}
+    assert states["/shop/ceramic-mug/"][0] == states["/guides/"][0] == "not_article"
+    assert "product" in states["/shop/ceramic-mug/"][1]
+    assert all(states[path][0] == "fetched" for path in posts)
+
+    result = scrapy_crawl(sources, db_url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert server.hits["/shop/ceramic-mug/"] == server.hits["/guides/"] == 1
+    assert len(stored(db_url)) == 3
+
+
 def test_bad_sources_file_stops_before_any_request(demo_group: SiteGroup, tmp_path: Path) -> None:
     base = demo_group.servers["techpulse"].base_url
     sources = tmp_path / "bad.toml"

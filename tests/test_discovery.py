@@ -15,7 +15,9 @@ from aggregator.discovery import (
     MAX_SITEMAP_BYTES,
     EntryLink,
     html_to_text,
+    is_non_post_sitemap,
     looks_like_html,
+    never_an_article,
     non_html_reason,
     parse_datetime,
     parse_feed,
@@ -816,3 +818,37 @@ def test_parse_json_feed_never_raises(items: list[object], authors: object) -> N
     result = parse_feed(json.dumps(doc).encode(), "https://e.com/feed.json")
     assert result.kind == "jsonfeed"
     assert all(isinstance(a, str) for e in result.entries for a in e.authors)
+
+
+@pytest.mark.parametrize(
+    ("url", "skipped"),
+    [
+        ("https://example.com/post-sitemap.xml", False),
+        ("https://example.com/sitemap-posts-2024.xml.gz", False),
+        ("https://example.com/wp-sitemap-posts-post-1.xml", False),
+        ("https://example.com/news-sitemap.xml", False),
+        ("https://example.com/post_tag-sitemap.xml", True),
+        ("https://example.com/category-sitemap.xml", True),
+        ("https://example.com/author-sitemap.xml", True),
+        ("https://example.com/page-sitemap2.xml", True),
+        ("https://example.com/product-sitemap.xml", True),
+        ("https://example.com/wp-sitemap-taxonomies-category-1.xml", True),
+        ("https://example.com/wp-sitemap-users-1.xml", True),
+        ("https://example.com/wp-sitemap-posts-page-1.xml", True),
+        ("https://shop.example/sitemap_products_1.xml?from=1&to=99", True),
+        ("https://example.com/sitemap-pages.xml", True),
+    ],
+)
+def test_sitemaps_of_tags_categories_authors_pages_and_products_are_recognised(
+    url: str, skipped: bool
+) -> None:
+    assert is_non_post_sitemap(url) is skipped
+
+
+def test_urls_that_are_never_articles() -> None:
+    assert never_an_article("https://example.com/tag/rust/")
+    assert never_an_article("https://example.com/category/news/page/2/")
+    assert never_an_article("https://example.com/author/jane-doe/")
+    assert never_an_article("https://example.com/")
+    assert not never_an_article("https://example.com/2026/11/a-post/")
+    assert not never_an_article("https://example.com/shop/ceramic-mug/")  # the page tells

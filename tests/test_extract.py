@@ -646,6 +646,27 @@ def test_related_stories_heading_ends_the_body() -> None:
     assert not is_related_heading("Related work on lazy initialisation")
 
 
+def test_a_box_of_related_links_late_in_the_body_does_not_end_it() -> None:
+    later = (
+        "Maintainers expect the next release to build on this work, and say the remaining"
+        " pieces of the design will land over the coming months once the reviews are done, with"
+        " a first preview for testers before the end of the year."
+    )
+    # the box comes after most of the text, where a "Related" heading usually ends the body
+    body = (
+        BODY
+        + f"<p>{PARA1}</p><p>{PARA2}</p>"
+        + (
+            "<h3>Related articles</h3>"
+            "<p>Go 1.23 adds iterators to the language and the standard library</p>"
+            f"<p>{later}</p>"
+        )
+    )
+    article = extract_article(page(body=body))
+    assert article is not None
+    assert "Related articles" not in article.text and later in article.text
+
+
 def test_json_ld_article_body_with_markup_when_the_page_shows_too_little() -> None:
     text = (
         "<p>Rust 1.80 ships lazy cells in the standard library &amp; stabilises exclusive ranges"
@@ -864,3 +885,28 @@ def test_post_whose_headline_links_elsewhere_is_not_a_teaser_card() -> None:
     article = extract_article(html, url="https://news.example/rust-1-80/")
     assert article is not None
     assert "Paragraph 0 of the post" in article.text and "Paragraph 13" in article.text
+
+
+def test_trafilatura_fallbacks_run_only_when_its_fast_extraction_misses_the_prose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aggregator.extract as extract_module
+
+    calls: list[bool] = []
+    real = extract_module.trafilatura.bare_extraction
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(bool(kwargs["fast"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extract_module.trafilatura, "bare_extraction", counted)
+    # a page of ordinary size whose prose trafilatura's fast extraction finds: one fast run
+    filler = "".join(f"<li><a href='/tag/{n}/'>Tag {n}</a></li>" for n in range(30))
+    body = BODY + f"<p>{PARA1}</p><p>{PARA2}</p>"
+    html = page(body=body).replace("<footer>", f"<div class='tags'><ul>{filler}</ul></div><footer>")
+    assert extract_article(html, "https://example.com/2026/rust-1-80/") is not None
+    assert calls == [True]
+    # a page whose features are unknown (too small to judge) gets the full extraction too
+    calls.clear()
+    assert extract_article(page(), "https://example.com/2026/rust-1-80/") is not None
+    assert calls == [True, False]

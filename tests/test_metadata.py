@@ -12,7 +12,6 @@ from aggregator.extract.metadata import (
     clean_text,
     clean_title,
     extract_metadata,
-    fallback_authors,
     find_byline,
     on_day,
     parse_date,
@@ -172,16 +171,6 @@ def test_citation_authors_are_turned_round() -> None:
     assert _meta(head).authors == ["Aniruddha Roy", "Jyoti Patel"]
 
 
-def test_fallback_authors_drop_the_site_name() -> None:
-    url = "https://paperium.net/article/1"
-    assert fallback_authors("Paperium net", None, url) == []
-    assert fallback_authors("Jane Doe; Cleveland Clinic", "Cleveland Clinic", url) == ["Jane Doe"]
-    assert fallback_authors(None, None, None) == []
-
-
-# --- dates ------------------------------------------------------------------------------
-
-
 def test_page_dates_keep_their_offset() -> None:
     parsed = parse_date("2020-04-12T20:00:00-05:00", keep_offset=True)
     assert parsed is not None
@@ -325,3 +314,25 @@ def test_author_box_name_without_other_author_markup() -> None:
 
 def _offset(hours: int) -> timezone:
     return timezone(timedelta(hours=hours))
+
+
+def test_the_byline_by_the_headline_wins_over_markup_naming_someone_else() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "Article", "author": "Luke Daigle"}</script>'
+    )
+    body = (
+        "<h1>Legal challenges in fitness</h1><div class='by'><p>By: Paul Fenaroli</p></div>"
+        "<p>Gyms face new rules this year, and owners should read them closely.</p>"
+    )
+    assert _meta(head, body).authors == ["Paul Fenaroli"]  # type: ignore[attr-defined]
+    # the same person, named in full by the markup: the markup's name stays
+    same = body.replace("Paul Fenaroli", "Paul")
+    head_same = head.replace("Luke Daigle", "Paul Fenaroli")
+    assert _meta(head_same, same).authors == ["Paul Fenaroli"]  # type: ignore[attr-defined]
+    # a "by" far from the headline (a photo credit in the body) changes nothing
+    far = "<h1>Legal challenges</h1>" + "<p>Text of the article goes on.</p>" * 40
+    far += "<p>Photo by Jane Smith</p>"
+    assert _meta(head, far).authors == ["Luke Daigle"]  # type: ignore[attr-defined]
+    # the site's own name in a byline is no author
+    site = body.replace("Paul Fenaroli", "Blog Example")
+    assert _meta(head, site).authors == ["Luke Daigle"]  # type: ignore[attr-defined]

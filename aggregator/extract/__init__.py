@@ -3,13 +3,17 @@
 The layers, in order:
 
 1. decode: bytes to text (BOM, HTTP charset, <meta charset>, detection) -- ``decode.py``
-2. parse once with lxml; read metadata (JSON-LD, OpenGraph, meta, <time>, URL) -- ``metadata.py``
-3. remove clutter elements by selector before extraction -- ``clutter.py``
-4. trafilatura extracts the main text from the cleaned tree
-5. drop clutter paragraphs after extraction: clutter phrases, bylines, author bios,
+2. parse once with lxml; read metadata (JSON-LD, OpenGraph, meta, <time>, the byline and
+   date shown by the headline, URL) -- ``metadata.py``
+3. decide whether the page holds an article at all, from page features and a small learned
+   model, before any extraction; a page without one returns the reason -- ``pagetype.py``
+4. remove clutter elements by selector before extraction -- ``clutter.py``
+5. trafilatura extracts the main text from the cleaned tree: its fast extraction, and its
+   fallbacks (readability, justext) only when that misses much of the page's prose
+6. drop clutter paragraphs after extraction: clutter phrases, bylines, author bios,
    empty category lines, the repeated headline, trailing titles of other posts
-6. merge metadata (ours first, trafilatura's as fallback) and decide whether the page
-   holds an article at all
+7. check the text is an article's (not a list of links or teasers, not too short) and
+   merge metadata (ours first, htmldate's date as the fallback)
 """
 
 from __future__ import annotations
@@ -18,19 +22,17 @@ import difflib
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
-from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
-from trafilatura.metadata import extract_metainfo, normalize_authors
 from trafilatura.settings import Document, set_date_params
-from trafilatura.xpaths import AUTHOR_XPATHS
 
 from aggregator.extract.clutter import (
     AVATAR_PATTERN,
@@ -48,19 +50,20 @@ from aggregator.extract.clutter import (
 )
 from aggregator.extract.decode import decode_html
 from aggregator.extract.metadata import (
+    PageMetadata,
     byline_author,
     clean_title,
     collapse,
     date_from_url,
     dedupe,
     extract_metadata,
-    fallback_authors,
     find_byline,
     parse_date,
 )
+from aggregator.extract.pagetype import load_model, page_features, prose_chars
 from aggregator.items import Article
 
-__all__ = ["extract_article"]
+__all__ = ["NoArticle", "extract", "extract_article", "page_type_features"]
 
 logger = logging.getLogger(__name__)
 # trafilatura warns about every page without an article; we log our own reason at DEBUG
@@ -76,14 +79,22 @@ ARTICLE_MINIMUM = (
     f"an article needs at least {MIN_TEXT_CHARS} characters of text, "
     f"or {MIN_SENTENCES} sentences and {MIN_SHORT_TEXT_CHARS} characters"
 )
+# The article-or-not model judges pages of at least this many elements: a smaller one is no
+# shop, forum or listing, and its features (counts, shares of the text) say little. Smaller
+# pages get trafilatura's full extraction.
+MIN_JUDGED_ELEMENTS = 40
+# trafilatura's fast extraction is kept when it holds at least this share of the characters
+# of the page's prose paragraphs and at least FAST_MIN_CHARS; else its fallbacks run too.
+FAST_COVERAGE = 0.6
+FAST_MIN_CHARS = 300
 # Pages longer than this, once script and style code is emptied, are cut before parsing
 # (the article sits near the top in practice); it keeps a 10 MB page within about a second.
 MAX_HTML_CHARS = 1_000_000
 # Pages with more elements than this skip trafilatura's second opinion (readability,
 # justext), whose cost grows faster than linearly with the page.
 MAX_FULL_EXTRACTION_ELEMENTS = 15_000
-# trafilatura's own metadata is read as a fallback only on pages with at most this many
-# elements: its date search grows faster than linearly with the page.
+# htmldate's date search is the fallback only on pages with at most this many elements: its
+# cost grows faster than linearly with the page.
 MAX_FALLBACK_METADATA_ELEMENTS = MAX_FULL_EXTRACTION_ELEMENTS
 # A trailing paragraph that repeats the text of a link to another page of the same site is
 # the title of another post (next/previous navigation) when it is at most this long.
@@ -97,6 +108,8 @@ ARTICLE_BODY_AGREEMENT = 0.8
 # A "Related stories" heading after this share of the text ends the article; earlier, only
 # the heading itself goes (a box of links in the middle of the body).
 RELATED_CUT_SHARE = 0.7
+# ... unless a paragraph of prose this long comes after it (a box of links inside the body)
+MIN_PROSE_AFTER_RELATED = 200
 # Listing pages: at least this many paragraphs that are teasers ("…", "Read more").
 LISTING_MIN_TEASERS = 3
 # Listing pages: at least LISTING_MIN_CARDS teaser cards (a heading linking to another page
@@ -130,6 +143,13 @@ _XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _PARSER = HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8", no_network=True)
 
 
+@dataclass(frozen=True)
+class NoArticle:
+    """What extract() returns for a page without an article: why ("a product or shop page")."""
+
+    reason: str
+
+
 def extract_article(
     html: str | bytes,
     url: str | None = None,
@@ -141,12 +161,28 @@ def extract_article(
 
     content_selector and remove_selectors are a source's own rules (CSS), from sources.toml.
     """
+    result = extract(html, url, content_type, content_selector, remove_selectors)
+    return result if isinstance(result, Article) else None
+
+
+def extract(
+    html: str | bytes,
+    url: str | None = None,
+    content_type: str | None = None,
+    content_selector: str | None = None,
+    remove_selectors: Sequence[str] = (),
+) -> Article | NoArticle:
+    """Like extract_article, but a page without an article gives the reason why."""
     try:
-        return _extract(html, url, content_type, content_selector, remove_selectors)
+        result = _extract(html, url, content_type, content_selector, remove_selectors)
     except Exception:
         # extraction must never take the crawl down; the page is simply skipped
         logger.warning("extraction failed for %s", url, exc_info=True)
-        return None
+        return NoArticle("extraction failed")
+    if isinstance(result, str):
+        logger.info("no article, %s: %s", result, url)
+        return NoArticle(result)
+    return result
 
 
 def _extract(
@@ -155,35 +191,33 @@ def _extract(
     content_type: str | None,
     content_selector: str | None = None,
     remove_selectors: Sequence[str] = (),
-) -> Article | None:
+) -> Article | str:
+    """The page's article, or the reason it holds none."""
     tree = _parse(html, content_type)
     if tree is None:
-        logger.debug("no HTML tree for %s", url)
-        return None
+        return "no HTML in the page"
     meta = extract_metadata(tree, url)
-    site_links = _same_site_link_texts(tree, url or meta.canonical_url)
+    if meta.is_listing:
+        return "a listing of other pages (its structured data says so)"
+    elements = int(tree.xpath("count(//*)"))
+    features = _page_features(tree, meta, url) if elements >= MIN_JUDGED_ELEMENTS else None
+    model = load_model()
+    if model is not None and features is not None:
+        page_type = model.classify(features)
+        if not page_type.is_article:
+            return f"{page_type.reason} (article probability {page_type.article_probability:.2f})"
+    # links of the whole page, read before clutter goes (next/previous post boxes are clutter)
+    links = tree.xpath("//a[@href]")
     markup_byline = [] if meta.authors else find_byline(tree)
 
     remove_clutter(tree)
     cards = _teaser_cards(tree, url)
     _apply_site_rules(tree, content_selector, remove_selectors, url)
-    elements = sum(1 for _ in islice(tree.iter(), MAX_FULL_EXTRACTION_ELEMENTS + 1))
-    if meta.is_listing:
-        logger.info("listing page, not an article: %s", url)
-        return None
-
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        fast=elements > MAX_FULL_EXTRACTION_ELEMENTS,
-        with_metadata=False,
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-    )
-    body = document.body if isinstance(document, Document) else None
-    paragraphs = _paragraphs(body) if body is not None else []
+    # trafilatura's second opinion (readability, justext) only when its main extractor missed
+    # much of the page's prose, and only on pages small enough for it
+    paragraphs = _main_text(tree, url, fast=True)
+    if elements <= MAX_FULL_EXTRACTION_ELEMENTS and not _covers_prose(paragraphs, features):
+        paragraphs = _main_text(tree, url, fast=False)
     if meta.article_body and _body_is_richer(meta.article_body, paragraphs):
         structured = _article_body_paragraphs(meta.article_body)
         if not _is_article_text("\n\n".join(paragraphs)) or _agrees_with_page(structured, tree):
@@ -192,28 +226,21 @@ def _extract(
     title = clean_title(meta.title, meta.site_name, meta.h1, url or meta.canonical_url)
     authors = list(meta.authors)
     if _is_link_list(paragraphs, cards):
-        logger.info("list of links to other pages, not an article: %s", url)
-        return None
+        return "a list of links to other pages"
+    site_links = _SiteLinks(links, url or meta.canonical_url)
     paragraphs, byline_names = _drop_clutter_paragraphs(paragraphs, title, authors, site_links)
     text = "\n\n".join(paragraphs)
     if not _is_article_text(text):
-        logger.info("no article text (%d chars) in %s", len(text), url)
-        return None
+        return f"too little text ({len(text)} characters; {ARTICLE_MINIMUM})"
     if len(paragraphs) >= LISTING_MIN_TEASERS and _is_teaser_list(paragraphs):
-        logger.info("teaser list, not an article: %s", url)
-        return None
+        return "a list of teasers"
 
-    # trafilatura's author and date rules as the last resort, on pages small enough
-    small = elements <= MAX_FALLBACK_METADATA_ELEMENTS
     if not authors:
         authors = byline_names or markup_byline
-    if not authors and small:
-        authors = fallback_authors(
-            _trafilatura_author(tree), meta.site_name, url or meta.canonical_url
-        )
+    # htmldate's date rules as the last resort, on pages small enough
     published = (
         meta.published
-        or (_trafilatura_date(tree, url) if small else None)
+        or (_trafilatura_date(tree, url) if elements <= MAX_FALLBACK_METADATA_ELEMENTS else None)
         or date_from_url(url)
         or date_from_url(meta.canonical_url)
     )
@@ -229,6 +256,53 @@ def _extract(
         canonical_url=meta.canonical_url,
         site_name=meta.site_name,
         description=meta.description,
+    )
+
+
+def _main_text(tree: HtmlElement, url: str | None, *, fast: bool) -> list[str]:
+    """trafilatura's main text of the page (the tree is left as it is), as paragraphs."""
+    document = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=fast,
+        with_metadata=False,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+    )
+    body = document.body if isinstance(document, Document) else None
+    return _paragraphs(body) if body is not None else []
+
+
+def _covers_prose(paragraphs: list[str], features: dict[str, float] | None) -> bool:
+    """Whether a main text holds most of the prose paragraphs of the page (FAST_COVERAGE)."""
+    if features is None:
+        return False
+    found = sum(len(p) for p in paragraphs)
+    return found >= FAST_MIN_CHARS and found >= FAST_COVERAGE * prose_chars(features)
+
+
+def page_type_features(
+    html: str | bytes, url: str | None = None, content_type: str | None = None
+) -> dict[str, float] | None:
+    """The features the article-or-not model reads from a page (to train it), None for no HTML."""
+    tree = _parse(html, content_type)
+    if tree is None:
+        return None
+    return _page_features(tree, extract_metadata(tree, url), url)
+
+
+def _page_features(tree: HtmlElement, meta: PageMetadata, url: str | None) -> dict[str, float]:
+    return page_features(
+        tree,
+        url,
+        meta.types,
+        meta.og_type,
+        has_published=meta.published is not None,
+        has_author=bool(meta.authors),
+        shown_dates=meta.shown_dates,
+        title=meta.title,
     )
 
 
@@ -290,12 +364,27 @@ def _empty_code_blocks(html: str) -> str:
     return "".join(pieces)
 
 
-def _same_site_link_texts(tree: HtmlElement, url: str | None) -> set[str]:
+class _SiteLinks:
+    """The normalised texts of links to other pages of the same site (titles of other posts),
+    worked out on the first question only: most pages never ask."""
+
+    def __init__(self, links: list[HtmlElement], url: str | None) -> None:
+        self.links = links
+        self.url = url
+        self.texts: set[str] | None = None
+
+    def __contains__(self, text: object) -> bool:
+        if self.texts is None:
+            self.texts = _same_site_link_texts(self.links, self.url)
+        return text in self.texts
+
+
+def _same_site_link_texts(links: Iterable[HtmlElement], url: str | None) -> set[str]:
     """Normalised texts of links to other pages of the same site (titles of other posts)."""
     host = urlsplit(url).hostname if url else None
     path = urlsplit(url).path.rstrip("/") if url else None
     texts: set[str] = set()
-    for link in tree.iter("a"):
+    for link in links:
         href = (link.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:")):
             continue
@@ -320,12 +409,6 @@ def _same_site_link_texts(tree: HtmlElement, url: str | None) -> set[str]:
         if len(texts) > 5000:
             break
     return texts
-
-
-def _trafilatura_author(tree: HtmlElement) -> str | None:
-    """trafilatura's author rules (bylines by XPath) on the tree our clutter rules pruned."""
-    author = extract_metainfo(tree, AUTHOR_XPATHS, len_limit=120)
-    return normalize_authors(None, author) if author else None
 
 
 def _trafilatura_date(tree: HtmlElement, url: str | None) -> datetime | None:
@@ -443,7 +526,7 @@ def _collect_blocks(element: etree._Element, blocks: list[str]) -> None:
 
 
 def _drop_clutter_paragraphs(
-    paragraphs: list[str], title: str, authors: list[str], site_links: set[str]
+    paragraphs: list[str], title: str, authors: list[str], site_links: Container[str]
 ) -> tuple[list[str], list[str]]:
     """Remove clutter paragraphs; return the kept ones and the names found in dropped bylines."""
     byline_names: list[str] = []
@@ -508,12 +591,20 @@ def _cut_related_stories(paragraphs: list[str]) -> list[str]:
     seen = 0
     for index, paragraph in enumerate(paragraphs):
         if is_related_heading(paragraph):
-            if seen >= RELATED_CUT_SHARE * total:
+            if seen >= RELATED_CUT_SHARE * total and not _prose_follows(paragraphs[index + 1 :]):
                 return paragraphs[:index]
             paragraphs = paragraphs[:index] + paragraphs[index + 1 :]
             return paragraphs[:index] + _cut_related_stories(paragraphs[index:])
         seen += len(paragraph)
     return paragraphs
+
+
+def _prose_follows(paragraphs: list[str]) -> bool:
+    """Whether the article goes on after a box of related links: a paragraph of prose follows."""
+    return any(
+        len(p) >= MIN_PROSE_AFTER_RELATED and p.rstrip().endswith(_TERMINAL_PUNCTUATION)
+        for p in paragraphs
+    )
 
 
 def _is_author_bio(paragraph: str, authors: Iterable[str]) -> bool:
@@ -536,7 +627,7 @@ def _similar(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a, b).ratio() >= TITLE_SIMILARITY
 
 
-def _is_link_title(paragraph: str, site_links: set[str]) -> bool:
+def _is_link_title(paragraph: str, site_links: Container[str]) -> bool:
     return (
         len(paragraph) <= MAX_LINK_TITLE_CHARS
         and not paragraph.rstrip().endswith(_TERMINAL_PUNCTUATION)

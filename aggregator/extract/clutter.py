@@ -199,6 +199,28 @@ CLUTTER_SELECTORS: tuple[ClutterGroup, ...] = (
             "[aria-hidden=true]",
         ),
     ),
+    # what trafilatura deletes before extracting anyway (its MANUALLY_CLEANED): gone here, it
+    # copies and walks a smaller tree
+    ClutterGroup(
+        "deleted_by_trafilatura",
+        (
+            "nav",
+            "aside",
+            "footer",
+            "menu",
+            "select",
+            "textarea",
+            "input",
+            "label",
+            "video",
+            "audio",
+            "canvas",
+            "object",
+            "embed",
+            "map",
+            "dialog",
+        ),
+    ),
 )
 
 

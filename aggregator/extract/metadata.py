@@ -76,6 +76,11 @@ MAX_DATE_TEXT_NODES = 40
 MAX_DATE_TEXT_CHARS = 200
 # Dates read under the headline: enough for "Published ... Updated ..." and a date in a byline
 MAX_WRITTEN_DATES = 3
+# Longest text node read as (part of) a byline
+MAX_BYLINE_NODE_CHARS = 300
+# Text nodes after and before the headline where its byline is looked for
+MAX_BYLINE_NODES_AFTER = 25
+MAX_BYLINE_NODES_BEFORE = 6
 # Most tags kept for one article.
 MAX_TAGS = 30
 
@@ -91,6 +96,7 @@ AUTHOR_SELECTORS: tuple[str, ...] = (
     ".author-name",
     ".post-author",
 )
+
 _AUTHOR_XPATH = etree.XPath(
     " | ".join(
         GenericTranslator().css_to_xpath(s, prefix="descendant-or-self::") for s in AUTHOR_SELECTORS
@@ -114,18 +120,32 @@ TIMEZONE_ABBREVIATIONS: dict[str, float] = {
 }  # fmt: skip
 _DOUBLE_Z_RE = re.compile(r"(?<=\d)Z{2,}$", re.I)
 
-_TEXT_NODES = "text()[not(ancestor::script) and not(ancestor::style)][normalize-space()]"
-_TEXT_AFTER_XPATH = etree.XPath(
-    f"following::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
-)
+# Text nodes near an element: the first RAW_TEXT_NODES of an axis are taken before the
+# filters (libxml2 then stops early instead of filtering the whole rest of the page), and the
+# first nodes that hold text are kept of those
+RAW_TEXT_NODES = 300
+_TEXT_FILTER = "[not(ancestor::script) and not(ancestor::style)][normalize-space()]"
+
+
+def _texts(axis: str, smart_strings: bool = False) -> Callable[[Any, int], list[Any]]:
+    """A function giving the first ``count`` text nodes along an axis from an element."""
+    xpath = etree.XPath(
+        f"{axis}::text()[position() <= {RAW_TEXT_NODES}]{_TEXT_FILTER}", smart_strings=smart_strings
+    )
+
+    def first(element: Any, count: int) -> list[Any]:
+        nodes = xpath(element)
+        # a reverse axis gives document order: the nearest nodes are last
+        return nodes[-count:] if axis == "preceding" else nodes[:count]
+
+    return first
+
+
+_TEXT_AFTER = _texts("following")
 # Dates often sit just above the headline ("Last updated: May 2, 2025" over the <h1>)
 MAX_DATE_NODES_BEFORE = 12
-_TEXT_BEFORE_XPATH = etree.XPath(
-    f"preceding::{_TEXT_NODES}[position() <= {MAX_DATE_NODES_BEFORE}]", smart_strings=False
-)
-_TEXT_IN_XPATH = etree.XPath(
-    f"descendant::{_TEXT_NODES}[position() <= {MAX_DATE_TEXT_NODES}]", smart_strings=False
-)
+_TEXT_BEFORE = _texts("preceding")
+_TEXT_IN = _texts("descendant")
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -222,6 +242,11 @@ class PageMetadata:
     html_title: str | None = None
     article_body: str | None = None
     is_listing: bool = False
+    # what the page says it is: its schema.org @types (lower case) and og:type
+    types: frozenset[str] = frozenset()
+    og_type: str | None = None
+    # how many dates the page shows around its headline
+    shown_dates: int = 0
 
 
 def collapse(text: str | None) -> str:
@@ -337,13 +362,6 @@ def clean_author_names(value: Any, *, strict: bool = False) -> list[str]:
         elif strict:
             break
     return names
-
-
-def fallback_authors(value: str | None, site_name: str | None, url: str | None) -> list[str]:
-    """People in another extractor's "A; B" author guess, without the site's own name."""
-    site_keys = _host_keys(url) | ({_site_key(site_name)} if site_name else set())
-    names = clean_author_names((value or "").split(";"))
-    return [name for name in names if not _is_site_name(name, site_keys)]
 
 
 def _is_name(name: str, *, strict: bool) -> bool:
@@ -523,6 +541,7 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
 
     if types & LISTING_TYPES and not article:
         meta.is_listing = True
+    meta.types = frozenset(types)
 
     def first_meta(*keys: str) -> str | None:
         for key in keys:
@@ -530,6 +549,8 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
                 if clean_text(value):
                     return clean_text(value)
         return None
+
+    meta.og_type = first_meta("og:type")
 
     # title
     meta.html_title = _first_text(tree, "//title")
@@ -576,6 +597,10 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
         if authors:
             break
     authors = authors or organisations
+    # the byline the reader sees by the headline wins over markup that names someone else
+    shown = [name for name in headline_byline(tree) if not _is_site_name(name, site_keys)]
+    if shown and not _same_people(shown, authors):
+        authors = shown
     meta.authors = dedupe(authors, MAX_AUTHORS)
 
     # dates
@@ -633,8 +658,10 @@ def extract_metadata(tree: HtmlElement, url: str | None) -> PageMetadata:
         article.get("description")
     )
     url_date = date_from_url(url) or date_from_url(meta.canonical_url)
+    written = _written_dates(tree)
+    meta.shown_dates = len(written)
     if url_date is None:
-        meta.published = _shown_date(_written_dates(tree), meta.published, meta.modified)
+        meta.published = _shown_date(written, meta.published, meta.modified)
     if meta.published and url_date:
         # the URL's /2025/12/18/ is the publisher's own calendar day: a UTC time that falls on
         # the next or previous day is told in the offset that puts it on that day
@@ -813,6 +840,14 @@ def _ld_authors(value: Any) -> list[tuple[str, bool]]:
     return names
 
 
+def _same_people(shown: list[str], named: list[str]) -> bool:
+    """Whether a byline names the people the markup names (or part of their names)."""
+    keys = [_site_key(name) for name in named]
+    return any(
+        _site_key(name) in key or key in _site_key(name) for name in shown for key in keys if key
+    )
+
+
 def _people(names: Iterable[str]) -> list[tuple[str, bool]]:
     return [(name, False) for name in islice(names, MAX_AUTHORS) if name]
 
@@ -870,10 +905,13 @@ def _written_dates(tree: HtmlElement) -> list[datetime]:
     """
     heading = next(tree.iter("h1"), None)
     if heading is not None:
-        nodes = _TEXT_AFTER_XPATH(heading) + _TEXT_BEFORE_XPATH(heading)[::-1]
+        nodes = (
+            _TEXT_AFTER(heading, MAX_DATE_TEXT_NODES)
+            + _TEXT_BEFORE(heading, MAX_DATE_NODES_BEFORE)[::-1]
+        )
     else:
         body = tree.find("body")
-        nodes = _TEXT_IN_XPATH(body) if body is not None else []
+        nodes = _TEXT_IN(body, MAX_DATE_TEXT_NODES) if body is not None else []
     today = datetime.now(UTC)
     dates: list[datetime] = []
     for text in nodes:
@@ -924,36 +962,68 @@ def _time_element(tree: HtmlElement) -> datetime | None:
     return None
 
 
+# Short text nodes holding "by" or "author:" (a byline's text node is short: paragraphs that
+# mention "by" are left to the C side)
+_BYLINE_TEXT_XPATH = etree.XPath(
+    f"//text()[string-length(.) < {MAX_BYLINE_NODE_CHARS}]"
+    "[contains(translate(., 'BY', 'by'), 'by') or contains(translate(., 'AUTHOR', 'author'),"
+    " 'author:')]"
+)
+
+
 def find_byline(tree: HtmlElement) -> list[str]:
     """Authors from a byline line anywhere in the page ("By Jane Doe"), outside comments."""
-    texts = tree.xpath(
-        "//text()[contains(translate(., 'BY', 'by'), 'by') or contains(translate(., 'AUTHOR',"
-        " 'author'), 'author:')]"
-    )
-    for text_node in texts[:300]:
-        parent = text_node.getparent()
-        if parent is None:
-            continue
-        block = parent
-        for _ in range(3):
-            if block.tag not in ("a", "span", "strong", "b", "em", "i", "small"):
-                break
-            up = block.getparent()
-            if up is None:
-                break
-            block = up
-        if sum(1 for _ in islice(block.iter(), 13)) > 12 or _in_comments(block):
-            continue
-        text = block.text_content()
-        names = byline_author(text)
-        if not names and _BYLINE_LABEL_RE.match(text):
-            # "Written by" in one element and the name in the next: <span>By</span><a>Jane</a>
-            following = _NEXT_TEXT_XPATH(block)
-            if following and len(following[0]) <= MAX_AUTHOR_CHARS:
-                names = clean_author_names(following[0], strict=True)
+    for text_node in _BYLINE_TEXT_XPATH(tree)[:300]:
+        names = _byline_at(text_node)
         if names:
             return names
     return []
+
+
+# Text nodes (with their parents) just after and before the headline, where its byline is
+_BYLINE_AFTER = _texts("following", smart_strings=True)
+_BYLINE_BEFORE = _texts("preceding", smart_strings=True)
+
+
+def headline_byline(tree: HtmlElement) -> list[str]:
+    """Authors of the byline the reader sees by the headline ("By Jane Doe" under the <h1>)."""
+    heading = next(tree.iter("h1"), None)
+    if heading is None:
+        return []
+    nodes = _BYLINE_AFTER(heading, MAX_BYLINE_NODES_AFTER)
+    for text_node in nodes + _BYLINE_BEFORE(heading, MAX_BYLINE_NODES_BEFORE)[::-1]:
+        # every byline pattern holds "by" or "aut" ("Author:", "Autor:", "Auteur :")
+        lower = text_node.lower()
+        if len(text_node) < MAX_BYLINE_NODE_CHARS and ("by" in lower or "aut" in lower):
+            names = _byline_at(text_node)
+            if names:
+                return names
+    return []
+
+
+def _byline_at(text_node: Any) -> list[str]:
+    """The names of the byline a text node belongs to, or []."""
+    parent = text_node.getparent()
+    if parent is None:
+        return []
+    block = parent
+    for _ in range(3):
+        if block.tag not in ("a", "span", "strong", "b", "em", "i", "small"):
+            break
+        up = block.getparent()
+        if up is None:
+            break
+        block = up
+    if sum(1 for _ in islice(block.iter(), 13)) > 12 or _in_comments(block):
+        return []
+    text = block.text_content()
+    names = byline_author(text)
+    if not names and _BYLINE_LABEL_RE.match(text):
+        # "Written by" in one element and the name in the next: <span>By</span><a>Jane</a>
+        following = _NEXT_TEXT_XPATH(block)
+        if following and len(following[0]) <= MAX_AUTHOR_CHARS:
+            names = clean_author_names(following[0], strict=True)
+    return names
 
 
 _AUTHOR_CLASS_XPATH = etree.XPath(
@@ -968,7 +1038,7 @@ def _author_box_name(tree: HtmlElement) -> list[str]:
     for element in _AUTHOR_CLASS_XPATH(tree)[:30]:
         if "authority" in element.get("class", "").lower() or _in_comments(element):
             continue
-        texts = _TEXT_IN_XPATH(element)[:2]
+        texts = _TEXT_IN(element, 2)
         if texts and _BYLINE_LABEL_RE.match(texts[0]):
             texts = texts[1:]  # "By" and the name in two elements
         if texts:
