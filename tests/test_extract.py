@@ -910,3 +910,20 @@ def test_trafilatura_fallbacks_run_only_when_its_fast_extraction_misses_the_pros
     calls.clear()
     assert extract_article(page(), "https://example.com/2026/rust-1-80/") is not None
     assert calls == [True, False]
+
+
+def test_a_listing_whose_cards_are_wrapped_in_their_links_is_no_article() -> None:
+    teaser = (
+        "The maintainers explain what changed in this release and why it matters to the"
+        " people who run it in production every day"
+    )
+    cards = "".join(
+        f"<div class='card'><a href='/posts/story-{n}/'><h3>Story number {n} of the week</h3></a>"
+        f"<p>{teaser}, part {n}</p></div>"
+        for n in range(8)
+    )
+    html = (
+        "<html><head><title>Latest stories</title></head><body><main><h1>Latest stories</h1>"
+        f"{cards}</main></body></html>"
+    )
+    assert extract_article(html, "https://example.com/stories/") is None

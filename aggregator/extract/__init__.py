@@ -26,6 +26,7 @@ from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
+from itertools import islice
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
@@ -422,7 +423,9 @@ def _teaser_cards(tree: HtmlElement, url: str | None) -> list[str]:
     here = urlsplit(url).path.rstrip("/") if url else None
     linked: list[HtmlElement] = []
     for heading in tree.iter("h1", "h2", "h3", "h4"):
-        for link in heading.iter("a"):
+        # a link inside the heading, or one around it (a card whose whole title is a link)
+        wrapping = [a for a in islice(heading.iterancestors(), 2) if a.tag == "a"]
+        for link in list(heading.iter("a")) or wrapping:
             href = (link.get("href") or "").strip()
             if href and not href.startswith(("#", "javascript:", "mailto:")):
                 try:

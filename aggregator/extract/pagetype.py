@@ -138,6 +138,8 @@ HEADLINE_LEVELS = 4
 # Elements counted as repeated siblings (cards, posts, products) by tag and class
 _REPEATED = frozenset({"div", "li", "article", "section", "tr"})
 _HEADINGS = frozenset({"h2", "h3", "h4"})
+# A heading is a link when a link holds it at most this many levels up
+LINK_LEVELS = 2
 # Elements counted, one feature each
 _COUNTED_TAGS = ("article", "time", "h2", "pre", "form", "input", "button", "nav", "li", "img",
                  "table", "blockquote", "aside", "select")  # fmt: skip
@@ -231,7 +233,7 @@ def page_features(
                     prose += 1
                     prose_chars += length
                     longest = max(longest, length)
-        elif tag in _HEADINGS and next(element.iter("a"), None) is not None:
+        elif tag in _HEADINGS and _is_linked(element):
             linked_headings += 1
     text = " ".join(root.text_content().split())
     text_chars = len(text)
@@ -284,6 +286,20 @@ def page_features(
     features["url_date"] = float(bool(_DATE_PATH_RE.search(path)))
     features["url_slug_words"] = min(len(_PATH_WORD_RE.findall(last.rsplit(".", 1)[0])), 12) / 12
     return features
+
+
+def _is_linked(heading: HtmlElement) -> bool:
+    """Whether a heading is a link: it holds one, or a link holds it (a card's whole title)."""
+    if next(heading.iter("a"), None) is not None:
+        return True
+    parent = heading.getparent()
+    for _ in range(LINK_LEVELS):
+        if parent is None:
+            return False
+        if parent.tag == "a":
+            return True
+        parent = parent.getparent()
+    return False
 
 
 def prose_chars(features: Mapping[str, float]) -> float:
