@@ -224,7 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Example: python -m benchmarks.workers --sites 10 --posts 10 --seconds 10",
     )
     parser.add_argument("--sites", type=int, default=40, help="blogs for pages/s (40)")
-    parser.add_argument("--posts", type=int, default=25, help="new posts per blog (25)")
+    parser.add_argument(
+        "--posts", type=int, default=20, help="new posts per blog (20; a feed lists the last 20)"
+    )
     parser.add_argument("--check-sites", type=int, default=400, help="blogs for checks/s (400)")
     parser.add_argument("--seconds", type=float, default=30.0, help="checks/s window (30)")
     parser.add_argument("--rounds", type=int, default=500, help="queue round trips (500)")
