@@ -249,6 +249,19 @@ set_option = click.option(
 )
 
 
+def queue_option(help: str, required: bool = False) -> Callable[[F], F]:
+    """--queue URL (env AGGREGATOR_QUEUE_URL): the Redis queue of several machines."""
+    return click.option(
+        "--queue",
+        "queue_url",
+        envvar="AGGREGATOR_QUEUE_URL",
+        default=default_settings.AGGREGATOR_QUEUE_URL or None,
+        required=required,
+        metavar="URL",
+        help=help + " (env AGGREGATOR_QUEUE_URL).",
+    )
+
+
 def _settings(overrides: tuple[str, ...]) -> dict[str, str]:
     """The -s NAME=VALUE settings, each value checked against its setting's form."""
     try:
@@ -671,14 +684,9 @@ class Duration(click.ParamType):
     show_default=True,
     help="How often the retention job runs.",
 )
-@click.option(
-    "--queue",
-    "queue_url",
-    envvar="AGGREGATOR_QUEUE_URL",
-    default=default_settings.AGGREGATOR_QUEUE_URL or None,
-    metavar="URL",
-    help="Several machines: put due crawls in this Redis queue (redis://host:6379/0) for "
-    "`aggregator worker`s, and crawl none here (env AGGREGATOR_QUEUE_URL).",
+@queue_option(
+    "Several machines: put due crawls in this Redis queue (redis://host:6379/0) for "
+    "`aggregator worker`s, and crawl none here"
 )
 @set_option
 @pass_context
@@ -747,15 +755,9 @@ def schedule(
 
 
 @main.command()
-@click.option(
-    "--queue",
-    "queue_url",
-    envvar="AGGREGATOR_QUEUE_URL",
-    default=default_settings.AGGREGATOR_QUEUE_URL or None,
+@queue_option(
+    "The Redis queue `aggregator schedule --queue` fills, as redis://host:6379/0",
     required=True,
-    metavar="URL",
-    help="The Redis queue `aggregator schedule --queue` fills, as redis://host:6379/0 "
-    "(env AGGREGATOR_QUEUE_URL).",
 )
 @click.option(
     "--tasks",
@@ -791,14 +793,7 @@ def worker(obj: Context, queue_url: str, tasks: int, overrides: tuple[str, ...])
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one source a line.")
-@click.option(
-    "--queue",
-    "queue_url",
-    envvar="AGGREGATOR_QUEUE_URL",
-    default=default_settings.AGGREGATOR_QUEUE_URL or None,
-    metavar="URL",
-    help="Also show how many tasks wait in this Redis queue (env AGGREGATOR_QUEUE_URL).",
-)
+@queue_option("Also show how many tasks wait in this Redis queue")
 @pass_context
 @domain_errors
 def status(obj: Context, as_json: bool, queue_url: str | None) -> None:
