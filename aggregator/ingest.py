@@ -74,6 +74,7 @@ def fingerprint_page(page: PageItem) -> PageItem:
     page.canonical_url = canonical_url(page.url, page.article.canonical_url)
     page.content_hash = content_hash(page.article.text)
     page.minhash = minhash_signature(page.article.text)
+    page.compressed_body = queries.compress_html(page.body)
     return page
 
 
@@ -85,6 +86,7 @@ class Extraction:
     canonical_url: str
     content_hash: str
     minhash: bytes | None
+    compressed_body: bytes | None
 
     def apply(self, page: PageItem) -> PageItem:
         """Set the extracted article and fingerprints on the page."""
@@ -92,6 +94,7 @@ class Extraction:
         page.canonical_url = self.canonical_url
         page.content_hash = self.content_hash
         page.minhash = self.minhash
+        page.compressed_body = self.compressed_body
         return page
 
 
@@ -101,7 +104,9 @@ def extract_page(
     """clean_page then fingerprint_page: the CPU work of a page, no database (runs in a worker)."""
     page = fingerprint_page(clean_page(page, boilerplate, source))
     assert page.article is not None and page.canonical_url and page.content_hash
-    return Extraction(page.article, page.canonical_url, page.content_hash, page.minhash)
+    return Extraction(
+        page.article, page.canonical_url, page.content_hash, page.minhash, page.compressed_body
+    )
 
 
 def reextract_stored(

@@ -49,5 +49,7 @@ class PageItem:
     canonical_url: str | None = None
     content_hash: str | None = None
     minhash: bytes | None = None
+    # The body, zlib-compressed where the CPU work runs (a worker process), for the store
+    compressed_body: bytes | None = None
     # Filled by pipelines/store.py: inserted, updated, unchanged or duplicate
     stored_as: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -61,14 +62,25 @@ class CleanPipeline:
         if self.engine is not None:
             self.engine.dispose()
 
-    def _boilerplate(self, source: str) -> frozenset[str]:
-        """The source's boilerplate keys, re-read from the store every few pages."""
+    async def _boilerplate(self, source: str) -> frozenset[str]:
+        """The source's boilerplate keys, re-learned from the store every few of its pages.
+
+        Learning reads the source's recent articles and writes to the store: it runs in a
+        thread, so the reactor never waits for the store's write lock or the learning itself.
+        """
         keys, age = self.templates.get(source, (frozenset(), _TEMPLATE_REFRESH))
-        if age >= _TEMPLATE_REFRESH and self.engine is not None:
-            with session_scope(self.engine) as session:
-                keys, age = site_boilerplate(session, source), 0
-        self.templates[source] = (keys, age + 1)
+        if age < _TEMPLATE_REFRESH or self.engine is None:
+            self.templates[source] = (keys, age + 1)
+            return keys
+        self.templates[source] = (keys, 1)  # one refresh at a time per source
+        keys = await asyncio.to_thread(self._learn, self.engine, source)
+        self.templates[source] = (keys, self.templates[source][1])
         return keys
+
+    @staticmethod
+    def _learn(engine: Engine, source: str) -> frozenset[str]:
+        with session_scope(engine) as session:
+            return site_boilerplate(session, source)
 
     async def process_item(self, item: PageItem) -> PageItem:
         stats = self.crawler.stats
@@ -77,7 +89,7 @@ class CleanPipeline:
         source = next((s for s in sources if s.name == item.source), None)
         try:
             extraction = await self.pool.run(
-                type(self).extract, item, self._boilerplate(item.source), source
+                type(self).extract, item, await self._boilerplate(item.source), source
             )
         except RejectedPage as exc:
             stats.inc_value("aggregator/clean/rejected")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from scrapy import Spider, signals
@@ -28,6 +29,9 @@ class StorePipeline:
     A page waits at most AGGREGATOR_STORE_WAIT seconds for others to share its transaction
     (AGGREGATOR_STORE_BATCH at most). An article and its frontier row are stored together, so
     a crash loses only pages not yet committed, which the frontier still holds as due.
+
+    Batches are written one after another by a thread of their own: the reactor goes on
+    downloading, and handing pages to the extraction processes, while a batch is written.
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class StorePipeline:
         self.batch: list[tuple[PageItem, asyncio.Future[PageItem]]] = []
         self.timer: asyncio.TimerHandle | None = None
         self.engine: Engine | None = None
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="store")
         # The crawl run this pipeline records (none in a worker: it reports each source crawl)
         self.run_id: int | None = None
         self.dropped: list[tuple[str | None, str, str]] = []
@@ -84,40 +89,50 @@ class StorePipeline:
         return await future
 
     def _flush(self) -> None:
-        """Store the waiting pages in one transaction (one each when that fails)."""
+        """Hand the waiting pages to the writer thread as one batch."""
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         batch, self.batch = self.batch, []
+        if batch:
+            # The task holds the pages' futures: process_item awaits them, so none is lost
+            asyncio.get_running_loop().create_task(self._write(batch))
+
+    async def _write(self, batch: list[tuple[PageItem, asyncio.Future[PageItem]]]) -> None:
         items = [item for item, _ in batch]
+        loop = asyncio.get_running_loop()
+        outcomes = await loop.run_in_executor(self.writer, self._store_batch, items)
+        assert self.crawler.stats is not None
+        for (item, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                future.set_exception(self._failed(item, outcome))
+                continue
+            item.stored_as = outcome.status
+            self.crawler.stats.inc_value(f"aggregator/store/{outcome.status}")
+            logger.debug(
+                "Stored %s as article %s (%s)", item.url, outcome.article_id, item.stored_as
+            )
+            future.set_result(item)
+
+    def _store_batch(self, items: list[PageItem]) -> list[queries.SaveResult | Exception]:
+        """Store pages in one transaction; when that fails, each page on its own (writer thread)."""
         try:
-            outcomes: list[PageItem | DropItem] = self._store(items)
+            return list(self._store(items))
         except Exception as exc:  # a page that fails to store costs that page, never the crawl
             if len(items) == 1:
-                outcomes = [self._failed(items[0], exc)]
-            else:  # one bad page, or a passing failure: each page on its own
-                outcomes = [self._store_alone(item) for item in items]
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(outcome, DropItem):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+                return [exc]
+        outcomes: list[queries.SaveResult | Exception] = []
+        for item in items:  # one bad page, or a passing failure: each page on its own
+            try:
+                outcomes.extend(self._store([item]))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
-    def _store(self, items: list[PageItem]) -> list[PageItem | DropItem]:
-        assert self.engine is not None and self.crawler.stats is not None
+    def _store(self, items: list[PageItem]) -> list[queries.SaveResult]:
+        assert self.engine is not None
         with session_scope(self.engine) as session:
-            results = [queries.save_article(session, item, self.keep_raw) for item in items]
-        for item, result in zip(items, results, strict=True):
-            item.stored_as = result.status
-            self.crawler.stats.inc_value(f"aggregator/store/{result.status}")
-            logger.debug("Stored %s as article %s (%s)", item.url, result.article_id, result.status)
-        return list(items)
-
-    def _store_alone(self, item: PageItem) -> PageItem | DropItem:
-        try:
-            return self._store([item])[0]
-        except Exception as exc:
-            return self._failed(item, exc)
+            return [queries.save_article(session, item, self.keep_raw) for item in items]
 
     def _failed(self, item: PageItem, exc: Exception) -> DropItem:
         assert self.crawler.stats is not None
@@ -137,6 +152,7 @@ class StorePipeline:
             self.dropped.append((item.source, item.url, f"dropped: {exception}"))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.writer.shutdown(wait=True)
         if self.engine is None:
             return
         if self.run_id is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from pathlib import Path
 from typing import ClassVar
 
@@ -292,3 +293,44 @@ def test_pages_are_stored_in_batches_and_a_page_that_fails_costs_only_itself(
     engine.dispose()
     assert crawler.stats is not None
     assert crawler.stats.get_value("aggregator/store/errors") == 1
+
+
+def test_a_batch_waiting_for_the_database_lock_does_not_stall_the_reactor(db_url: str) -> None:
+    crawler = get_crawler(
+        FakeSourcesSpider,
+        {"AGGREGATOR_DB_URL": db_url, "AGGREGATOR_STORE_BATCH": 1},
+    )
+    crawler.spider = FakeSourcesSpider.from_crawler(crawler)
+    clean = build_from_crawler(CleanPipeline, crawler)
+    store = build_from_crawler(StorePipeline, crawler)
+    store.open_spider()
+    page = cleaned(clean, seed_item())
+    clean.close_spider()
+    # Another process holds the write lock for a second
+    engine = open_store(db_url)
+    blocker = engine.connect()
+    if engine.dialect.name == "sqlite":
+        blocker.exec_driver_sql("SELECT 1")  # the store's transactions begin IMMEDIATE
+    else:
+        blocker.exec_driver_sql("LOCK TABLE articles IN EXCLUSIVE MODE")
+
+    async def store_while_ticking() -> tuple[PageItem, int]:
+        ticks = 0
+        release = threading.Timer(1.0, blocker.rollback)
+        release.start()
+        task = asyncio.ensure_future(store.process_item(page))
+        while not task.done():
+            await asyncio.sleep(0.05)
+            ticks += 1
+        return await task, ticks
+
+    try:
+        stored, ticks = asyncio.run(store_while_ticking())
+    finally:
+        blocker.close()
+        assert crawler.spider is not None
+        store.spider_closed(crawler.spider, "finished")
+        engine.dispose()
+    # The loop (the reactor, in a crawl) ran on all the while the batch waited for the lock
+    assert stored.stored_as == "inserted"
+    assert ticks >= 15

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -11,7 +13,9 @@ from sqlalchemy import Engine, inspect
 from starlette.testclient import TestClient
 
 from aggregator.cli import main
-from aggregator.store.db import _alembic_config
+from aggregator.dedup.stories import StoryState
+from aggregator.store.db import _alembic_config, open_store, session_scope
+from aggregator.store.stories import SqlStoryStore
 from aggregator.web import create_app
 from tests.test_stories import ACQUISITION, PATCH_ONE, PATCH_TWO
 
@@ -235,3 +239,35 @@ def test_story_merges_migrate_up_and_down(engine: Engine) -> None:
     assert "merged_into" not in {c["name"] for c in inspect(engine).get_columns("stories")}
     command.upgrade(config, "head")
     assert "merged_into" in {c["name"] for c in inspect(engine).get_columns("stories")}
+
+
+def test_a_story_changed_by_another_process_is_read_as_it_is_now(engine: Engine) -> None:
+    # Candidate stories are decoded once and reused while their row is unchanged: a story
+    # changed through another connection must come back changed
+    published = datetime(2026, 11, 1, tzinfo=UTC)
+    story = StoryState(
+        id="7",
+        headline="Rust 2.0 released",
+        first_seen=published,
+        last_seen=published,
+        article_count=1,
+        sources=("wire",),
+        centroid={"rust": 1.0},
+        titles=("Rust 2.0 released",),
+        keys=("rust",),
+    )
+    since = published - timedelta(days=1)
+    with session_scope(engine) as session:
+        SqlStoryStore(session).save_story(story)
+    with session_scope(engine) as session:
+        [read] = SqlStoryStore(session).candidate_stories(["rust"], since, 8)
+    assert read.sources == ("wire",) and read.centroid == {"rust": 1.0}
+    grown = replace(story, article_count=2, sources=("wire", "devwire"), centroid={"rust": 2.0})
+    other = open_store(str(engine.url.render_as_string(hide_password=False)))
+    with session_scope(other) as session:
+        SqlStoryStore(session).save_story(grown)
+    other.dispose()
+    with session_scope(engine) as session:
+        [read] = SqlStoryStore(session).candidate_stories(["rust"], since, 8)
+    assert read.article_count == 2 and read.sources == ("wire", "devwire")
+    assert read.centroid == {"rust": 2.0}

@@ -215,7 +215,9 @@ def _apply(article: Article, page: PageItem, keep_raw: bool) -> None:
     article.minhash = page.minhash
     article.http_headers = dict(page.headers)
     article.fetched_at = page.fetched_at
-    article.raw_html = zlib.compress(page.body, 6) if keep_raw and page.body else None
+    article.raw_html = None
+    if keep_raw and page.body:
+        article.raw_html = page.compressed_body or compress_html(page.body)
 
 
 def save_article(
@@ -629,6 +631,11 @@ def copies_of(session: Session, article_id: int) -> list[Article]:
             .order_by(Article.id)
         )
     )
+
+
+def compress_html(body: bytes) -> bytes:
+    """A page's HTML as stored in articles.raw_html (see raw_html)."""
+    return zlib.compress(body, 6)
 
 
 def raw_html(article: Article) -> bytes | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Collection
 from datetime import datetime
 from functools import cache
@@ -10,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import (
     CompoundSelect,
     Table,
+    Text,
     bindparam,
     delete,
     insert,
@@ -17,6 +20,9 @@ from sqlalchemy import (
     text,
     union_all,
     update,
+)
+from sqlalchemy import (
+    cast as sql_cast,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -51,8 +57,31 @@ _STORIES = select(
     Story.last_seen,
     Story.article_count,
     Story.sources,
-    Story.profile,
+    # As text: decoding the profile is most of a candidate's cost, and _decoded skips it
+    # for a story read before and not changed since
+    sql_cast(Story.profile, Text),
 ).where(Story.id.in_(bindparam("ids", expanding=True)))
+# Stories decoded lately, by id, with the row they were decoded from (a process-wide cache:
+# a story changed by any process has a different row, and is decoded again)
+_DECODED: OrderedDict[int, tuple[tuple[Any, ...], StoryState]] = OrderedDict()
+_DECODED_MAX = 4096
+
+
+def _decoded(row: tuple[Any, ...]) -> StoryState:
+    """The StoryState of a row of _STORIES, decoded once for as long as the row is unchanged."""
+    story_id = row[0]
+    known = _DECODED.get(story_id)
+    if known is not None and known[0] == row:
+        _DECODED.move_to_end(story_id)
+        return known[1]
+    story_id, headline, first_seen, last_seen, article_count, sources, profile = row
+    state = _state(
+        story_id, headline, first_seen, last_seen, article_count, sources, json.loads(profile)
+    )
+    _DECODED[story_id] = (row, state)
+    if len(_DECODED) > _DECODED_MAX:
+        _DECODED.popitem(last=False)
+    return state
 
 
 @cache
@@ -135,7 +164,7 @@ class SqlStoryStore:
             return []
         # Plain rows, not ORM objects: nothing here is changed through the session
         rows = self.session.execute(_STORIES, {"ids": list(ids)})
-        return [_state(*row) for row in rows]
+        return [_decoded(tuple(row)) for row in rows]
 
     def save_story(self, story: StoryState) -> None:
         """Insert or replace a story and its key postings."""
