@@ -327,7 +327,7 @@ class TechBlogsSpider(scrapy.Spider):
             return True
         return False
 
-    def _remember_validators(self, response: Response) -> None:
+    async def _remember_validators(self, response: Response) -> None:
         """Keep a feed's or sitemap's validators, once what it listed is in the frontier.
 
         Kept only then: a 304 next time must not hide URLs that never reached the frontier.
@@ -342,9 +342,15 @@ class TechBlogsSpider(scrapy.Spider):
                 last_modified.decode("latin-1") if last_modified else None,
             )
             if self.validators.get(url) != validators:
-                with session_scope(self.engine) as session:
-                    queries.save_validator(session, url, *validators)
+                await asyncio.to_thread(self._save_validators, self.engine, url, validators)
                 self.validators[url] = validators
+
+    @staticmethod
+    def _save_validators(
+        engine: Engine, url: str, validators: tuple[str | None, str | None]
+    ) -> None:
+        with session_scope(engine) as session:
+            queries.save_validator(session, url, *validators)
 
     def _note_asked_wait(
         self, state: _SourceState, cache_control: bytes | None, retry_after: bytes | None
@@ -618,14 +624,17 @@ class TechBlogsSpider(scrapy.Spider):
             state, first, self.parse_feed, candidate=True, on_failure=next_candidate
         )
 
-    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+    # Discovery callbacks are coroutines: what they write to the store is written in a thread,
+    # so the reactor never waits for the store's write lock (held by the store pipeline)
+    async def parse_feed(self, response: Response) -> AsyncIterator[scrapy.Request]:
         state = self._state(response)
         try:
             if state.cancelled:
                 return
             content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
             if response.meta.get("candidate") and not looks_like_feed(response.body, content_type):
-                yield from response.meta["on_failure"](state)
+                for request in response.meta["on_failure"](state):
+                    yield request
                 return
             if self._not_modified(state, response):
                 return
@@ -640,12 +649,12 @@ class TechBlogsSpider(scrapy.Spider):
             logger.info(
                 "%s: feed %s lists %d entries", state.source.name, response.url, len(result.entries)
             )
-            self._discovered(state, result.entries, "feed")
-            self._remember_validators(response)
+            await self._discovered(state, result.entries, "feed")
+            await self._remember_validators(response)
         finally:
             self._finish(state)
 
-    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[scrapy.Request]:
         state = self._state(response)
         try:
             if state.cancelled or self._not_modified(state, response):
@@ -669,12 +678,12 @@ class TechBlogsSpider(scrapy.Spider):
             if depth < _SITEMAP_DEPTH:
                 for child in children:
                     yield self._request(state, child.url, self.parse_sitemap, depth=depth + 1)
-            self._discovered(state, [EntryLink(url=u.url) for u in urls], "sitemap")
-            self._remember_validators(response)
+            await self._discovered(state, [EntryLink(url=u.url) for u in urls], "sitemap")
+            await self._remember_validators(response)
         finally:
             self._finish(state)
 
-    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+    async def parse_listing(self, response: Response) -> AsyncIterator[scrapy.Request]:
         state = self._state(response)
         try:
             if state.cancelled:
@@ -682,7 +691,7 @@ class TechBlogsSpider(scrapy.Spider):
             if response.meta.get("discovery"):
                 self._not_modified(state, response)
             result = parse_listing(response.body, response.url, state.source.url)
-            new = self._discovered(
+            new = await self._discovered(
                 state, [EntryLink(url=u) for u in result.article_urls], "listing"
             )
             depth = response.meta.get("depth", 0)
@@ -693,7 +702,7 @@ class TechBlogsSpider(scrapy.Spider):
         finally:
             self._finish(state)
 
-    def _discovered(self, state: _SourceState, entries: Iterable[EntryLink], via: str) -> int:
+    async def _discovered(self, state: _SourceState, entries: Iterable[EntryLink], via: str) -> int:
         """Add the article URLs found to the frontier; return how many it did not hold yet."""
         links: list[Discovered] = []
         for entry in entries:
@@ -711,11 +720,15 @@ class TechBlogsSpider(scrapy.Spider):
             return 0
         if self.engine is None:
             return len(links)
-        with session_scope(self.engine) as session:
-            added = frontier.add_discovered(session, state.source.name, links)
+        added = await asyncio.to_thread(self._add_discovered, self.engine, state.source.name, links)
         self._inc(state, "aggregator/frontier/added", added)
         self._inc(state, "aggregator/known_skipped", len(links) - added)
         return added
+
+    @staticmethod
+    def _add_discovered(engine: Engine, source: str, links: list[Discovered]) -> int:
+        with session_scope(engine) as session:
+            return frontier.add_discovered(session, source, links)
 
     def _article_requests(self, state: _SourceState) -> Iterator[scrapy.Request]:
         """Requests for the source's due frontier URLs, newest first, within the limit.
