@@ -1060,7 +1060,9 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
             try:
                 data = _parse_import_line(line)
                 with session_scope(obj.engine) as session:
-                    status = import_line(session, data, default_source)
+                    status = import_line(
+                        session, data, default_source, default_settings.AGGREGATOR_KEEP_RAW_HTML
+                    )
             except AggregatorError as exc:
                 failures.append(f"{file}:{number}: {exc}")
                 status = "errors"

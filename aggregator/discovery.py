@@ -46,6 +46,8 @@ class FeedResult:
     ttl: timedelta | None = None
 
 
+# The version URLs of JSON Feed 1.0 and 1.1; early feeds wrote them with http:
+JSON_FEED_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 # feedparser's `version` prefixes mapped to FeedResult.kind; rss090 and rss10 are RDF.
 FEED_KINDS = (("atom", "atom"), ("rss090", "rdf"), ("rss10", "rdf"), ("rss", "rss"))
 JSON_FEED_TYPES = ("application/feed+json", "application/json")
@@ -262,7 +264,7 @@ def _parse_json_feed(body: bytes, url: str) -> FeedResult:
         return FeedResult([], "unknown", None, "not a JSON Feed: no items list")
     version = document.get("version")
     error = None
-    if not (isinstance(version, str) and version.startswith("https://jsonfeed.org/version/")):
+    if not (isinstance(version, str) and version.startswith(JSON_FEED_PREFIXES)):
         error = f"not a JSON Feed version: {version!r}"
     feed_authors = [*_person_names(document.get("authors"))]
     if isinstance(document.get("author"), dict):

@@ -13,7 +13,6 @@ from aggregator.store.models import Article
 from aggregator.store.queries import article_to_dict
 from aggregator.store.search import SNIPPET_END, SNIPPET_START
 
-FORMATS = ("jsonl", "csv", "atom")
 CSV_COLUMNS = (
     "id", "url", "canonical_url", "source", "title", "authors", "published", "fetched_at",
     "duplicate_of", "story_id", "language", "tags", "text",

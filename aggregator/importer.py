@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from aggregator.exceptions import ImportLineError, RejectedPage
 from aggregator.ingest import clean_page, fingerprint_page, site_boilerplate
 from aggregator.items import PageItem
+from aggregator.sources import slug_from_url
 from aggregator.store import queries
 
 KNOWN_KEYS = frozenset({"url", "source", "title", "text", "html", "authors", "published"})
@@ -50,7 +51,7 @@ def page_from_json(data: dict[str, Any], default_source: str | None = None) -> P
     parts = urlsplit(url) if isinstance(url, str) else None
     if url is None or parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ImportLineError(f"url is required and must be an absolute http(s) URL, not {url!r}")
-    source = data.get("source") or default_source or parts.hostname.removeprefix("www.")
+    source = data.get("source") or default_source or slug_from_url(url)
     title = data.get("title") or ""
     authors = data.get("authors") or []
     if isinstance(authors, str):
@@ -74,7 +75,12 @@ def page_from_json(data: dict[str, Any], default_source: str | None = None) -> P
     )
 
 
-def import_line(session: Session, data: dict[str, Any], default_source: str | None = None) -> str:
+def import_line(
+    session: Session,
+    data: dict[str, Any],
+    default_source: str | None = None,
+    keep_raw: bool = True,
+) -> str:
     """Clean, fingerprint and store one import object; return what the store did."""
     page = page_from_json(data, default_source)
     try:
@@ -91,4 +97,4 @@ def import_line(session: Session, data: dict[str, Any], default_source: str | No
         page.article.published = page.feed_published
     parts = urlsplit(page.url)
     queries.ensure_source(session, page.source, f"{parts.scheme}://{parts.netloc}/")
-    return queries.save_article(session, page).status
+    return queries.save_article(session, page, keep_raw).status

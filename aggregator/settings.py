@@ -36,6 +36,22 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE | _FALSE:
+        return raw in _TRUE
+    invalid_environment[name] = (
+        f"{name}={raw!r} is not valid: expected one of {', '.join(sorted(_TRUE | _FALSE))}"
+    )
+    return default
+
+
 # Scrapy project wiring
 BOT_NAME = "techblog-aggregator"
 SPIDER_MODULES = ["spiders"]
@@ -112,7 +128,7 @@ AGGREGATOR_LISTING_DEPTH = _env_int("AGGREGATOR_LISTING_DEPTH", 3)
 AGGREGATOR_EXTRACT_PROCESSES = _env_int("AGGREGATOR_EXTRACT_PROCESSES", -1)
 
 # Keep the raw HTML (zlib-compressed) so articles can be re-extracted later
-AGGREGATOR_KEEP_RAW_HTML = os.environ.get("AGGREGATOR_KEEP_RAW_HTML", "1") not in {"0", "false"}
+AGGREGATOR_KEEP_RAW_HTML = _env_bool("AGGREGATOR_KEEP_RAW_HTML", True)
 
 # Articles stored in one transaction: up to this many, waiting at most this many seconds for
 # each other (a crash loses only uncommitted pages, which the frontier still holds as due)

@@ -24,7 +24,13 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree
 
-from aggregator.discovery import non_html_reason, parse_feed, parse_listing, parse_sitemap
+from aggregator.discovery import (
+    JSON_FEED_PREFIXES,
+    non_html_reason,
+    parse_feed,
+    parse_listing,
+    parse_sitemap,
+)
 from aggregator.exceptions import FetchError, SourcesError
 from aggregator.settings import DOWNLOAD_MAXSIZE, USER_AGENT
 
@@ -72,7 +78,6 @@ _ACCEPT = (
 )
 _ATOM_NAMESPACES = frozenset({"http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"})
 _RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_JSON_FEED_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 _TOML_ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",
@@ -522,7 +527,7 @@ def _feed_kind(body: bytes, content_type: str | None) -> str | None:
         except ValueError:
             return None
         version = document.get("version") if isinstance(document, dict) else None
-        if isinstance(version, str) and version.startswith(_JSON_FEED_PREFIXES):
+        if isinstance(version, str) and version.startswith(JSON_FEED_PREFIXES):
             return "JSON Feed"
         return None
     root_tag = _xml_root_tag(head if head.startswith(b"<") else body)

@@ -53,6 +53,7 @@ from aggregator.sources import (
     looks_like_feed,
     parse_duration,
     select_sources,
+    slug_from_url,
     url_problem,
 )
 from aggregator.store import frontier, queries
@@ -240,7 +241,6 @@ class TechBlogsSpider(scrapy.Spider):
     def _source_for_url(self, sources_path: str) -> Source:
         """The configured source a single URL belongs to, or an ad-hoc one named after its host."""
         parts = urlsplit(self.single_url or "")
-        host = parts.hostname or ""
         try:
             sources = load_sources(sources_path)
         except SourcesError:  # no (valid) sources file is fine for one URL
@@ -251,8 +251,9 @@ class TechBlogsSpider(scrapy.Spider):
                 not wanted and urlsplit(source.url).netloc == parts.netloc
             ):
                 return source
-        name = self.source_names[0] if self.source_names else host.removeprefix("www.")
-        return Source(name=name or "adhoc", url=f"{parts.scheme}://{parts.netloc}/")
+        # named as `sources add` names the same site
+        name = self.source_names[0] if self.source_names else slug_from_url(self.single_url or "")
+        return Source(name=name, url=f"{parts.scheme}://{parts.netloc}/")
 
     def closed(self, reason: str) -> None:
         # a worker stopped mid-crawl: its unfinished source crawls end as interrupted

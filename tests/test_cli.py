@@ -9,9 +9,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from aggregator.cli import main
-from aggregator.store.db import head_revision
+from aggregator.sources import slug_from_url
+from aggregator.store.db import head_revision, open_store, session_scope
+from aggregator.store.models import Article
 
 PARAGRAPH = (
     "The storage team rewrote the compaction scheduler so that large tenants no longer "
@@ -393,6 +396,7 @@ def test_a_bad_setting_value_is_a_usage_error_naming_it(
             "AGGREGATOR_ARTICLE_LIMIT='abc' is not valid: expected a whole number",
         ),
         ("AGGREGATOR_PROGRESS_INTERVAL", "often", "expected a number"),
+        ("AGGREGATOR_KEEP_RAW_HTML", "maybe", "AGGREGATOR_KEEP_RAW_HTML='maybe' is not valid"),
         (
             "AGGREGATOR_GRACE_PERIOD",
             "soon",
@@ -755,3 +759,35 @@ def test_deploy_units_run_commands_that_exist(unit: str) -> None:
     if "schedule" in command:
         grace = int(command[command.index("--grace") + 1].rstrip("s"))
         assert int(parser["Service"]["TimeoutStopSec"]) > grace
+
+
+def test_an_imported_page_without_a_source_is_named_as_sources_add_names_its_site(
+    db_url: str, tmp_path: Path
+) -> None:
+    line = {"url": "https://www.kernelnotes.example.com/a", "text": ARTICLE_TEXT}
+    assert invoke(db_url, "import", str(write_import(tmp_path, [json.dumps(line)]))).exit_code == 0
+    listed = json.loads(invoke(db_url, "articles", "--json").stdout.splitlines()[0])
+    assert listed["source"] == slug_from_url(line["url"]) == "kernelnotes-example"
+
+
+def test_keep_raw_html_no_in_the_environment_keeps_no_raw_html(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    line = {"url": "https://blog.example/a", "source": "blog", "html": f"<p>{ARTICLE_TEXT}</p>"}
+    lines = write_import(tmp_path, [json.dumps(line)])
+    imported = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--db", db, "import", str(lines)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AGGREGATOR_KEEP_RAW_HTML": "no"},
+        timeout=120,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
+    engine = open_store(db)
+    with session_scope(engine) as session:
+        assert session.scalars(select(Article.raw_html)).all() == [None]
+    engine.dispose()

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from aggregator.crawling import scrapy_crawl_command
 from aggregator.demo.run import SITES as DEMO_SITES
 from aggregator.demo.server import SiteGroup, slow_route, status_route
+from aggregator.sources import slug_from_url
 from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, session_scope
-from aggregator.store.models import Article, CrawlRun
+from aggregator.store.models import Article, CrawlRun, Source
 from tests.conftest import FAST_CRAWL, ROOT, SITES, scrapy_crawl
 
 SEED = Path(__file__).resolve().parent / "sites" / "seed" / "techblog-page-sample.txt"
@@ -535,6 +536,11 @@ def test_crawl_of_a_missing_page_exits_1(faulty_group: SiteGroup, db_url: str) -
     assert f"{url}: HTTP 404" in result.stderr
     assert "stored nothing and had 1 error" in result.stderr
     assert "0 pages fetched, 0 articles stored, 0 updated, 1 error." in result.stdout
+    # the ad-hoc source is named as `sources add` would name the site
+    engine = open_store(db_url)
+    with session_scope(engine) as session:
+        assert session.scalars(select(Source.name)).all() == [slug_from_url(url)]
+    engine.dispose()
 
 
 def test_aggregator_crawl_interrupted_exits_130(tmp_path: Path, db_url: str) -> None:

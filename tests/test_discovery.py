@@ -16,7 +16,6 @@ from aggregator.discovery import (
     EntryLink,
     html_to_text,
     is_non_post_sitemap,
-    looks_like_html,
     never_an_article,
     non_html_reason,
     parse_datetime,
@@ -764,12 +763,11 @@ def test_parse_listing_never_raises(body: bytes) -> None:
 )
 def test_non_html_reason(content_type: str | None, body: bytes, reason: str | None) -> None:
     assert non_html_reason(content_type, body) == reason
-    assert looks_like_html(content_type, body) is (reason is None)
 
 
 def test_mislabelled_html_is_html() -> None:
     # A server that calls its page image/png still serves a page when the body is one.
-    assert looks_like_html("image/png", b"<!DOCTYPE html><html><body>x</body></html>")
+    assert non_html_reason("image/png", b"<!DOCTYPE html><html><body>x</body></html>") is None
 
 
 @pytest.mark.parametrize(
@@ -852,3 +850,16 @@ def test_urls_that_are_never_articles() -> None:
     assert never_an_article("https://example.com/")
     assert not never_an_article("https://example.com/2026/11/a-post/")
     assert not never_an_article("https://example.com/shop/ceramic-mug/")  # the page tells
+
+
+def test_a_json_feed_of_the_http_version_url_is_read_by_the_crawl_as_by_sources_check() -> None:
+    body = json.dumps(
+        {
+            "version": "http://jsonfeed.org/version/1",
+            "title": "Early adopter",
+            "items": [{"id": "1", "url": "https://json.example.com/first", "title": "First"}],
+        }
+    ).encode()
+    result = parse_feed(body, "https://json.example.com/feed.json")
+    assert result.error is None
+    assert [entry.url for entry in result.entries] == ["https://json.example.com/first"]

@@ -13,7 +13,6 @@ from aggregator.dedup.urls import (
     canonical_url,
     registered_domain,
     same_site,
-    strip_tracking,
 )
 
 
@@ -142,13 +141,6 @@ def test_all_listed_tracking_parameters_are_dropped() -> None:
 )
 def test_canonical_url_declared(url: str, declared: str, expected: str) -> None:
     assert canonical_url(url, declared) == expected
-
-
-def test_strip_tracking_keeps_everything_else() -> None:
-    url = "HTTPS://Example.com/A/?b=2&utm_source=x&a=1#frag"
-    assert strip_tracking(url) == "https://Example.com/A/?b=2&a=1"
-    assert strip_tracking("https://example.com/a?utm_medium=x") == "https://example.com/a"
-    assert strip_tracking("https://example.com/a/") == "https://example.com/a/"
 
 
 def test_registered_domain_and_same_site() -> None:

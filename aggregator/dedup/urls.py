@@ -126,15 +126,6 @@ def _clean_query(query: str, *, sort: bool) -> str:
     return "&".join(sorted(kept) if sort else kept)
 
 
-def strip_tracking(url: str) -> str:
-    """Return the URL without tracking query parameters and fragment, otherwise unchanged."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    return urlunsplit(parts._replace(query=_clean_query(parts.query, sort=False), fragment=""))
-
-
 def _clean_host(host: str) -> str:
     """Return the host without mobile/AMP mirror labels."""
     while True:
