@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -33,6 +33,9 @@ from aggregator.store.db import (
     sqlite_path,
 )
 from aggregator.store.models import CrawlRun
+
+if TYPE_CHECKING:
+    from aggregator.sources import Source
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -1022,6 +1025,14 @@ def stats(obj: Context, as_json: bool) -> None:
 # -- import ----------------------------------------------------------------------------
 
 
+def _source_rules(sources_path: str) -> dict[str, Source]:
+    """The sources of the sources file by name, for their extraction rules (none without one)."""
+    from aggregator.sources import load_sources
+
+    path = Path(sources_path)
+    return {s.name: s for s in load_sources(path)} if path.exists() else {}
+
+
 def _parse_import_line(line: str) -> dict[str, Any]:
     try:
         data = json.loads(line)
@@ -1048,8 +1059,11 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
     Example:
       aggregator import archive.jsonl --source oldblog
     """
-    from aggregator.importer import import_line
+    from aggregator.importer import Importer
 
+    importer = Importer(
+        _source_rules(obj.sources_path), default_source, default_settings.AGGREGATOR_KEEP_RAW_HTML
+    )
     counts: dict[str, int] = {}
     failures: list[str] = []
     number = 0
@@ -1060,9 +1074,7 @@ def import_(obj: Context, file: Path, default_source: str | None, as_json: bool)
             try:
                 data = _parse_import_line(line)
                 with session_scope(obj.engine) as session:
-                    status = import_line(
-                        session, data, default_source, default_settings.AGGREGATOR_KEEP_RAW_HTML
-                    )
+                    status = importer.line(session, data)
             except AggregatorError as exc:
                 failures.append(f"{file}:{number}: {exc}")
                 status = "errors"
@@ -1103,14 +1115,8 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
       aggregator reextract --source techpulse --json
     """
     from aggregator.ingest import reextract_stored, site_boilerplate
-    from aggregator.sources import load_sources
 
-    # The sources file's own extraction rules apply when there is one
-    rules = (
-        {s.name: s for s in load_sources(obj.sources_path)}
-        if Path(obj.sources_path).exists()
-        else {}
-    )
+    rules = _source_rules(obj.sources_path)
     with session_scope(obj.engine) as session:
         ids = [a.id for a in queries.list_articles(session, source=source)]
     counts: dict[str, int] = {}

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from aggregator.exceptions import ImportLineError, RejectedPage
-from aggregator.ingest import clean_page, fingerprint_page, site_boilerplate
+from aggregator.ingest import boilerplate_due, clean_page, fingerprint_page, site_boilerplate
 from aggregator.items import PageItem
-from aggregator.sources import slug_from_url
+from aggregator.sources import Source, slug_from_url
 from aggregator.store import queries
 
 KNOWN_KEYS = frozenset({"url", "source", "title", "text", "html", "authors", "published"})
@@ -75,26 +75,51 @@ def page_from_json(data: dict[str, Any], default_source: str | None = None) -> P
     )
 
 
-def import_line(
-    session: Session,
-    data: dict[str, Any],
-    default_source: str | None = None,
-    keep_raw: bool = True,
-) -> str:
-    """Clean, fingerprint and store one import object; return what the store did."""
-    page = page_from_json(data, default_source)
-    try:
-        page = fingerprint_page(clean_page(page, site_boilerplate(session, page.source)))
-    except RejectedPage as exc:
-        raise ImportLineError(str(exc)) from exc
-    assert page.article is not None
-    # What the importing user states wins over what extraction guessed
-    if page.feed_title:
-        page.article.title = page.feed_title
-    if page.feed_authors:
-        page.article.authors = list(page.feed_authors)
-    if page.feed_published:
-        page.article.published = page.feed_published
-    parts = urlsplit(page.url)
-    queries.ensure_source(session, page.source, f"{parts.scheme}://{parts.netloc}/")
-    return queries.save_article(session, page, keep_raw).status
+class Importer:
+    """Clean, fingerprint and store import objects, as a crawl stores fetched pages.
+
+    The sources file's rules (content and remove selectors) apply to their source's pages;
+    a source's boilerplate is learned from the store as its pages come (see boilerplate_due).
+    """
+
+    def __init__(
+        self,
+        rules: dict[str, Source] | None = None,
+        default_source: str | None = None,
+        keep_raw: bool = True,
+    ) -> None:
+        self.rules = rules or {}
+        self.default_source = default_source
+        self.keep_raw = keep_raw
+        self.boilerplate: dict[str, tuple[frozenset[str], int]] = {}
+
+    def _boilerplate(self, session: Session, source: str) -> frozenset[str]:
+        keys, pages = self.boilerplate.get(source, (frozenset(), 0))
+        pages += 1
+        if boilerplate_due(pages):
+            keys = site_boilerplate(session, source)
+        self.boilerplate[source] = (keys, pages)
+        return keys
+
+    def line(self, session: Session, data: dict[str, Any]) -> str:
+        """Store one import object; return what the store did."""
+        page = page_from_json(data, self.default_source)
+        try:
+            page = fingerprint_page(
+                clean_page(
+                    page, self._boilerplate(session, page.source), self.rules.get(page.source)
+                )
+            )
+        except RejectedPage as exc:
+            raise ImportLineError(str(exc)) from exc
+        assert page.article is not None
+        # What the importing user states wins over what extraction guessed
+        if page.feed_title:
+            page.article.title = page.feed_title
+        if page.feed_authors:
+            page.article.authors = list(page.feed_authors)
+        if page.feed_published:
+            page.article.published = page.feed_published
+        parts = urlsplit(page.url)
+        queries.ensure_source(session, page.source, f"{parts.scheme}://{parts.netloc}/")
+        return queries.save_article(session, page, self.keep_raw).status

@@ -18,6 +18,18 @@ from aggregator.sources import Source
 from aggregator.store import queries
 from aggregator.store.models import Article
 
+# A source's boilerplate is learned again at each of its first pages, then every this many
+BOILERPLATE_REFRESH = 10
+
+
+def boilerplate_due(pages: int) -> bool:
+    """Whether a source's boilerplate is learned again at its pages-th page of a run.
+
+    At each of its first pages (while its store holds few texts, learning reads little), then
+    at every BOILERPLATE_REFRESH-th.
+    """
+    return pages <= BOILERPLATE_REFRESH or pages % BOILERPLATE_REFRESH == 0
+
 
 def site_boilerplate(session: Session, source: str) -> frozenset[str]:
     """Keys of the paragraphs that are boilerplate of a source: learned before, or now."""

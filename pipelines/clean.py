@@ -12,16 +12,13 @@ from scrapy.exceptions import DropItem
 from sqlalchemy import Engine
 
 from aggregator.exceptions import RejectedPage
-from aggregator.ingest import Extraction, extract_page, site_boilerplate
+from aggregator.ingest import Extraction, boilerplate_due, extract_page, site_boilerplate
 from aggregator.items import PageItem
 from aggregator.processes import ProcessPool, default_processes
 from aggregator.sources import Source
 from aggregator.store.db import open_store, session_scope
 
 logger = logging.getLogger(__name__)
-
-# Re-learn a source's boilerplate after this many of its pages went through
-_TEMPLATE_REFRESH = 10
 
 
 class CleanPipeline:
@@ -41,7 +38,9 @@ class CleanPipeline:
         self.crawler = crawler
         self.db_url = db_url
         self.engine: Engine | None = None
+        # Per source: its boilerplate keys and how many of its pages came; sources being learned
         self.templates: dict[str, tuple[frozenset[str], int]] = {}
+        self.learning: set[str] = set()
         self.pool = ProcessPool(processes)
 
     @classmethod
@@ -63,17 +62,20 @@ class CleanPipeline:
             self.engine.dispose()
 
     async def _boilerplate(self, source: str) -> frozenset[str]:
-        """The source's boilerplate keys, re-learned from the store every few of its pages.
+        """The source's boilerplate keys, learned again as its pages come (see boilerplate_due).
 
         Learning reads the source's recent articles and writes to the store: it runs in a
         thread, so the reactor never waits for the store's write lock or the learning itself.
         """
-        keys, age = self.templates.get(source, (frozenset(), _TEMPLATE_REFRESH))
-        if age < _TEMPLATE_REFRESH or self.engine is None:
-            self.templates[source] = (keys, age + 1)
+        keys, pages = self.templates.get(source, (frozenset(), 0))
+        self.templates[source] = (keys, pages + 1)
+        if not boilerplate_due(pages + 1) or self.engine is None or source in self.learning:
             return keys
-        self.templates[source] = (keys, 1)  # one refresh at a time per source
-        keys = await asyncio.to_thread(self._learn, self.engine, source)
+        self.learning.add(source)  # one learning at a time per source
+        try:
+            keys = await asyncio.to_thread(self._learn, self.engine, source)
+        finally:
+            self.learning.discard(source)
         self.templates[source] = (keys, self.templates[source][1])
         return keys
 

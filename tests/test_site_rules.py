@@ -85,3 +85,28 @@ def load_sources_text(tmp_path: Path, text: str) -> list[Source]:
     path = tmp_path / "round.toml"
     path.write_text(text)
     return load_sources(path)
+
+
+def test_import_applies_the_sources_file_rules(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from aggregator.cli import main
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[sources]]\nname = "news"\nurl = "https://news.example/"\n'
+        'content = "div.story"\nremove = [".app-box"]\n',
+        encoding="utf-8",
+    )
+    lines = tmp_path / "import.jsonl"
+    line = {"url": "https://news.example/budget", "source": "news", "html": PAGE}
+    lines.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    db = ["--db", f"sqlite:///{tmp_path / 's.db'}", "--sources", str(sources)]
+    assert CliRunner().invoke(main, [*db, "import", str(lines)]).exit_code == 0
+    shown = CliRunner().invoke(main, [*db, "articles", "--json"])
+    article = json.loads(shown.stdout.splitlines()[0])
+    shown = CliRunner().invoke(main, [*db, "show", str(article["id"]), "--json"])
+    text = json.loads(shown.stdout)["text"]
+    assert text == f"{STORY}\n\n{MORE}"
