@@ -6,7 +6,8 @@ AggregatorError                 base of every domain error; the CLI shows its me
 ├── FetchError                  a URL could not be fetched outside Scrapy (sources add/check)
 ├── StoreError                  the database cannot be opened, migrated or written
 ├── ImportLineError             one line of an import file is invalid (names the line)
-└── RejectedPage                a page is not stored: not HTML, no article, a repeat
+├── RejectedPage                a page is not stored: not HTML, no article, a repeat
+└── SearchQueryError            a search query cannot be run (aggregator.store.search)
 """
 
 

@@ -43,9 +43,8 @@ class PageItem:
     feed_published: datetime | None = None
     feed_authors: list[str] = field(default_factory=list)
     feed_summary: str | None = None
-    # Filled by pipelines/clean.py
+    # Filled by aggregator.ingest (clean_page, fingerprint_page), in the clean pipeline's workers
     article: Article | None = None
-    # Filled by pipelines/dedup.py
     canonical_url: str | None = None
     content_hash: str | None = None
     minhash: bytes | None = None

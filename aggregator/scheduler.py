@@ -77,7 +77,7 @@ STOP_TIMEOUT = 2.0
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """How the scheduler runs crawls and keeps the store; durations in seconds."""
+    """How the scheduler runs crawls and keeps the store; durations in seconds, ages in days."""
 
     db_url: str
     sources_path: str

@@ -1,4 +1,4 @@
-"""The reads and writes the rest of the code may call; the only module that writes SQL."""
+"""Articles, sources, crawl runs, validators and boilerplate in SQL, for the rest of the code."""
 
 from __future__ import annotations
 
