@@ -217,13 +217,25 @@ def record_fetched(
     session: Session, source: str, url: str, article_id: int, found_via: str = "manual"
 ) -> None:
     """Mark a URL fetched and stored as an article."""
-    row = _row(session, source, url, found_via)
-    row.state = FETCHED
-    row.attempts += 1
-    row.article_id = article_id
-    row.next_attempt_at = None
-    row.last_error = None
-    row.updated_at = utcnow()
+    values = {
+        "state": FETCHED,
+        "attempts": FrontierUrl.attempts + 1,
+        "article_id": article_id,
+        "next_attempt_at": None,
+        "last_error": None,
+        "updated_at": utcnow(),
+    }
+    # One UPDATE for the usual case, a URL discovery put in the frontier (no ORM round trip)
+    fetched = (
+        update(FrontierUrl)
+        .where(FrontierUrl.url_key == url_key(url))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(session.execute(fetched), "rowcount", 0):
+        _row(session, source, url, found_via)  # a URL given by hand: its row first
+        session.flush()
+        session.execute(fetched)
 
 
 def record_failure(
