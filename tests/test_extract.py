@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml.html import HtmlElement
 
-from aggregator.extract import extract_article
+from aggregator.extract import _parse, extract_article
 from aggregator.extract.clutter import (
     is_call_to_action,
     is_clutter_phrase,
@@ -927,3 +928,12 @@ def test_a_listing_whose_cards_are_wrapped_in_their_links_is_no_article() -> Non
         f"{cards}</main></body></html>"
     )
     assert extract_article(html, "https://example.com/stories/") is None
+
+
+def test_parsed_elements_are_plain_html_elements_with_their_methods() -> None:
+    tree = _parse(b"<html><body><form><input name=q><label>Find</label></form></body></html>", None)
+    assert tree is not None
+    form = tree.find(".//form")
+    # no per-element lookup in Python: forms and inputs are HtmlElement like the rest
+    assert type(form) is HtmlElement and type(tree.find(".//input")) is HtmlElement
+    assert form.text_content() == "Find" and tree.cssselect("input[name=q]")

@@ -32,7 +32,14 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from htmldate import find_date
 from lxml import etree
-from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from lxml.html import (
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HTMLParser,
+    HtmlProcessingInstruction,
+    document_fromstring,
+)
 from trafilatura.settings import Document, set_date_params
 
 from aggregator.extract.clutter import (
@@ -142,6 +149,14 @@ _XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 _PARSER = HTMLParser(remove_comments=True, remove_pis=True, encoding="utf-8", no_network=True)
+# Every element is a plain HtmlElement, chosen in C: lxml.html's own lookup is a Python call per
+# element touched (it picks form and input classes nothing here uses), a tenth of the time of
+# an extraction
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
+    )
+)
 
 
 @dataclass(frozen=True)
