@@ -1,6 +1,6 @@
 """Train the article-or-not model (aggregator/extract/pagetype.json) on half A of the devsets.
 
-    python -m benchmarks.train_extract [--halves A] [--output FILE] [--recall 0.99]
+    python -m benchmarks.train_extract [--halves A] [--output FILE] [--recall 0.98]
 
 Examples: every page of modern-devset with its page type (listing and collection pages are
 one type), and the pages of extraction-devset as articles (weighted down: they are older and
