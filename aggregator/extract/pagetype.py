@@ -155,11 +155,11 @@ _CLASS_VALUES = etree.XPath("//@class | //@id", smart_strings=False)
 
 
 _TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
-# Words of the visible text that say who speaks to whom (a service page: "we", "our", "you")
+# Words of the visible text that say who speaks to whom (a service page: "we", "our", "you");
+# not "I": personal blogs write in the first person as much as forum posts do
 _PERSON_WORDS: dict[str, frozenset[str]] = {
     "we_rate": frozenset({"we", "our", "us", "ours", "we're", "we've"}),
     "you_rate": frozenset({"you", "your", "yours", "you're", "you'll"}),
-    "i_rate": frozenset({"i", "my", "me", "i'm", "i've"}),
 }
 # Years and relative dates in the text: a thread or a listing shows many, an article one or two
 _YEAR_RE = re.compile(r"(?:19|20)[0-9][0-9]")
