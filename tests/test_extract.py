@@ -937,3 +937,35 @@ def test_parsed_elements_are_plain_html_elements_with_their_methods() -> None:
     # no per-element lookup in Python: forms and inputs are HtmlElement like the rest
     assert type(form) is HtmlElement and type(tree.find(".//input")) is HtmlElement
     assert form.text_content() == "Find" and tree.cssselect("input[name=q]")
+
+
+def _news_page(lead_block: str) -> str:
+    body = "".join(
+        f"<p>Paragraph {i} of the report says what the council decided about the new bridge "
+        f"and why the vote took so long this year.</p>"
+        for i in range(6)
+    )
+    return (
+        "<html><body><header><nav><a href='/'>Home</a></nav></header><main>"
+        f"<div class='head'><h1>Council votes for the new bridge</h1>{lead_block}</div>"
+        f"<div class='share'><a href='/s'>Share</a></div><article>{body}</article>"
+        "</main><footer>Footer</footer></body></html>"
+    )
+
+
+def test_the_lead_between_headline_and_body_opens_the_text_once() -> None:
+    lead = "The city council approved the bridge on Monday after a debate of seven hours."
+    article = extract_article(
+        _news_page(f"<div class='article-intro'><p>{lead}</p></div>"), "https://news.example/b"
+    )
+    assert article is not None
+    assert article.text.startswith(lead) and article.text.count(lead) == 1
+    assert "Paragraph 5 of the report" in article.text
+
+
+def test_an_author_bio_named_like_a_lead_is_not_taken_as_the_lead() -> None:
+    bio = "Anurag is an experienced journalist who has covered city politics for ten years."
+    article = extract_article(
+        _news_page(f"<div class='author-dek'>{bio}</div>"), "https://news.example/b"
+    )
+    assert article is not None and "experienced journalist" not in article.text
