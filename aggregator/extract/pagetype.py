@@ -4,7 +4,9 @@ The features are read from the parsed page before the main text is extracted (so
 without an article costs a parse and one walk of the tree): what the page says it is
 (schema.org types, og:type), what it shows (paragraphs of prose, teaser cards, prices and
 cart buttons, posts of a thread, code and navigation of documentation, forms), the class
-tokens of its <body>, and, as a weak signal, the words of its URL path. The model is a
+tokens of its <body>, the words of its class and id attributes (posts, users, products,
+cards, documentation, calls to action), how much its text says "we" and "you", how many
+years and phone numbers it shows, and, as a weak signal, the words of its URL path. The model is a
 multinomial logistic regression over the page types of modern-devset, trained on half A of
 the development sets by ``make train-extract`` (benchmarks/train_extract.py) and shipped
 as ``pagetype.json``; a page is no article when the model gives "article" less than the
