@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml.html import HtmlElement
 
-from aggregator.extract import extract_article
+from aggregator.extract import _parse, extract_article
 from aggregator.extract.clutter import (
     is_call_to_action,
     is_clutter_phrase,
@@ -927,3 +928,44 @@ def test_a_listing_whose_cards_are_wrapped_in_their_links_is_no_article() -> Non
         f"{cards}</main></body></html>"
     )
     assert extract_article(html, "https://example.com/stories/") is None
+
+
+def test_parsed_elements_are_plain_html_elements_with_their_methods() -> None:
+    tree = _parse(b"<html><body><form><input name=q><label>Find</label></form></body></html>", None)
+    assert tree is not None
+    form = tree.find(".//form")
+    # no per-element lookup in Python: forms and inputs are HtmlElement like the rest
+    assert type(form) is HtmlElement and type(tree.find(".//input")) is HtmlElement
+    assert form.text_content() == "Find" and tree.cssselect("input[name=q]")
+
+
+def _news_page(lead_block: str) -> str:
+    body = "".join(
+        f"<p>Paragraph {i} of the report says what the council decided about the new bridge "
+        f"and why the vote took so long this year.</p>"
+        for i in range(6)
+    )
+    return (
+        "<html><body><header><nav><a href='/'>Home</a></nav></header><main>"
+        f"<div class='head'><h1>Council votes for the new bridge</h1>{lead_block}</div>"
+        f"<div class='share'><a href='/s'>Share</a></div><article>{body}</article>"
+        "</main><footer>Footer</footer></body></html>"
+    )
+
+
+def test_the_lead_between_headline_and_body_opens_the_text_once() -> None:
+    lead = "The city council approved the bridge on Monday after a debate of seven hours."
+    article = extract_article(
+        _news_page(f"<div class='article-intro'><p>{lead}</p></div>"), "https://news.example/b"
+    )
+    assert article is not None
+    assert article.text.startswith(lead) and article.text.count(lead) == 1
+    assert "Paragraph 5 of the report" in article.text
+
+
+def test_an_author_bio_named_like_a_lead_is_not_taken_as_the_lead() -> None:
+    bio = "Anurag is an experienced journalist who has covered city politics for ten years."
+    article = extract_article(
+        _news_page(f"<div class='author-dek'>{bio}</div>"), "https://news.example/b"
+    )
+    assert article is not None and "experienced journalist" not in article.text

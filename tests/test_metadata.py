@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from cssselect import GenericTranslator
+from lxml import etree
 from lxml.html import document_fromstring
 
 from aggregator.extract.metadata import (
+    AUTHOR_SELECTORS,
+    _author_elements,
     choose_title,
     clean_author_names,
     clean_text,
@@ -336,3 +340,29 @@ def test_the_byline_by_the_headline_wins_over_markup_naming_someone_else() -> No
     # the site's own name in a byline is no author
     site = body.replace("Paul Fenaroli", "Blog Example")
     assert _meta(head, site).authors == ["Luke Daigle"]  # type: ignore[attr-defined]
+
+
+def test_author_elements_are_those_the_author_selectors_match_in_document_order() -> None:
+    tree = document_fromstring(
+        "<html><body><span class='author'>Not in a byline</span>"
+        "<div class='byline'><span class='author'>Jane Doe</span></div>"
+        "<div itemprop='author'><span itemprop='name'>Ann Lee</span></div>"
+        "<a rel='author external' href='/me'>Bo</a><a rel='authorship'>No</a>"
+        "<p class='author vcard'><b class='fn'>Cy</b><i class='fnx'>No</i></p>"
+        "<span class='post-author-box'>No</span><span class='post-author'>Di</span></body></html>"
+    )
+    union = etree.XPath(
+        " | ".join(
+            GenericTranslator().css_to_xpath(s, prefix="descendant-or-self::")
+            for s in AUTHOR_SELECTORS
+        )
+    )
+    found = _author_elements(tree)
+    assert found == union(tree)
+    assert [e.text_content() for e in found if not len(e)] == [
+        "Jane Doe",
+        "Ann Lee",
+        "Bo",
+        "Cy",
+        "Di",
+    ]

@@ -72,3 +72,33 @@ def test_no_model_file_means_no_model(tmp_path: Path) -> None:
     assert load_model(tmp_path / "missing.json") is None
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
     assert load_model(tmp_path / "broken.json") is None
+
+
+def _thread_page() -> str:
+    posts = "".join(
+        f'<div class="message"><div class="user-avatar"></div><span class="username">user{i}'
+        f"</span><time>Mar {i + 1}, 2025</time><p>Reply number {i} to the question.</p></div>"
+        for i in range(8)
+    )
+    return f"<html><body><h1>How do I flash the firmware?</h1>{posts}</body></html>"
+
+
+def test_features_count_posts_users_and_dates_of_a_thread() -> None:
+    thread = page_type_features(_thread_page(), "https://forum.example/threads/flash.123/")
+    post = page_type_features(*site_page("storage-engine-rewrite"))
+    assert thread is not None and post is not None
+    assert thread["class_post"] > post["class_post"]
+    assert thread["class_user"] > post["class_user"]
+    assert thread["dates_in_text"] > post["dates_in_text"] > 0
+
+
+def test_features_tell_who_speaks_to_whom() -> None:
+    html = (
+        "<html><body><h1>Moving services</h1><p>We move your home. Our team packs your boxes "
+        "and we carry them; call us at (555) 123-4567 for your free quote.</p></body></html>"
+    )
+    service = page_type_features(html, "https://movers.example/services/")
+    post = page_type_features(*site_page("storage-engine-rewrite"))
+    assert service is not None and post is not None
+    assert service["we_rate"] > post["we_rate"] and service["you_rate"] > post["you_rate"]
+    assert service["phones"] > 0 == post["phones"]

@@ -4,7 +4,9 @@ The features are read from the parsed page before the main text is extracted (so
 without an article costs a parse and one walk of the tree): what the page says it is
 (schema.org types, og:type), what it shows (paragraphs of prose, teaser cards, prices and
 cart buttons, posts of a thread, code and navigation of documentation, forms), the class
-tokens of its <body>, and, as a weak signal, the words of its URL path. The model is a
+tokens of its <body>, the words of its class and id attributes (posts, users, products,
+cards, documentation, calls to action), how much its text says "we" and "you", how many
+years and phone numbers it shows, and, as a weak signal, the words of its URL path. The model is a
 multinomial logistic regression over the page types of modern-devset, trained on half A of
 the development sets by ``make train-extract`` (benchmarks/train_extract.py) and shipped
 as ``pagetype.json``; a page is no article when the model gives "article" less than the
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 MODEL_PATH = Path(__file__).with_name("pagetype.json")
@@ -116,6 +119,53 @@ _TEXT_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "sentences": (". ", "! ", "? "),
 }  # fmt: skip
+# Tokens of class and id attributes, by the kind of block they name (generic words, no site)
+_CLASS_GROUPS: dict[str, frozenset[str]] = {
+    "class_post": frozenset(
+        {"post", "posts", "message", "messages", "reply", "replies", "thread", "topic",
+         "comment", "comments", "answer", "answers", "vote", "votes", "postbody", "bbcode",
+         "quote", "reactions", "likes"}
+    ),
+    "class_user": frozenset(
+        {"avatar", "user", "username", "member", "profile", "poster", "signature", "userinfo",
+         "usertext", "rank", "joined"}
+    ),
+    "class_product": frozenset(
+        {"product", "products", "price", "cart", "sku", "variant", "buy", "checkout", "rating",
+         "stars", "shop", "basket", "qty", "quantity", "swatch"}
+    ),
+    "class_card": frozenset(
+        {"card", "cards", "teaser", "teasers", "tile", "tiles", "grid", "item", "items",
+         "listing", "feed", "excerpt", "summary", "thumb", "thumbnail", "loop", "river"}
+    ),
+    "class_docs": frozenset(
+        {"sidebar", "toc", "docs", "doc", "api", "highlight", "code", "admonition", "tabs",
+         "breadcrumb", "breadcrumbs", "sphinx", "markdown", "md", "docsearch", "version"}
+    ),
+    "class_article": frozenset(
+        {"article", "entry", "story", "byline", "dateline", "headline", "published", "single",
+         "prose", "author", "share", "social", "related", "tags", "meta", "postmeta"}
+    ),
+    "class_cta": frozenset(
+        {"btn", "button", "cta", "hero", "banner", "testimonial", "testimonials", "pricing",
+         "plan", "plans", "features", "feature", "contact", "form", "service", "services",
+         "slider", "carousel", "logos", "clients", "partners"}
+    ),
+}  # fmt: skip
+_LINK_TEXTS = etree.XPath(".//a//text()", smart_strings=False)
+_CLASS_VALUES = etree.XPath("//@class | //@id", smart_strings=False)
+
+
+_TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Words of the visible text that say who speaks to whom (a service page: "we", "our", "you");
+# not "I": personal blogs write in the first person as much as forum posts do
+_PERSON_WORDS: dict[str, frozenset[str]] = {
+    "we_rate": frozenset({"we", "our", "us", "ours", "we're", "we've"}),
+    "you_rate": frozenset({"you", "your", "yours", "you're", "you'll"}),
+}
+# Years and relative dates in the text: a thread or a listing shows many, an article one or two
+_YEAR_RE = re.compile(r"(?:19|20)[0-9][0-9]")
+_PHONE_RE = re.compile(r"[0-9]{3}[). -]{1,2}[0-9]{3}[ .-][0-9]{4}")
 _CURRENCY_RE = re.compile(r"[$€£¥] ?\d|\d(?:[.,]\d\d)? ?(?:€|eur|usd|gbp)\b")
 # Text read for the phrases: the start of the page is enough to tell its kind
 MAX_TEXT_CHARS = 60_000
@@ -143,7 +193,7 @@ LINK_LEVELS = 2
 # Elements counted, one feature each
 _COUNTED_TAGS = ("article", "time", "h2", "pre", "form", "input", "button", "nav", "li", "img",
                  "table", "blockquote", "aside", "select")  # fmt: skip
-_WALKED_TAGS = tuple({*_COUNTED_TAGS, *_REPEATED, *_HEADINGS, "p"})
+_WALKED_TAGS = tuple({*_COUNTED_TAGS, *_REPEATED, *_HEADINGS, "p", "h1"})
 
 
 @dataclass(frozen=True)
@@ -237,7 +287,8 @@ def page_features(
             linked_headings += 1
     text = " ".join(root.text_content().split())
     text_chars = len(text)
-    link_chars = sum(len(a.text_content().strip()) for a in root.iter("a"))
+    link_texts = _LINK_TEXTS(root)
+    link_chars = sum(len(t.strip()) for t in link_texts) if isinstance(link_texts, list) else 0
     features["text_chars"] = _log(text_chars) / 10
     features["prose_paragraphs"] = _log(prose)
     features["prose_share"] = prose_chars / text_chars if text_chars else 0.0
@@ -266,6 +317,19 @@ def page_features(
     for name, phrases in _TEXT_GROUPS.items():
         features[name] = _log(sum(lower.count(phrase) for phrase in phrases))
     features["currency"] = _log(len(_CURRENCY_RE.findall(lower)))
+    features["dates_in_text"] = _log(len(_YEAR_RE.findall(lower)) + lower.count(" ago "))
+    features["phones"] = _log(len(_PHONE_RE.findall(lower)))
+    text_words = Counter(_TOKEN_RE.findall(lower))
+    total_words = text_words.total()
+    for name, group in _PERSON_WORDS.items():
+        share = sum(text_words[w] for w in group) / total_words if total_words else 0.0
+        features[name] = 100 * share
+    features["n_h1"] = _log(counts["h1"])
+    class_values = _CLASS_VALUES(tree)
+    classes = " ".join(class_values if isinstance(class_values, list) else []).lower()
+    class_tokens = Counter(_PATH_WORD_RE.findall(classes))
+    for name, group in _CLASS_GROUPS.items():
+        features[name] = _log(sum(class_tokens[w] for w in group))
 
     body_classes = (body.get("class") or "").lower().split() if body is not None else []
     body_words = {w for token in body_classes for w in (token, *_TOKEN_SPLIT_RE.split(token))}
