@@ -112,6 +112,7 @@ def _send(
     headers: Mapping[str, str] | None = None,
 ) -> None:
     """Write a complete response; HEAD gets the headers only."""
+    _answered(handler)
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(body)))
@@ -226,14 +227,26 @@ class InFlight:
         self.peak = 0
         self._lock = threading.Lock()
 
-    def __enter__(self) -> None:
+    def enter(self) -> None:
         with self._lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
 
-    def __exit__(self, *exc: object) -> None:
+    def leave(self) -> None:
         with self._lock:
             self.now -= 1
+
+
+def _answered(handler: BaseHTTPRequestHandler) -> None:
+    """Count a request as answered (once): before its response goes out, as a client sees it.
+
+    Counted after writing instead, a server thread descheduled between the write and the count
+    would still count a request its client had finished, and overlap it with the next one.
+    """
+    leave = getattr(handler, "leave_in_flight", None)
+    if leave is not None:
+        handler.leave_in_flight = None  # type: ignore[attr-defined]
+        leave()
 
 
 class SiteServer:
@@ -342,10 +355,14 @@ class SiteServer:
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer one request: a route for the exact path, else a file of the folder."""
-        with self.in_flight:
+        self.in_flight.enter()
+        handler.leave_in_flight = self.in_flight.leave  # type: ignore[attr-defined]
+        try:
             if self.delay:
                 time.sleep(self.delay)
             self._answer(handler)
+        finally:
+            _answered(handler)
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = urlsplit(handler.path).path or "/"
