@@ -1,0 +1,33 @@
+"""listing order indexes: newest first (publication, else fetch time), then id, for keyset pages
+
+Revision ID: 0008
+Revises: 0006
+Create Date: 2026-11-30
+
+Listings (`aggregator articles`, /api/articles, a source's page and feed) order by
+coalesce(published, fetched_at) DESC, id DESC and continue below a cursor, so an index on
+that expression serves any page at the cost of the first. Expression indexes are not in the
+models (Alembic does not compare them): see UNMODELLED_NAMES. Numbered 0008 to stay clear
+of a 0007 written in parallel; it revises 0006, the head when it was written.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_NEWEST = "coalesce(published, fetched_at)"
+
+
+def upgrade() -> None:
+    op.execute(f"CREATE INDEX ix_articles_newest ON articles ({_NEWEST}, id)")
+    op.execute(f"CREATE INDEX ix_articles_source_newest ON articles (source_id, {_NEWEST}, id)")
+
+
+def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_articles_source_newest")
+    op.execute("DROP INDEX IF EXISTS ix_articles_newest")
