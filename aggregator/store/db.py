@@ -39,6 +39,8 @@ UNMODELLED_NAMES = frozenset(
     {
         "search_vector",
         "ix_articles_search_vector",
+        "title_vector",
+        "ix_articles_title_vector",
         "ix_articles_newest",
         "ix_articles_source_newest",
     }

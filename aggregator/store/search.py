@@ -213,26 +213,31 @@ def _start(cursor: str | None, order: str) -> tuple[int, int | None]:
     return tier, last_id
 
 
-def _tier_match(terms: list[Term], tier: int | None, dialect: str) -> str:
-    """The engine's match expression of one tier: the query with or without a title match."""
+def _tier_match(terms: list[Term], tier: int | None, dialect: str) -> tuple[str, dict[str, str]]:
+    """SQL matching one tier (with its values): the query, with or without a title match."""
     positive = [term for term in terms if not term.excluded]
     if dialect == "sqlite":
         full = fts5_query(terms)
-        if tier is None:
-            return full
-        title = "{title} : (" + " AND ".join(_fts5_term(t) for t in positive) + ")"
-        return f"({full}) AND {title}" if tier else f"({full}) NOT {title}"
-    full = tsquery(terms)
+        if tier is not None:
+            title = "{title} : (" + " AND ".join(_fts5_term(t) for t in positive) + ")"
+            full = f"({full}) AND {title}" if tier else f"({full}) NOT {title}"
+        return "articles_fts MATCH :match", {"match": full}
+    values = {"match": tsquery(terms), "title": " & ".join(_tsquery_term(t) for t in positive)}
+    in_text = "a.search_vector @@ to_tsquery('english', :match)"
+    # title_vector: the title alone, with statistics of its own (migration 0008)
+    in_title = "a.title_vector @@ to_tsquery('english', :title)"
     if tier is None:
-        return full
-    title = " & ".join(_tsquery_term(term, "A") for term in positive)
-    return f"({full}) & ({title})" if tier else f"({full}) & !({title})"
+        return in_text, values
+    if not tier:
+        return f"{in_text} AND NOT {in_title}", values
+    # every positive term in the title implies the whole query, but for its excluded terms
+    return (f"{in_title} AND {in_text}" if len(positive) < len(terms) else in_title), values
 
 
 def _tier_ids(
     session: Session,
     dialect: str,
-    match: str,
+    match: tuple[str, dict[str, str]],
     filters: Filters,
     before: int | None,
     limit: int,
@@ -245,20 +250,21 @@ def _tier_ids(
             " AND articles_fts.rowid < :before" if dialect == "sqlite" else " AND a.id < :before"
         )
         values["before"] = before
-    values.update(match=match, limit=limit)
+    condition, match_values = match
+    values.update(match_values, limit=limit)
     if dialect == "sqlite":
         # FTS5 walks the index from the highest rowid down and stops at the limit
         statement = f"""
             SELECT a.id
             FROM articles_fts JOIN articles AS a ON a.id = articles_fts.rowid
-            WHERE articles_fts MATCH :match AND {where}
+            WHERE {condition} AND {where}
             ORDER BY articles_fts.rowid DESC
             LIMIT :limit
         """
     else:
         statement = f"""
             SELECT a.id FROM articles AS a
-            WHERE a.search_vector @@ to_tsquery('english', :match) AND {where}
+            WHERE {condition} AND {where}
             ORDER BY a.id DESC
             LIMIT :limit
         """
