@@ -408,11 +408,15 @@ def list_stories(
     """Stories seen since a time, most covered first, with their articles and copies."""
     query = (
         select(Story)
-        .where(Story.source_count >= min_sources, Story.merged_into.is_(None))
+        .where(Story.merged_into.is_(None))
         .order_by(Story.source_count.desc(), Story.last_seen.desc(), Story.id)
     )
-    if since is not None:
-        query = query.where(Story.last_seen >= since)
+    if since is None:
+        query = query.where(Story.source_count >= min_sources)
+    else:
+        # The window's index (last_seen) picks the day's few thousand stories to sort; SQLite
+        # would walk a year of them by source_count instead, so that column is an expression
+        query = query.where(Story.last_seen >= since, Story.source_count + 0 >= min_sources)
     if limit is not None:
         query = query.limit(limit)
     stories = list(session.scalars(query))
