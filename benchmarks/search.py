@@ -34,12 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text
 
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Source, Story
-from aggregator.store.pages import encode_cursor
 from aggregator.store.search import search_page
 from benchmarks import PG_ADMIN, PG_URL, postgres_database
 
@@ -309,16 +308,18 @@ def measure(engine: Engine, articles: int, seed: int = 1) -> dict[str, Any]:
             like.append((time.perf_counter() - started) * 1000)
         figures["narrow three-word queries"]["like_p50_ms"] = round(_percentile(like, 0.5), 1)
 
-        # page 500: the cursor of page 499 (its last row), as a client following next_cursor has
+        # page 500: walked to by following next_cursor from page 1, as a client does
         skip = (DEEP_PAGE - 1) * PAGE_SIZE
-        last = list(queries.list_articles(session, include_duplicates=False, limit=skip))[-1]
-        cursor = queries.article_cursor(last)
+        cursor = None
+        for _ in range(DEEP_PAGE - 1):
+            cursor = queries.articles_page(session, limit=PAGE_SIZE, cursor=cursor).next_cursor
         timings = _timed(lambda: queries.articles_page(session, limit=PAGE_SIZE, cursor=cursor))
         old = _timed(
             lambda: list(
                 session.scalars(
                     select(Article)
-                    .order_by(Article.published.desc(), Article.id.desc())
+                    .where(Article.duplicate_of.is_(None))
+                    .order_by(func.coalesce(Article.published, Article.fetched_at).desc())
                     .offset(skip)
                     .limit(PAGE_SIZE)
                 )
@@ -329,9 +330,9 @@ def measure(engine: Engine, articles: int, seed: int = 1) -> dict[str, Any]:
             timings, kind="page500", offset_reference_ms=round(statistics.median(old), 1)
         )
         query = vocabulary[0]
-        found = search_page(session, query, limit=skip)
-        tier = int(found.hits[-1].score)
-        cursor = encode_cursor("search-relevance", t=tier, i=found.hits[-1].article.id)
+        cursor = None
+        for _ in range(DEEP_PAGE - 1):
+            cursor = search_page(session, query, limit=PAGE_SIZE, cursor=cursor).next_cursor
         timings = _timed(lambda: search_page(session, query, limit=PAGE_SIZE, cursor=cursor))
         figures["page 500 of a search (most common word)"] = _figures(timings, kind="page500")
 
