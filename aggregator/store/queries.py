@@ -21,7 +21,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -614,7 +613,8 @@ def _listing(
         query = query.where(Article.duplicate_of.is_(None))
     if cursor is not None:
         moment, last_id = _listing_position(cursor)
-        query = query.where(tuple_(newest, Article.id) < tuple_(moment, last_id))
+        # (newest, id) < (moment, last_id), spelt so that SQLite too ranges over the index
+        query = query.where(newest <= moment, or_(newest < moment, Article.id < last_id))
     return query
 
 
