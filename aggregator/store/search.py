@@ -4,6 +4,11 @@ Queries have one syntax on both engines, parsed here: words (all must match), "e
 phrases", prefixes (`compil*`) and exclusions (`-rust`). Copies of other articles are never
 returned. Snippets mark matches with SNIPPET_START / SNIPPET_END, which callers turn into
 `<mark>` (after escaping the text) or plain brackets.
+
+No order scores every match (bm25 and ts_rank did, and a word in most of a million
+articles cost seconds): results come in tiers the text index walks newest first and stops
+at the end of the page, so a broad word costs what a rare one does, and both engines give
+the same order (see search_page).
 """
 
 from __future__ import annotations
