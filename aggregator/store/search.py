@@ -271,18 +271,34 @@ def _tier_ids(
         """
         return [row[0] for row in session.execute(text(statement), values)]
     matches = f"SELECT a.id FROM articles AS a WHERE {condition} AND {where}"
+    ordered = text(f"{matches} ORDER BY a.id DESC LIMIT :limit")
+    if "search_vector" not in condition:
+        # the title's small tsvector is costed right by the planner: no need to steer it
+        return [row[0] for row in session.execute(ordered, values)]
     plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {matches}"), values).scalar_one()
     # The planner's estimate of the matches is good, its cost of the two plans is not (it
     # does not count reading a detoasted tsvector per row): few matches are fetched from
     # the GIN index and sorted, many are found walking the primary key down from the newest
     few = plan[0]["Plan"]["Plan Rows"] < PG_BITMAP_MATCHES
-    switch = "enable_indexscan" if few else "enable_bitmapscan"
-    session.execute(text(f"SET LOCAL {switch} = off"))
+    _plan_switches(session, index_scan=not few, bitmap_scan=few)
     try:
-        found = session.execute(text(f"{matches} ORDER BY a.id DESC LIMIT :limit"), values)
-        return [row[0] for row in found]
+        return [row[0] for row in session.execute(ordered, values)]
     finally:
-        session.execute(text(f"SET LOCAL {switch} = on"))
+        _plan_switches(session, index_scan=True, bitmap_scan=True)
+
+
+def _plan_switches(session: Session, index_scan: bool, bitmap_scan: bool) -> None:
+    """Allow or forbid the planner's index and bitmap scans for the rest of the transaction."""
+    session.execute(
+        text(
+            "SELECT set_config('enable_indexscan', :index_scan, true), "
+            "set_config('enable_bitmapscan', :bitmap_scan, true)"
+        ),
+        {
+            "index_scan": "on" if index_scan else "off",
+            "bitmap_scan": "on" if bitmap_scan else "off",
+        },
+    )
 
 
 def _snippets(session: Session, dialect: str, terms: list[Term], ids: list[int]) -> dict[int, str]:
