@@ -226,10 +226,20 @@ def _tier_match(terms: list[Term], tier: int | None, dialect: str) -> tuple[str,
     positive = [term for term in terms if not term.excluded]
     if dialect == "sqlite":
         full = fts5_query(terms)
-        if tier is not None:
-            title = "{title} : (" + " AND ".join(_fts5_term(t) for t in positive) + ")"
-            full = f"({full}) AND {title}" if tier else f"({full}) NOT {title}"
-        return "articles_fts MATCH :match", {"match": full}
+        title = " AND ".join(_fts5_term(t) for t in positive)
+        if tier is None:
+            return "articles_fts MATCH :match", {"match": full}
+        if not tier:
+            return "articles_fts MATCH :match", {"match": f"({full}) NOT {{title}} : ({title})"}
+        # articles_fts_title: the title alone (migration 0008); a column filter on
+        # articles_fts would read every match of each word to find those in the title
+        in_title = "articles_fts_title MATCH :title"
+        if len(positive) < len(terms):  # the excluded terms are checked in the whole text
+            in_title += (
+                " AND EXISTS (SELECT 1 FROM articles_fts "
+                "WHERE articles_fts MATCH :match AND articles_fts.rowid = a.id)"
+            )
+        return in_title, {"match": full, "title": title}
     values = {"match": tsquery(terms), "title": " & ".join(_tsquery_term(t) for t in positive)}
     in_text = "a.search_vector @@ to_tsquery('english', :match)"
     # title_vector: the title alone, with statistics of its own (migration 0008)
@@ -252,21 +262,21 @@ def _tier_ids(
 ) -> list[int]:
     """Ids of the articles matching an engine expression, newest stored first, below an id."""
     where, values = _filter_sql(filters, dialect)
-    if before is not None:
-        # on SQLite the bound goes to the FTS5 rowid, so the index starts its walk there
-        where += (
-            " AND articles_fts.rowid < :before" if dialect == "sqlite" else " AND a.id < :before"
-        )
-        values["before"] = before
     condition, match_values = match
     values.update(match_values, limit=limit)
+    # the FTS5 table the condition matches in (on PostgreSQL: the primary key)
+    key = condition.split(" MATCH ")[0] + ".rowid" if dialect == "sqlite" else "a.id"
+    if before is not None:
+        # on SQLite the bound goes to the FTS5 rowid, so the index starts its walk there
+        where += f" AND {key} < :before"
+        values["before"] = before
     if dialect == "sqlite":
         # FTS5 walks the index from the highest rowid down and stops at the limit
         statement = f"""
             SELECT a.id
-            FROM articles_fts JOIN articles AS a ON a.id = articles_fts.rowid
+            FROM {key.split(".")[0]} JOIN articles AS a ON a.id = {key}
             WHERE {condition} AND {where}
-            ORDER BY articles_fts.rowid DESC
+            ORDER BY {key} DESC
             LIMIT :limit
         """
         return [row[0] for row in session.execute(text(statement), values)]
