@@ -19,7 +19,13 @@ from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Source
 from aggregator.store.pages import MAX_OFFSET, CursorError, encode_cursor
-from aggregator.store.search import Filters, SearchQueryError, search_page
+from aggregator.store.search import (
+    FTS5_TABLES,
+    Filters,
+    SearchQueryError,
+    optimize_text_index,
+    search_page,
+)
 from aggregator.web import create_app
 from tests.conftest import PG_ADMIN_URL, _postgres_admin
 
@@ -317,3 +323,29 @@ def test_copies_never_shift_pages(both: dict[str, Engine]) -> None:
     finally:
         with session_scope(engine) as session:
             session.execute(update(Article).where(Article.id == boundary).values(duplicate_of=None))
+
+
+def test_text_index_merge_keeps_answers(tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'merge.db'}")
+    rows = _rows()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Source),
+            [{"id": n, "name": f"s{n}", "url": f"https://s{n}.example/"} for n in (1, 2, 3)],
+        )
+    for start in range(0, len(rows), 10):  # a segment per write, as crawls leave them
+        with engine.begin() as connection:
+            connection.execute(insert(Article), rows[start : start + 10])
+    before = _search_all(engine, "quax -gromp", "relevance", 7)
+    raw = engine.raw_connection()
+    try:
+        assert optimize_text_index(raw.driver_connection) > len(FTS5_TABLES)
+        assert optimize_text_index(raw.driver_connection) == len(FTS5_TABLES)  # all merged
+        for table in FTS5_TABLES:
+            raw.driver_connection.execute(
+                f"INSERT INTO {table}({table}) VALUES ('integrity-check')"
+            )
+    finally:
+        raw.close()
+    assert _search_all(engine, "quax -gromp", "relevance", 7) == before
+    engine.dispose()
