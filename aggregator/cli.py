@@ -373,6 +373,10 @@ def _crawl_outcome(summary: dict[str, Any]) -> None:
 @click.option("--since", help="Only articles newer than this: 2d, 36h, or an ISO date.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @click.option(
+    "--cursor",
+    help="Continue after the page that printed this cursor (with --limit; any depth, no offset).",
+)
+@click.option(
     "--with-duplicates",
     is_flag=True,
     help="Also list copies of other articles (hidden by default; see duplicate_of).",
@@ -385,25 +389,42 @@ def articles(
     source: str | None,
     since: str | None,
     limit: int | None,
+    cursor: str | None,
     with_duplicates: bool,
     as_json: bool,
 ) -> None:
     """List stored articles, newest first; copies of other articles are left out.
+
+    With --limit, a page that is not the last one ends with the cursor of the next page on
+    standard error: `--cursor CURSOR` prints that page.
 
     \b
     Example:
       aggregator articles --since 2d
       aggregator articles --source techpulse --json | jq .title
       aggregator articles --with-duplicates --json | jq 'select(.duplicate_of)'
+      aggregator articles --limit 50 --cursor eyJpIjo...
     """
     moment = parse_since(since)
     with session_scope(obj.reader) as session:
         check_source_name(session, source)
         found = 0
-        for article in queries.list_articles(
-            session, source, moment, include_duplicates=with_duplicates, limit=limit
-        ):
+        last_cursor = ""
+        # one row more than the page: whether there is a next page to point at
+        listed = queries.list_articles(
+            session,
+            source,
+            moment,
+            include_duplicates=with_duplicates,
+            limit=limit + 1 if limit else None,
+            cursor=cursor,
+        )
+        for article in listed:
+            if limit is not None and found == limit:
+                click.echo(f"Next page: --cursor {last_cursor}", err=True)
+                break
             found += 1
+            last_cursor = queries.article_cursor(article)
             if as_json:
                 emit_json(queries.article_to_dict(article))
                 continue
@@ -431,6 +452,14 @@ def articles(
 @click.option("--since", help="Only articles newer than this: 2d, 36h, or an ISO date.")
 @click.option("--until", help="Only articles older than this: 2d, 36h, or an ISO date.")
 @click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True)
+@click.option(
+    "--order",
+    type=click.Choice(["relevance", "newest"]),
+    default="relevance",
+    show_default=True,
+    help="relevance: every word in the title first, then the others, newest first in each.",
+)
+@click.option("--cursor", help="Continue after the page that printed this cursor.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, best first.")
 @pass_context
 @domain_errors
@@ -444,13 +473,18 @@ def search(
     since: str | None,
     until: str | None,
     limit: int,
+    order: str,
+    cursor: str | None,
     as_json: bool,
 ) -> None:
     """Search titles and bodies, best matches first (copies of other articles left out).
 
     All words must match; "quoted phrases" match as written, compil* matches a prefix, -word
-    excludes. With --json: the keys of `aggregator articles --json` plus score, snippet and
-    highlights ([start, end) offsets of the matches in the snippet).
+    excludes. Articles with every word in the title come first (score 1), then the others
+    (score 0), newest first within each; --order newest: newest first. With --json: the keys
+    of `aggregator articles --json` plus score, snippet and highlights ([start, end) offsets
+    of the matches in the snippet). A page that is not the last ends with the cursor of the
+    next page on standard error.
 
     \b
     Example:
@@ -458,8 +492,7 @@ def search(
       aggregator search 'kubernetes -helm' --source lwn --json | jq .title
     """
     from aggregator.export import split_snippet
-    from aggregator.store.search import Filters, plain_snippet
-    from aggregator.store.search import search as run_search
+    from aggregator.store.search import Filters, plain_snippet, search_page
 
     filters = Filters(
         source=source,
@@ -471,7 +504,8 @@ def search(
     )
     with session_scope(obj.reader) as session:
         check_source_name(session, source)
-        hits = run_search(session, query, filters, limit=limit)
+        page = search_page(session, query, filters, limit=limit, cursor=cursor, order=order)
+        hits = page.hits
         for hit in hits:
             if as_json:
                 snippet, spans = split_snippet(hit.snippet)
@@ -486,6 +520,8 @@ def search(
             click.echo(f"        {plain_snippet(hit.snippet)}")
         if not hits and not as_json:
             click.echo(f"No article matches {query!r}.", err=True)
+        if page.next_cursor:
+            click.echo(f"Next page: --cursor {page.next_cursor}", err=True)
 
 
 @main.command()

@@ -52,6 +52,7 @@ from aggregator.humanize import plural
 from aggregator.sources import Source, load_sources
 from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, read_scope, scheduler_lock, session_scope
+from aggregator.store.search import optimize_text_index
 from aggregator.worker import Report, Task, WorkerPool
 
 if TYPE_CHECKING:
@@ -493,7 +494,8 @@ def record_crawl(
 
 def apply_retention(engine: Engine, config: ScheduleConfig) -> dict[str, int]:
     """Drop raw HTML older than raw_html_days, prune articles older than prune_days (if set),
-    and checkpoint (and, when rows went, vacuum) SQLite; return the counts."""
+    and on SQLite vacuum (when rows went), merge the text index and checkpoint; return the
+    counts."""
     now = datetime.now(UTC)
     counts = {"raw_html_dropped": 0, "articles_pruned": 0}
     with session_scope(engine) as session:
@@ -510,8 +512,10 @@ def apply_retention(engine: Engine, config: ScheduleConfig) -> dict[str, int]:
             cursor = connection.cursor()
             if any(counts.values()):
                 cursor.execute("VACUUM")
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             cursor.close()
+            # searches walk the text index newest first: one segment is fastest to walk
+            optimize_text_index(connection.driver_connection)
+            connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             connection.close()
     # PostgreSQL's autovacuum reclaims the space of updated and deleted rows by itself

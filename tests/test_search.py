@@ -210,7 +210,7 @@ def test_search_command(db_url: str, engine: Engine, stored: dict[str, int]) -> 
     runner = CliRunner()
     result = runner.invoke(main, ["--db", db_url, "search", "memory", "--json", "--limit", "2"])
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2
     assert {"id", "url", "title", "text", "story_id", "score", "snippet", "highlights"} <= set(
         rows[0]

@@ -39,6 +39,8 @@ def page(url: str, text: str = BODY, title: str = "A title", source: str = "blog
     return item
 
 
+# the listing order's expression indexes are not modelled (see UNMODELLED_NAMES)
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_create_exactly_the_models(engine: Engine) -> None:
     assert current_revision(engine) == head_revision()
     with engine.connect() as conn:

@@ -32,9 +32,19 @@ _PG_SCHEDULER_LOCK = 4_242_003
 
 
 # Objects the migrations create that the models do not describe: APScheduler's job table
-# and the full-text search index (FTS5 table and its shadow tables, the tsvector column)
+# and the full-text search index (FTS5 table and its shadow tables, the tsvector column), and
+# the expression indexes of the listing order (migration 0008; Alembic does not compare them)
 UNMODELLED_TABLE_PREFIXES = ("apscheduler_jobs", "articles_fts")
-UNMODELLED_NAMES = frozenset({"search_vector", "ix_articles_search_vector"})
+UNMODELLED_NAMES = frozenset(
+    {
+        "search_vector",
+        "ix_articles_search_vector",
+        "title_vector",
+        "ix_articles_title_vector",
+        "ix_articles_newest",
+        "ix_articles_source_newest",
+    }
+)
 
 
 # What to write in --db or AGGREGATOR_DB_URL, as error messages show it

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Text,
     cast,
     delete,
@@ -44,6 +45,7 @@ from aggregator.store.models import (
     TemplateBlock,
     TermFrequency,
 )
+from aggregator.store.pages import CursorError, check_offset, decode_cursor, encode_cursor
 from aggregator.store.stories import SqlStoryStore
 
 logger = logging.getLogger(__name__)
@@ -407,11 +409,15 @@ def list_stories(
     """Stories seen since a time, most covered first, with their articles and copies."""
     query = (
         select(Story)
-        .where(Story.source_count >= min_sources, Story.merged_into.is_(None))
+        .where(Story.merged_into.is_(None))
         .order_by(Story.source_count.desc(), Story.last_seen.desc(), Story.id)
     )
-    if since is not None:
-        query = query.where(Story.last_seen >= since)
+    if since is None:
+        query = query.where(Story.source_count >= min_sources)
+    else:
+        # The window's index (last_seen) picks the day's few thousand stories to sort; SQLite
+        # would walk a year of them by source_count instead, so that column is an expression
+        query = query.where(Story.last_seen >= since, Story.source_count + 0 >= min_sources)
     if limit is not None:
         query = query.limit(limit)
     stories = list(session.scalars(query))
@@ -577,28 +583,97 @@ def _redirect_dissolved(session: Session, dissolved: list[int]) -> int:
     return redirected
 
 
+@dataclass(frozen=True)
+class ArticlePage:
+    """One page of a listing and the cursor of the page after it (None on the last page)."""
+
+    articles: list[Article]
+    next_cursor: str | None
+
+
+def _newest() -> ColumnElement[datetime]:
+    """The time a listing orders by: publication, else fetch (indexed as ix_articles_newest)."""
+    return func.coalesce(Article.published, Article.fetched_at)
+
+
+def _listing(
+    source: str | None, since: datetime | None, include_duplicates: bool, cursor: str | None
+) -> Select[Article]:
+    newest = _newest()
+    query = (
+        select(Article)
+        .options(joinedload(Article.source))
+        .order_by(newest.desc(), Article.id.desc())
+    )
+    if source:
+        query = query.where(
+            Article.source_id == select(Source.id).where(Source.name == source).scalar_subquery()
+        )
+    if since is not None:
+        query = query.where(newest >= since)
+    if not include_duplicates:
+        query = query.where(Article.duplicate_of.is_(None))
+    if cursor is not None:
+        moment, last_id = _listing_position(cursor)
+        # (newest, id) < (moment, last_id), spelt so that SQLite too ranges over the index
+        query = query.where(newest <= moment, or_(newest < moment, Article.id < last_id))
+    return query
+
+
+def _listing_position(cursor: str) -> tuple[datetime, int]:
+    position = decode_cursor(cursor, "articles")
+    try:
+        moment = datetime.fromisoformat(position["t"])
+        last_id = position["i"]
+    except (KeyError, TypeError, ValueError):
+        raise CursorError("this cursor names no article: pass next_cursor as given") from None
+    if moment.tzinfo is None or not isinstance(last_id, int) or isinstance(last_id, bool):
+        raise CursorError("this cursor names no article: pass next_cursor as given")
+    return moment, last_id
+
+
+def article_cursor(article: Article) -> str:
+    """The cursor of the listing page that follows this article."""
+    moment = article.published or article.fetched_at
+    return encode_cursor("articles", t=moment.astimezone(UTC).isoformat(), i=article.id)
+
+
 def list_articles(
     session: Session,
     source: str | None = None,
     since: datetime | None = None,
     include_duplicates: bool = True,
     limit: int | None = None,
-    offset: int = 0,
+    cursor: str | None = None,
 ) -> Iterator[Article]:
-    """Stored articles, newest first (by publication, else fetch time), streamed."""
-    newest = func.coalesce(Article.published, Article.fetched_at)
-    query = select(Article).options(joinedload(Article.source)).order_by(newest.desc(), Article.id)
-    if source:
-        query = query.join(Article.source).where(Source.name == source)
-    if since is not None:
-        query = query.where(newest >= since)
-    if not include_duplicates:
-        query = query.where(Article.duplicate_of.is_(None))
+    """Stored articles, newest first (by publication, else fetch time), streamed.
+
+    From a cursor (see article_cursor) on: the index on that order serves any depth.
+    """
+    query = _listing(source, since, include_duplicates, cursor)
     if limit is not None:
         query = query.limit(limit)
+    yield from session.scalars(query.execution_options(yield_per=200))
+
+
+def articles_page(
+    session: Session,
+    source: str | None = None,
+    since: datetime | None = None,
+    include_duplicates: bool = False,
+    limit: int = 20,
+    cursor: str | None = None,
+    offset: int = 0,
+) -> ArticlePage:
+    """A page of the listing and the cursor of the next one; offset (old clients) is capped."""
+    check_offset(offset)
+    query = _listing(source, since, include_duplicates, cursor).limit(limit + 1)
     if offset:
         query = query.offset(offset)
-    yield from session.scalars(query.execution_options(yield_per=200))
+    found = list(session.scalars(query))
+    page = found[:limit]
+    more = len(found) > limit and bool(page)
+    return ArticlePage(page, article_cursor(page[-1]) if more else None)
 
 
 def get_article(session: Session, key: str | int) -> Article | None:

@@ -39,12 +39,15 @@ from aggregator.sources import parse_moment
 from aggregator.store import queries
 from aggregator.store.db import open_existing_store, session_scope
 from aggregator.store.models import Article, Source
+from aggregator.store.pages import CursorError
 from aggregator.store.search import (
+    ORDERS,
     SNIPPET_END,
     SNIPPET_START,
     Filters,
     SearchQueryError,
     search,
+    search_page,
 )
 from aggregator.web.openapi import OPENAPI
 
@@ -120,6 +123,24 @@ def _text(request: Request, name: str) -> str | None:
     return value
 
 
+def _cursor(request: Request) -> str | None:
+    """The cursor a previous page handed out (next_cursor), read as given."""
+    return _text(request, "cursor")
+
+
+def _order(request: Request) -> str:
+    order = request.query_params.get("order") or ORDERS[0]
+    if order not in ORDERS:
+        raise BadRequest(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    return order
+
+
+def _page_offset(request: Request) -> int:
+    """The rows an old `?page=N` link skips (pages past MAX_OFFSET rows are a clear 400)."""
+    page = _int(request, "page", 1, 1, 10**6)
+    return (page - 1) * PAGE_SIZE
+
+
 def _moment(request: Request, name: str) -> datetime | None:
     value = request.query_params.get(name)
     if not value:
@@ -161,15 +182,19 @@ def create_app(db_url: str) -> Starlette:
     async def read(work: Callable[[Session], Any]) -> Any:
         return await run_in_threadpool(db, work)
 
-    def page_links(request: Request, page: int, has_next: bool) -> dict[str, str | None]:
-        def link(number: int) -> str:
-            params = dict(request.query_params)
-            params["page"] = str(number)
-            return f"{request.url.path}?{urlencode(params)}"
+    def page_links(request: Request, next_cursor: str | None) -> dict[str, str | None]:
+        """Links to the first page (from a later one) and to the next one (keyset, by cursor)."""
 
+        def link(cursor: str | None) -> str:
+            params = {k: v for k, v in request.query_params.items() if k not in ("cursor", "page")}
+            if cursor:
+                params["cursor"] = cursor
+            return f"{request.url.path}?{urlencode(params)}" if params else request.url.path
+
+        later = "cursor" in request.query_params or "page" in request.query_params
         return {
-            "previous": link(page - 1) if page > 1 else None,
-            "next": link(page + 1) if has_next else None,
+            "first": link(None) if later else None,
+            "next": link(next_cursor) if next_cursor else None,
         }
 
     def render(request: Request, template: str, code: int = 200, **context: Any) -> Response:
@@ -188,21 +213,21 @@ def create_app(db_url: str) -> Starlette:
 
     async def search_page(request: Request) -> Response:
         query = (_text(request, "q") or "").strip()
-        page = _int(request, "page", 1, 1, 1000)
         if not query:
             return render(request, "search.html", query="", hits=[], error=None, links={})
         try:
-            filters = _filters(request)
-            hits = await read(
-                lambda s: _hits(s, query, filters, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+            filters, order = _filters(request), _order(request)
+            cursor, offset = _cursor(request), _page_offset(request)
+            hits, next_cursor = await read(
+                lambda s: _hits(s, query, filters, PAGE_SIZE, cursor, order, offset)
             )
-        except (SearchQueryError, BadRequest) as exc:
+        except (SearchQueryError, BadRequest, CursorError) as exc:
             return render(request, "search.html", 400, query=query, hits=[], error=str(exc))
-        links = page_links(request, page, len(hits) > PAGE_SIZE)
+        links = page_links(request, next_cursor)
         feed = f"/search/feed.atom?{urlencode({'q': query})}"
         return render(
-            request, "search.html", query=query, hits=hits[:PAGE_SIZE], error=None, links=links,
-            feed=feed,
+            request, "search.html", query=query, hits=hits, error=None, links=links, feed=feed,
+            order=order,
         )  # fmt: skip
 
     async def article_page(request: Request) -> Response:
@@ -218,13 +243,12 @@ def create_app(db_url: str) -> Starlette:
 
     async def source_page(request: Request) -> Response:
         name = request.path_params["name"]
-        page = _int(request, "page", 1, 1, 10000)
-        offset = (page - 1) * PAGE_SIZE
-        found = await read(lambda s: _source_articles(s, name, PAGE_SIZE + 1, offset))
+        cursor, offset = _cursor(request), _page_offset(request)
+        found = await read(lambda s: _source_articles(s, name, PAGE_SIZE, cursor, offset))
         if found is None:
             raise HTTPException(404, f"no source {name!r}")
-        links = page_links(request, page, len(found) > PAGE_SIZE)
-        return render(request, "source.html", name=name, articles=found[:PAGE_SIZE], links=links)
+        links = page_links(request, found.next_cursor)
+        return render(request, "source.html", name=name, articles=found.articles, links=links)
 
     # -- feeds --------------------------------------------------------------------------
 
@@ -251,10 +275,13 @@ def create_app(db_url: str) -> Starlette:
         query = _text(request, "q") or ""
         filters = _filters(request)
         # parse now, so a bad query is a 400 and not a broken stream
-        await read(lambda s: _hits(s, query, filters, 1, 0))
+        await read(lambda s: _hits(s, query, filters, 1))
+        # a feed reader wants what is new: the newest matches, not the best ranked
         return atom(
             f"Search: {query}",
-            lambda s: [hit.article for hit in search(s, query, filters, limit=FEED_SIZE)],
+            lambda s: [
+                hit.article for hit in search(s, query, filters, limit=FEED_SIZE, order="newest")
+            ],
             request,
         )
 
@@ -265,8 +292,13 @@ def create_app(db_url: str) -> Starlette:
         offset = _int(request, "offset", 0, 0, 10**9)
         source = _text(request, "source")
         since = _moment(request, "since")
-        rows = await read(lambda s: _api_articles(s, source, since, limit, offset))
-        return JSONResponse({"articles": rows, "limit": limit, "offset": offset})
+        cursor = _cursor(request)
+        rows, next_cursor = await read(
+            lambda s: _api_articles(s, source, since, limit, cursor, offset)
+        )
+        return JSONResponse(
+            {"articles": rows, "limit": limit, "offset": offset, "next_cursor": next_cursor}
+        )
 
     async def api_article(request: Request) -> Response:
         article_id = _path_id(request)
@@ -280,16 +312,27 @@ def create_app(db_url: str) -> Starlette:
     async def api_search(request: Request) -> Response:
         query = _text(request, "q") or ""
         limit = _int(request, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        offset = _int(request, "offset", 0, 0, 10**6)
-        filters = _filters(request)
-        hits = await read(lambda s: _hits(s, query, filters, limit, offset))
+        offset = _int(request, "offset", 0, 0, 10**9)
+        filters, order, cursor = _filters(request), _order(request), _cursor(request)
+        hits, next_cursor = await read(
+            lambda s: _hits(s, query, filters, limit, cursor, order, offset)
+        )
         results = []
         for hit in hits:
             snippet, spans = split_snippet(hit["snippet"])
             results.append(
                 {**hit["data"], "score": hit["score"], "snippet": snippet, "highlights": spans}
             )
-        return JSONResponse({"query": query, "results": results, "limit": limit, "offset": offset})
+        return JSONResponse(
+            {
+                "query": query,
+                "order": order,
+                "results": results,
+                "limit": limit,
+                "offset": offset,
+                "next_cursor": next_cursor,
+            }
+        )
 
     async def api_stories(request: Request) -> Response:
         hours = _int(request, "hours", 24, 1, 24 * 365)
@@ -361,6 +404,7 @@ def create_app(db_url: str) -> Starlette:
         exception_handlers={
             BadRequest: bad_request,
             SearchQueryError: bad_request,
+            CursorError: bad_request,
             HTTPException: http_error,
             Exception: server_error,
         },
@@ -388,9 +432,16 @@ def _stories(
 
 
 def _hits(
-    session: Session, query: str, filters: Filters, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    return [
+    session: Session,
+    query: str,
+    filters: Filters,
+    limit: int,
+    cursor: str | None = None,
+    order: str = ORDERS[0],
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], str | None]:
+    found = search_page(session, query, filters, limit, cursor, order, offset)
+    hits = [
         {
             "article": hit.article,
             "source": hit.article.source.name,
@@ -398,8 +449,9 @@ def _hits(
             "score": round(hit.score, 6),
             "snippet": hit.snippet,
         }
-        for hit in search(session, query, filters, limit=limit, offset=offset)
+        for hit in found.hits
     ]
+    return hits, found.next_cursor
 
 
 def _article_view(session: Session, article_id: int) -> dict[str, Any] | None:
@@ -455,10 +507,12 @@ def _source_exists(session: Session, name: str) -> bool:
     return session.scalar(select(Source.id).where(Source.name == name)) is not None
 
 
-def _source_articles(session: Session, name: str, limit: int, offset: int) -> list[Article] | None:
+def _source_articles(
+    session: Session, name: str, limit: int, cursor: str | None, offset: int
+) -> queries.ArticlePage | None:
     if not _source_exists(session, name):
         return None
-    return list(queries.list_articles(session, name, None, False, limit=limit, offset=offset))
+    return queries.articles_page(session, name, None, False, limit, cursor, offset)
 
 
 def _latest(session: Session, source: str | None, limit: int) -> list[Article]:
@@ -466,7 +520,12 @@ def _latest(session: Session, source: str | None, limit: int) -> list[Article]:
 
 
 def _api_articles(
-    session: Session, source: str | None, since: datetime | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    articles = queries.list_articles(session, source, since, False, limit=limit, offset=offset)
-    return [queries.article_to_dict(a) for a in articles]
+    session: Session,
+    source: str | None,
+    since: datetime | None,
+    limit: int,
+    cursor: str | None,
+    offset: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    found = queries.articles_page(session, source, since, False, limit, cursor, offset)
+    return [queries.article_to_dict(a) for a in found.articles], found.next_cursor

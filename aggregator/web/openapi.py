@@ -35,7 +35,18 @@ def _param(
 
 
 _LIMIT = _param("limit", "Results per page", {"type": "integer", "minimum": 1, "maximum": 100})
-_OFFSET = _param("offset", "Results to skip", {"type": "integer", "minimum": 0})
+_OFFSET = _param(
+    "offset",
+    "Results to skip, up to 1000 (older clients); deeper pages: cursor",
+    {"type": "integer", "minimum": 0},
+)
+_CURSOR = _param(
+    "cursor", "The next_cursor of the previous page: the page after it, at any depth", _STRING
+)
+_NEXT_CURSOR = {
+    "description": "Pass as cursor for the next page; null on the last page",
+    "type": ["string", "null"],
+}
 _SINCE = _param("since", "Newer than: a duration (2d, 36h) or an ISO date", _STRING)
 _SOURCE = _param("source", "Only this source", _STRING)
 
@@ -85,8 +96,20 @@ OPENAPI: dict[str, Any] = {
         "/api/articles": {
             "get": {
                 "summary": "Stored articles, newest first (copies of other articles left out)",
-                "parameters": [_SOURCE, _SINCE, _LIMIT, _OFFSET],
-                "responses": {"200": _ok(_list_of("articles", _ARTICLE)), "400": _ERROR},
+                "parameters": [_SOURCE, _SINCE, _LIMIT, _CURSOR, _OFFSET],
+                "responses": {
+                    "200": _ok(
+                        {
+                            "type": "object",
+                            "required": ["articles", "next_cursor"],
+                            "properties": {
+                                "articles": {"type": "array", "items": _ARTICLE},
+                                "next_cursor": _NEXT_CURSOR,
+                            },
+                        }
+                    ),
+                    "400": _ERROR,
+                },
             }
         },
         "/api/articles/{id}": {
@@ -113,17 +136,26 @@ OPENAPI: dict[str, Any] = {
                     ),
                     _SINCE,
                     _param("until", "Older than: a duration or an ISO date", _STRING),
+                    _param(
+                        "order",
+                        "relevance: articles with every word in the title first, then the "
+                        "others, newest first within each; newest: newest first",
+                        {"type": "string", "enum": ["relevance", "newest"]},
+                    ),
                     _LIMIT,
+                    _CURSOR,
                     _OFFSET,
                 ],
                 "responses": {
                     "200": _ok(
                         {
                             "type": "object",
-                            "required": ["query", "results"],
+                            "required": ["query", "results", "next_cursor"],
                             "properties": {
                                 "query": _STRING,
+                                "order": _STRING,
                                 "results": {"type": "array", "items": _ARTICLE},
+                                "next_cursor": _NEXT_CURSOR,
                             },
                         }
                     ),
