@@ -33,7 +33,7 @@ _PG_SCHEDULER_LOCK = 4_242_003
 
 # Objects the migrations create that the models do not describe: APScheduler's job table
 # and the full-text search index (FTS5 table and its shadow tables, the tsvector column), and
-# the expression indexes of the listing order (migration 0008; Alembic does not compare them)
+# the expression indexes of the listing order (migration 0007; Alembic does not compare them)
 UNMODELLED_TABLE_PREFIXES = ("apscheduler_jobs", "articles_fts")
 UNMODELLED_NAMES = frozenset(
     {

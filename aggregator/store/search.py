@@ -234,7 +234,7 @@ def _tier_match(terms: list[Term], tier: int | None, dialect: str) -> tuple[str,
             return "articles_fts MATCH :match", {"match": full}
         if not tier:
             return "articles_fts MATCH :match", {"match": f"({full}) NOT {{title}} : ({title})"}
-        # articles_fts_title: the title alone (migration 0008); a column filter on
+        # articles_fts_title: the title alone (migration 0007); a column filter on
         # articles_fts would read every match of each word to find those in the title
         in_title = "articles_fts_title MATCH :title"
         if len(positive) < len(terms):  # the excluded terms are checked in the whole text
@@ -245,7 +245,7 @@ def _tier_match(terms: list[Term], tier: int | None, dialect: str) -> tuple[str,
         return in_title, {"match": full, "title": title}
     values = {"match": tsquery(terms), "title": " & ".join(_tsquery_term(t) for t in positive)}
     in_text = "a.search_vector @@ to_tsquery('english', :match)"
-    # title_vector: the title alone, with statistics of its own (migration 0008)
+    # title_vector: the title alone, with statistics of its own (migration 0007)
     in_title = "a.title_vector @@ to_tsquery('english', :title)"
     if tier is None:
         return in_text, values

@@ -1,6 +1,6 @@
 """read side at scale: listing order indexes for keyset pages, a title-only text index
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30
 
@@ -17,15 +17,14 @@ whole doclist of a word to find the few rows that have it in the title. PostgreS
 generated tsvector of the title with its own GIN index: the planner's statistics on it
 tell a word rare in titles from a common one, which the weights of search_vector (A for
 the title) do not, and it is small enough to be read without detoasting. Adding it
-rewrites the table once. Numbered 0008 to stay clear
-of a 0007 written in parallel; it revises 0006, the head when it was written.
+rewrites the table once.
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
