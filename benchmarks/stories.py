@@ -24,6 +24,7 @@ from aggregator.dedup.stories import (
     InMemoryStoryStore,
     StoryArticle,
     StoryParams,
+    article_terms,
     assign_story,
 )
 from aggregator.store.queries import lead_paragraphs
@@ -143,11 +144,26 @@ def _source(article: DevArticle, sources: str) -> str:
     return article.id.rsplit("-", 1)[1] if sources == "side" else article.id
 
 
+def warm_store(background: Sequence[DevArticle], params: StoryParams) -> InMemoryStoryStore:
+    """Return a store whose document frequencies already count other news (no stories).
+
+    A store that has been running for a day knows thousands of articles: the rarity of a
+    name or a word comes from them, not from the few articles of the set being grouped.
+    """
+    store = InMemoryStoryStore()
+    for article in background:
+        store.add_document_terms(article_terms(article.title, article.text, params))
+    return store
+
+
 def run_ours(
-    articles: Sequence[DevArticle], params: StoryParams, sources: str = "distinct"
+    articles: Sequence[DevArticle],
+    params: StoryParams,
+    sources: str = "distinct",
+    background: Sequence[DevArticle] = (),
 ) -> tuple[list[str], list[float]]:
     """Group articles with assign_story; return the story per article and seconds per insert."""
-    store = InMemoryStoryStore()
+    store = warm_store(background, params)
     story_of: dict[str, str] = {}
     seconds = []
     for position, article in enumerate(articles):
