@@ -86,18 +86,18 @@ class StoryParams:
     split_ratio: float = 0.5
     # Two stories merge when their articles are as alike as a join asks and, weighed the same
     # way, at least merge_ratio x as alike across as within on average (merge_members each)
-    merge_ratio: float = 0.5
+    merge_ratio: float = 0.7
     merge_members: int = 12
     # Single articles join stories; stories of at least this many merge
     merge_min_articles: int = 2
-    # A name (a capitalised word inside a sentence) is also its own entity term, this heavy
-    single_name_weight: float = 0.0
-    # Names agree: the cosine of the article's and the story's entity terms (names, numbers)
-    # at or above entity_full counts fully; at 0 the similarity is cut to entity_floor
-    entity_floor: float = 1.0
-    entity_full: float = 0.3
-    entity_numbers: bool = False
-    entity_min_articles: int = 1
+    # A name (a capitalised word inside a sentence) is also an entity term of its own, this
+    # light: enough for the names' agreement below, too light to sway the similarity itself
+    single_name_weight: float = 0.1
+    # Names agree: when the cosine of the article's and the story's entity terms (names)
+    # reaches entity_full the similarity counts fully, below it shrinks down to entity_floor
+    # at no name in common (two events of one subject: another actor, another company)
+    entity_floor: float = 0.7
+    entity_full: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -502,21 +502,16 @@ def _story_similarity(vector: Mapping[str, float], story: StoryState, params: St
     # Dividing by the article count, not the centroid's length, keeps a sprawling story from
     # looking closer than it is: centroid cosine chained unrelated articles into big stories.
     mean = _dot(vector, story.centroid) / story.article_count
-    factor = (
-        _entity_factor(vector, story.centroid, params)
-        if story.article_count >= params.entity_min_articles
-        else 1.0
-    )
+    factor = _entity_factor(vector, story.centroid, params)
     if not params.member_weight or story.article_count <= params.member_votes:
         return mean * factor
     closest = heapq.nlargest(params.member_votes, (_dot(vector, m.vector) for m in story.members))
     return factor * max(mean, params.member_weight * sum(closest) / len(closest))
 
 
-def _entities(vector: Mapping[str, float], params: StoryParams) -> dict[str, float]:
-    """Return the entity terms of a vector: names, and numbers when they count."""
-    prefixes = (ENTITY_PREFIX, NUMBER_PREFIX) if params.entity_numbers else (ENTITY_PREFIX,)
-    return {term: value for term, value in vector.items() if term.startswith(prefixes)}
+def _entities(vector: Mapping[str, float]) -> dict[str, float]:
+    """Return the entity terms of a vector: names and runs of names."""
+    return {term: value for term, value in vector.items() if term.startswith(ENTITY_PREFIX)}
 
 
 def _entity_factor(
@@ -525,7 +520,7 @@ def _entity_factor(
     """Return how much disagreeing names lower a similarity (1.0 when they agree or are absent)."""
     if params.entity_floor >= 1.0:
         return 1.0
-    ours, theirs = _entities(first, params), _entities(second, params)
+    ours, theirs = _entities(first), _entities(second)
     if not ours or not theirs:
         return 1.0
     agreement = _cosine(_unit(ours), theirs)
