@@ -313,12 +313,11 @@ def _sweep(
             varied = replace(params, **{name: cast})
             scores = {}
             for corpus, articles in tuning.items():
-                f1 = [
-                    _score(ordered, run_ours(ordered, varied, background=background[corpus])[0])[
-                        "f1"
-                    ]
-                    for ordered in (articles, _shuffled(articles))
+                runs = [
+                    (o, run_ours(o, varied, background=background[corpus])[0])
+                    for o in (articles, _shuffled(articles))
                 ]
+                f1 = [_score(ordered, labels)["f1"] for ordered, labels in runs]
                 scores[corpus] = statistics.fmean(f1)
             rows.append((value, scores))
         table[name] = rows
