@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,6 +279,21 @@ ACQUISITION = [
     ),
 ]
 
+# Later articles that tell both sides at once: with them the two stories are alike enough
+# for a stricter merge ratio too
+ACQUISITION_BRIDGE = [
+    (
+        "Brussels clears Nvidia's $700 million Run:ai purchase",
+        "European regulators in Brussels cleared the chip giant Nvidia's acquisition of Run:ai, "
+        "the Tel Aviv maker of the Kubernetes-based GPU orchestration platform.",
+    ),
+    (
+        "Chip giant Nvidia closes Run:ai deal as Brussels clears GPU orchestration purchase",
+        "Nvidia closed the $700 million acquisition of the Tel Aviv GPU orchestration platform "
+        "Run:ai after European regulators in Brussels cleared it.",
+    ),
+]
+
 
 def _interleaved() -> list[tuple[str, str, str]]:
     """The two patches' articles alternating, as (id, title, text): the hardest order."""
@@ -343,6 +359,18 @@ def test_two_stories_of_one_event_merge_and_the_old_id_leads_to_the_survivor() -
     assert {member.id for member in story.members} == {f"deal-{n}" for n in range(6)}
 
 
+def test_articles_telling_both_sides_merge_them_at_a_stricter_ratio() -> None:
+    store = _store_with_background()
+    both = ACQUISITION + ACQUISITION_BRIDGE
+    rows = [(f"deal-{n}", title, text) for n, (title, text) in enumerate(both)]
+    final, decisions = _grouped(store, rows, StoryParams(merge_ratio=0.7))
+    assert [decision.merged for decision in decisions if decision.merged] == [("deal-1",)]
+    assert set(final.values()) == {"deal-0"}
+    strict = StoryParams(merge_ratio=0.7)
+    final, _ = _grouped(_store_with_background(), rows[: len(ACQUISITION)], strict)
+    assert final["deal-1"] != final["deal-0"]
+
+
 def test_without_merging_the_two_sides_stay_apart() -> None:
     store = _store_with_background()
     rows = [(f"deal-{n}", title, text) for n, (title, text) in enumerate(ACQUISITION)]
@@ -390,3 +418,60 @@ def test_a_title_case_headline_names_nothing() -> None:
     assert title_case["unveil"] == title_case["headset"]
     assert "@vision pro" in sentence_case
     assert sentence_case["vision"] > sentence_case["headset"]
+
+
+# Two successions at one company: the same subject and words, other people
+SUCCESSION = [
+    (
+        "ceo-a",
+        "Contoso names Maria Alvarez chief executive",
+        "The software maker said Maria Alvarez, head of its Azure Stack partnership, takes over "
+        "from Peter Lindgren, who retires after twelve years.",
+    ),
+    (
+        "ceo-b",
+        "Contoso picks Daniel Okafor as its new chief executive",
+        "The board of the software maker chose Daniel Okafor, formerly of Fabrikam, to succeed "
+        "Samuel Whitford, who resigned in March.",
+    ),
+    (
+        "ceo-a2",
+        "Software maker Contoso promotes Maria Alvarez to chief executive",
+        "Maria Alvarez, who built the Azure Stack partnership, will succeed the retiring Peter "
+        "Lindgren at the top of the software maker.",
+    ),
+]
+
+
+def _similarity_of_last(rows: list[tuple[str, str, str]], params: StoryParams) -> float:
+    """Return the similarity of the last row to the story of the first."""
+    store = _store_with_background()
+    assign_story(store, _article(rows[0][0], "one.example", *rows[0][1:]), params)
+    last = rows[-1]
+    return assign_story(store, _article(last[0], "two.example", *last[1:], 1), params).similarity
+
+
+# Names must agree: off by default (it did not hold on the held-out halves), on here
+NAMES_AGREE = StoryParams(single_name_weight=0.1, entity_floor=0.7, entity_full=0.2)
+
+
+def test_other_people_lower_the_similarity_to_the_entity_floor() -> None:
+    params = NAMES_AGREE
+    pair = [SUCCESSION[0], SUCCESSION[1]]
+    with_names = _similarity_of_last(pair, params)
+    without = _similarity_of_last(pair, replace(params, entity_floor=1.0))
+    # no name in common: the similarity is cut to the floor
+    assert without > 0.1
+    assert with_names == pytest.approx(params.entity_floor * without)
+    store = _store_with_background()
+    final, _ = _grouped(store, pair, params)
+    assert final["ceo-a"] != final["ceo-b"]
+
+
+def test_the_same_people_keep_the_similarity_whole() -> None:
+    params = NAMES_AGREE
+    pair = [SUCCESSION[0], SUCCESSION[2]]
+    with_names = _similarity_of_last(pair, params)
+    assert with_names == pytest.approx(_similarity_of_last(pair, replace(params, entity_floor=1.0)))
+    final, _ = _grouped(_store_with_background(), pair, params)
+    assert final["ceo-a"] == final["ceo-a2"]

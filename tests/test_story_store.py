@@ -9,15 +9,16 @@ from pathlib import Path
 
 from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, event, inspect
 from starlette.testclient import TestClient
 
 from aggregator.cli import main
-from aggregator.dedup.stories import StoryState
+from aggregator.dedup.stories import StoryArticle, StoryState, assign_story
 from aggregator.store.db import _alembic_config, open_store, session_scope
+from aggregator.store.queries import resolve_story
 from aggregator.store.stories import SqlStoryStore
 from aggregator.web import create_app
-from tests.test_stories import ACQUISITION, PATCH_ONE, PATCH_TWO
+from tests.test_stories import ACQUISITION, ACQUISITION_BRIDGE, PATCH_ONE, PATCH_TWO
 
 EVENT = [
     (
@@ -176,13 +177,14 @@ def test_a_story_holding_two_events_splits_and_its_articles_and_copies_move(
 def test_merged_stories_keep_their_old_id_as_a_link_to_the_survivor(
     db_url: str, tmp_path: Path
 ) -> None:
-    rows = [(f"deal{n}", f"deal{n}", t, x) for n, (t, x) in enumerate(ACQUISITION)]
+    both = ACQUISITION + ACQUISITION_BRIDGE
+    rows = [(f"deal{n}", f"deal{n}", t, x) for n, (t, x) in enumerate(both)]
     ids = _import_rows(db_url, tmp_path, rows, "deal")
     story_of = _story_ids(db_url)
     assert set(story_of.values()) == {ids["deal0"]}
     listed = stories(db_url)
     assert [(s["id"], s["article_count"], s["source_count"]) for s in listed] == [
-        (ids["deal0"], 6, 6)
+        (ids["deal0"], 8, 8)
     ]
     old = ids["deal1"]  # the regulator's side started a story of its own, then merged
     with TestClient(create_app(db_url)) as client:
@@ -195,7 +197,7 @@ def test_merged_stories_keep_their_old_id_as_a_link_to_the_survivor(
     )
     assert found.exit_code == 0, found.output
     assert {json.loads(line)["story_id"] for line in found.output.splitlines()} == {ids["deal0"]}
-    assert len(found.output.splitlines()) == 4
+    assert len(found.output.splitlines()) == 6
 
 
 def test_restory_reports_progress_and_keeps_old_story_ids_working(
@@ -271,3 +273,34 @@ def test_a_story_changed_by_another_process_is_read_as_it_is_now(engine: Engine)
         [read] = SqlStoryStore(session).candidate_stories(["rust"], since, 8)
     assert read.article_count == 2 and read.sources == ("wire", "devwire")
     assert read.centroid == {"rust": 2.0}
+
+
+def test_a_save_looks_story_candidates_up_once_even_when_stories_merge(engine: Engine) -> None:
+    """One candidate query per article: the merge pass reuses what the article's lookup read."""
+    lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM story_keys" in statement and statement.lstrip().upper().startswith("SELECT"):
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    decisions = []
+    try:
+        both = ACQUISITION + ACQUISITION_BRIDGE
+        for n, (title, text) in enumerate(both):
+            with session_scope(engine) as session:
+                lookups.clear()
+                store = SqlStoryStore(session)
+                store.lock()
+                published = datetime(2026, 11, 20, n, tzinfo=UTC)
+                article = StoryArticle(str(n + 1), f"outlet{n}", title, text, published)
+                decisions.append(assign_story(store, article))
+                assert len(lookups) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [decision.merged for decision in decisions if decision.merged] == [("2",)]
+    with session_scope(engine) as session:
+        assert resolve_story(session, 2) == 1
+        found = SqlStoryStore(session).candidate_stories(["nvidia"], published, 32)
+        assert [story.id for story in found] == ["1"]
+        assert found[0].article_count == len(both)
