@@ -18,22 +18,13 @@ from aggregator.crawling import scrapy_crawl_command
 from aggregator.demo.run import SITES as DEMO_SITES
 from aggregator.demo.server import SiteGroup, slow_route, status_route
 from aggregator.sources import slug_from_url
-from aggregator.store import frontier, queries
+from aggregator.store import frontier
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun, Source
 from tests.conftest import FAST_CRAWL, ROOT, SITES, scrapy_crawl
+from tests.support import CLUTTER_LINES, last_run, stored
 
 SEED = Path(__file__).resolve().parent / "sites" / "seed" / "techblog-page-sample.txt"
-CLUTTER_LINES = (
-    "What do you think?",
-    "Written by",
-    "Avatar of",
-    "Leave a Reply",
-    "Your email address will not be published",
-    "GIPHY App Key not set",
-    "Required fields are marked",
-    "is a tech blogger who",
-)
 
 
 @pytest.fixture(scope="module")
@@ -62,32 +53,6 @@ def article_hits(group: SiteGroup) -> dict[str, int]:
                 continue
             hits[f"{name}{path}"] = count
     return hits
-
-
-def stored(db_url: str) -> list[dict[str, object]]:
-    engine = open_store(db_url)
-    try:
-        with session_scope(engine) as session:
-            return [queries.article_to_dict(a) for a in queries.list_articles(session)]
-    finally:
-        engine.dispose()
-
-
-def last_run(db_url: str) -> dict[str, object]:
-    engine = open_store(db_url)
-    try:
-        with session_scope(engine) as session:
-            run = session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
-            assert run is not None
-            return {
-                "status": run.status,
-                "errors": [(e.url, e.reason) for e in run.errors],
-                "stats": dict(run.stats),
-                "pages_fetched": run.pages_fetched,
-                "articles_stored": run.articles_stored,
-            }
-    finally:
-        engine.dispose()
 
 
 def test_demo_blogs_are_stored_clean_and_once(

@@ -21,7 +21,7 @@ from aggregator.store.db import _alembic_config, open_store, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
 from aggregator.store.models import FrontierUrl
 from tests.conftest import scrapy_crawl
-from tests.test_crawl import last_run, stored
+from tests.support import last_run, stored
 
 
 def _states(db_url: str) -> dict[str, str]:

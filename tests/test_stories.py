@@ -16,6 +16,7 @@ from aggregator.dedup.stories import (
     assign_story,
     representative_title,
 )
+from tests.support import ACQUISITION, ACQUISITION_BRIDGE, PATCH_ONE, PATCH_TWO
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -195,104 +196,6 @@ def test_document_frequencies_are_incremental() -> None:
     store.add_document_terms(["arm", "arm"])
     assert store.doc_count() == 2
     assert store.document_frequencies(["arm", "nvidia", "zig"]) == {"arm": 2, "nvidia": 1}
-
-
-# Two emergency patches of one company for one browser, years apart: the same subject, two
-# events (versions, identifiers and places tell them apart)
-PATCH_ONE = [
-    (
-        "Microsoft rushes out emergency Internet Explorer patch for MS08-078 flaw",
-        "Microsoft issued an out-of-band update on Wednesday for Internet Explorer 7 after "
-        "attackers used the MS08-078 hole to plant malware on Windows XP machines.",
-    ),
-    (
-        "Emergency IE fix: Microsoft closes MS08-078 hole used by data thieves",
-        "The MS08-078 update for Internet Explorer 7 stops attacks that stole game passwords "
-        "from Windows XP users, Microsoft said on Wednesday.",
-    ),
-    (
-        "Microsoft patches Internet Explorer 7 zero-day with MS08-078",
-        "Users of Internet Explorer 7 on Windows XP should install MS08-078 now, Microsoft "
-        "said, as the flaw was used to install malware.",
-    ),
-    (
-        "Install MS08-078 today, Microsoft tells Internet Explorer 7 users",
-        "Attackers exploited the Internet Explorer 7 bug on Windows XP for a week before "
-        "Microsoft shipped the MS08-078 emergency update on Wednesday.",
-    ),
-]
-PATCH_TWO = [
-    (
-        "Microsoft releases Fix it tool for Internet Explorer 11 flaw CVE-2013-3893",
-        "Microsoft published a temporary Fix it shortcut for CVE-2013-3893, a memory bug in "
-        "Internet Explorer 11 on Windows 8.1 attacked in Japan and Taiwan.",
-    ),
-    (
-        "CVE-2013-3893: Microsoft offers Fix it while Internet Explorer 11 attacks spread",
-        "Targeted attacks in Japan and Taiwan use CVE-2013-3893 against Internet Explorer 11 "
-        "on Windows 8.1; Microsoft's Fix it blocks them until a full patch.",
-    ),
-    (
-        "Internet Explorer 11 on Windows 8.1 hit by CVE-2013-3893 attacks",
-        "Microsoft confirmed limited attacks in Japan and Taiwan on CVE-2013-3893 and released "
-        "a Fix it for Internet Explorer 11 users.",
-    ),
-    (
-        "Microsoft Fix it shuts CVE-2013-3893 door in Internet Explorer 11",
-        "The Fix it from Microsoft protects Internet Explorer 11 on Windows 8.1 against "
-        "CVE-2013-3893, used in attacks on organisations in Japan and Taiwan.",
-    ),
-]
-# One acquisition told two ways at first (the buyer named, or only "the chip giant" and the
-# regulator): two stories, until articles that tell both sides show they are one
-ACQUISITION = [
-    (
-        "Nvidia buys Israeli startup Run:ai",
-        "Nvidia agreed to buy Run:ai, a Tel Aviv company whose software schedules GPU "
-        "workloads, for about $700 million.",
-    ),
-    (
-        "EU clears chipmaker's deal for GPU orchestration firm",
-        "The graphics chip giant said the acquisition of the Kubernetes-based GPU orchestration "
-        "platform closed after regulators in Brussels cleared it.",
-    ),
-    (
-        "Nvidia to acquire Run:ai for $700 million",
-        "Run:ai, founded in Tel Aviv in 2018, will join Nvidia; the $700 million purchase brings "
-        "its GPU scheduling software in house.",
-    ),
-    (
-        "Brussels clears GPU orchestration platform purchase",
-        "European regulators cleared the acquisition of the Kubernetes-based GPU orchestration "
-        "platform by Nvidia, and the chip giant closed the deal.",
-    ),
-    (
-        "Nvidia closes $700 million Run:ai deal after Brussels approval",
-        "Nvidia completed its acquisition of Run:ai, the Tel Aviv maker of Kubernetes-based GPU "
-        "orchestration software, after European regulators in Brussels cleared the $700 "
-        "million deal.",
-    ),
-    (
-        "Run:ai joins Nvidia as Brussels clears GPU orchestration deal",
-        "The Tel Aviv startup's Kubernetes-based GPU orchestration platform joins Nvidia after "
-        "European regulators in Brussels cleared the $700 million purchase by the chip giant.",
-    ),
-]
-
-# Later articles that tell both sides at once: with them the two stories are alike enough
-# for a stricter merge ratio too
-ACQUISITION_BRIDGE = [
-    (
-        "Brussels clears Nvidia's $700 million Run:ai purchase",
-        "European regulators in Brussels cleared the chip giant Nvidia's acquisition of Run:ai, "
-        "the Tel Aviv maker of the Kubernetes-based GPU orchestration platform.",
-    ),
-    (
-        "Chip giant Nvidia closes Run:ai deal as Brussels clears GPU orchestration purchase",
-        "Nvidia closed the $700 million acquisition of the Tel Aviv GPU orchestration platform "
-        "Run:ai after European regulators in Brussels cleared it.",
-    ),
-]
 
 
 def _interleaved() -> list[tuple[str, str, str]]:

@@ -18,44 +18,7 @@ from aggregator.store.db import _alembic_config, open_store, session_scope
 from aggregator.store.queries import resolve_story
 from aggregator.store.stories import SqlStoryStore
 from aggregator.web import create_app
-from tests.test_stories import ACQUISITION, ACQUISITION_BRIDGE, PATCH_ONE, PATCH_TWO
-
-EVENT = [
-    (
-        "wire",
-        "Microsoft refuses to hand over emails stored in Ireland",
-        "Microsoft said on Friday it would not hand over emails stored in a data center in "
-        "Ireland to US prosecutors, despite a court order by Judge Loretta Preska, and will "
-        "appeal the warrant ruling.",
-    ),
-    (
-        "techpulse",
-        "Microsoft defies judge over overseas email warrant",
-        "A US judge lifted a suspension on her order directing Microsoft to turn over a "
-        "customer's emails held in Ireland; Microsoft will not release the emails while it "
-        "appeals the warrant, the company said.",
-    ),
-    (
-        "devwire",
-        "Judge Preska orders Microsoft to release Ireland emails; company appeals",
-        "Chief Judge Loretta Preska ordered Microsoft to give US prosecutors emails stored in "
-        "Ireland. Microsoft declined to comply with the warrant and plans to appeal.",
-    ),
-]
-OTHER = [
-    (
-        "wire",
-        "Samsung shows the Galaxy Note 4 on its website",
-        "Samsung published a product page for the Galaxy Note 4 ahead of its launch event, "
-        "showing a larger screen, a metal frame and an improved stylus.",
-    ),
-    (
-        "devwire",
-        "Open hardware laptop mainboard released by RISC-V startup",
-        "A hardware startup released schematics and board layouts of a RISC-V laptop mainboard "
-        "under an open hardware licence, with boot firmware.",
-    ),
-]
+from tests.support import ACQUISITION, ACQUISITION_BRIDGE, EVENT, OTHER, PATCH_ONE, PATCH_TWO
 
 
 def import_articles(db_url: str, tmp_path: Path) -> None:

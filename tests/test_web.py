@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from aggregator.cli import main
 from aggregator.web import CONTENT_SECURITY_POLICY, create_app
-from tests.test_story_store import EVENT, OTHER
+from tests.support import EVENT, OTHER
 
 CHROMIUM = "/usr/bin/chromium"
 # generated requests per API operation (AGGREGATOR_API_EXAMPLES for a longer hunt)
