@@ -252,6 +252,11 @@ set_option = click.option(
 )
 
 
+def json_option(help: str) -> Callable[[F], F]:
+    """--json: output for programs; help says its shape (the error, if any, is JSON too)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
 def queue_option(help: str, required: bool = False) -> Callable[[F], F]:
     """--queue URL (env AGGREGATOR_QUEUE_URL): the Redis queue of several machines."""
     return click.option(
@@ -287,7 +292,7 @@ def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
 @click.option("--url", help="Fetch this one page instead of the sources' feeds.")
 @click.option("--refresh", is_flag=True, help="Fetch articles again even if already stored.")
 @set_option
-@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
+@json_option("Print the run's summary as JSON.")
 @pass_context
 @domain_errors
 def crawl(
@@ -381,7 +386,7 @@ def _crawl_outcome(summary: dict[str, Any]) -> None:
     is_flag=True,
     help="Also list copies of other articles (hidden by default; see duplicate_of).",
 )
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one article a line.")
+@json_option("JSON lines, one article a line.")
 @pass_context
 @domain_errors
 def articles(
@@ -460,7 +465,7 @@ def articles(
     help="relevance: every word in the title first, then the others, newest first in each.",
 )
 @click.option("--cursor", help="Continue after the page that printed this cursor.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, best first.")
+@json_option("JSON lines, best first.")
 @pass_context
 @domain_errors
 def search(
@@ -585,7 +590,7 @@ def serve(obj: Context, host: str, port: int) -> None:
 
 @main.command()
 @click.argument("key", metavar="ID|URL")
-@click.option("--json", "as_json", is_flag=True, help="The article as one JSON object.")
+@json_option("The article as one JSON object.")
 @pass_context
 @domain_errors
 def show(obj: Context, key: str, as_json: bool) -> None:
@@ -624,6 +629,15 @@ def show(obj: Context, key: str, as_json: bool) -> None:
 
 # Longer durations would overflow dates when the scheduler adds them to now
 MAX_DURATION_SECONDS = 100 * 365 * 86400
+
+
+def duration_option(
+    name: str, default: str, help: str, allow_zero: bool = False
+) -> Callable[[F], F]:
+    """A duration option (90s, 15m, 6h, 2d) with its default shown."""
+    return click.option(
+        name, type=Duration(allow_zero=allow_zero), default=default, show_default=True, help=help
+    )
 
 
 class Duration(click.ParamType):
@@ -666,62 +680,46 @@ class Duration(click.ParamType):
     show_default=True,
     help="Source crawls under way at once, over all workers.",
 )
-@click.option(
+@duration_option(
     "--time-limit",
-    type=Duration(),
-    default=default_settings.AGGREGATOR_CRAWL_TIME_LIMIT,
-    show_default=True,
-    help="A crawl running longer is stopped and recorded as timed out.",
+    default_settings.AGGREGATOR_CRAWL_TIME_LIMIT,
+    "A crawl running longer is stopped and recorded as timed out.",
 )
-@click.option(
+@duration_option(
     "--min-interval",
-    type=Duration(),
-    default=default_settings.AGGREGATOR_MIN_INTERVAL,
-    show_default=True,
-    help="Shortest adaptive interval (sources without `interval`).",
+    default_settings.AGGREGATOR_MIN_INTERVAL,
+    "Shortest adaptive interval (sources without `interval`).",
 )
-@click.option(
-    "--max-interval",
-    type=Duration(),
-    default=default_settings.AGGREGATOR_MAX_INTERVAL,
-    show_default=True,
-    help="Longest adaptive interval.",
+@duration_option(
+    "--max-interval", default_settings.AGGREGATOR_MAX_INTERVAL, "Longest adaptive interval."
 )
-@click.option(
+@duration_option(
     "--max-backoff",
-    type=Duration(),
-    default=default_settings.AGGREGATOR_MAX_BACKOFF,
-    show_default=True,
-    help="Longest wait after consecutive failures of a source.",
+    default_settings.AGGREGATOR_MAX_BACKOFF,
+    "Longest wait after consecutive failures of a source.",
 )
-@click.option(
+@duration_option(
     "--grace",
-    type=Duration(),
-    default=default_settings.AGGREGATOR_GRACE_PERIOD,
-    show_default=True,
-    help="On SIGTERM/SIGINT, how long running crawls may finish before they are stopped "
+    default_settings.AGGREGATOR_GRACE_PERIOD,
+    "On SIGTERM/SIGINT, how long running crawls may finish before they are stopped "
     "(a second signal stops them at once).",
 )
-@click.option(
+@duration_option(
     "--raw-html-retention",
-    type=Duration(allow_zero=True),
-    default=default_settings.AGGREGATOR_RAW_HTML_RETENTION,
-    show_default=True,
-    help="Drop stored raw HTML older than this (articles stay); 0 keeps it.",
+    default_settings.AGGREGATOR_RAW_HTML_RETENTION,
+    "Drop stored raw HTML older than this (articles stay); 0 keeps it.",
+    allow_zero=True,
 )
-@click.option(
+@duration_option(
     "--article-retention",
-    type=Duration(allow_zero=True),
-    default=default_settings.AGGREGATOR_ARTICLE_RETENTION,
-    show_default=True,
-    help="Delete articles published longer ago than this; 0 keeps them.",
+    default_settings.AGGREGATOR_ARTICLE_RETENTION,
+    "Delete articles published longer ago than this; 0 keeps them.",
+    allow_zero=True,
 )
-@click.option(
+@duration_option(
     "--retention-every",
-    type=Duration(),
-    default=default_settings.AGGREGATOR_RETENTION_EVERY,
-    show_default=True,
-    help="How often the retention job runs.",
+    default_settings.AGGREGATOR_RETENTION_EVERY,
+    "How often the retention job runs.",
 )
 @queue_option(
     "Several machines: put due crawls in this Redis queue (redis://host:6379/0) for "
@@ -831,7 +829,7 @@ def worker(obj: Context, queue_url: str, tasks: int, overrides: tuple[str, ...])
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one source a line.")
+@json_option("JSON lines, one source a line.")
 @queue_option("Also show how many tasks wait in this Redis queue")
 @pass_context
 @domain_errors
@@ -921,7 +919,7 @@ def _print_cluster(cluster: dict[str, Any]) -> None:
 @click.option("--source", help="Only the runs that crawled this source (and its errors).")
 @click.option("--failed", is_flag=True, help="Only runs that did not finish or had errors.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one run a line, every error.")
+@json_option("JSON lines, one run a line, every error.")
 @pass_context
 @domain_errors
 def runs(obj: Context, source: str | None, failed: bool, limit: int, as_json: bool) -> None:
@@ -972,7 +970,7 @@ def runs(obj: Context, source: str | None, failed: bool, limit: int, as_json: bo
     help="Only URLs in this state.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one URL a line.")
+@json_option("JSON lines, one URL a line.")
 @pass_context
 @domain_errors
 def frontier_(
@@ -1022,7 +1020,7 @@ def _seconds_text(seconds: float) -> str:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object.")
+@json_option("The counts as one JSON object.")
 @pass_context
 @domain_errors
 def stats(obj: Context, as_json: bool) -> None:
@@ -1082,7 +1080,7 @@ def _parse_import_line(line: str) -> dict[str, Any]:
 @main.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", "default_source", help="Source name for lines that give none.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("Print the summary as JSON.")
 @pass_context
 @domain_errors
 def import_(obj: Context, file: Path, default_source: str | None, as_json: bool) -> None:
@@ -1139,7 +1137,7 @@ def _counts_text(counts: dict[str, int]) -> str:
 
 @main.command()
 @click.option("--source", help="Only the articles of this source.")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@json_option("Print the counts as JSON.")
 @pass_context
 @domain_errors
 def reextract(obj: Context, source: str | None, as_json: bool) -> None:
@@ -1189,7 +1187,7 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
     help="Only stories covered by at least this many outlets.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one story a line.")
+@json_option("JSON lines, one story a line.")
 @pass_context
 @domain_errors
 def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: bool) -> None:
@@ -1222,7 +1220,7 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
 
 @main.command()
 @click.option("--since", help="Regroup only stories seen since: 3d, or a date (default: all).")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@json_option("Print the counts as one JSON object.")
 @pass_context
 @domain_errors
 def restory(obj: Context, since: str | None, as_json: bool) -> None:
@@ -1298,7 +1296,7 @@ def sources() -> None:
 
 
 @sources.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one source a line.")
+@json_option("JSON lines, one source a line.")
 @pass_context
 @domain_errors
 def sources_list(obj: Context, as_json: bool) -> None:
@@ -1353,7 +1351,7 @@ def sources_add(obj: Context, url: str, name: str | None) -> None:
 
 @sources.command(name="check")
 @click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one URL checked a line.")
+@json_option("JSON lines, one URL checked a line.")
 @pass_context
 @domain_errors
 def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
@@ -1394,7 +1392,7 @@ def sources_check(obj: Context, names: tuple[str, ...], as_json: bool) -> None:
 
 @main.command()
 @click.option("--serve", is_flag=True, help="Keep the demo blogs running after the crawl.")
-@click.option("--json", "as_json", is_flag=True, help="Print the stored articles as JSON lines.")
+@json_option("Print the stored articles as JSON lines.")
 @pass_context
 def demo(obj: Context, serve: bool, as_json: bool) -> None:
     """Serve the bundled demo blogs on 127.0.0.1, crawl them with the real spider, show the result.
