@@ -101,7 +101,7 @@ def parse_since(value: str | None, option: str = "--since") -> datetime | None:
     """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
     if not value:
         return None
-    from aggregator.sources import parse_moment
+    from aggregator.humanize import parse_moment
 
     try:
         return parse_moment(value)
@@ -653,7 +653,7 @@ class Duration(click.ParamType):
             return value
         if self.allow_zero and str(value).strip().lower() in {"0", "off", "keep", "never"}:
             return None
-        from aggregator.sources import parse_duration
+        from aggregator.humanize import parse_duration
 
         try:
             seconds = parse_duration(str(value)).total_seconds()

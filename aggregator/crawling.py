@@ -51,7 +51,7 @@ def setting_problem(name: str, value: str) -> str | None:
     """Say what is wrong with a setting's value given as text, from its default's type; or None."""
     from scrapy.settings import Settings
 
-    from aggregator.sources import parse_duration
+    from aggregator.humanize import parse_duration
 
     if name in DURATION_SETTINGS:
         if DURATION_SETTINGS[name] and value.strip() == "0":

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from aggregator.discovery import (
     parse_sitemap,
 )
 from aggregator.exceptions import FetchError, SourcesError
+from aggregator.humanize import format_duration, parse_duration
 from aggregator.settings import DOWNLOAD_MAXSIZE, USER_AGENT
 
 logger = logging.getLogger(__name__)
@@ -66,9 +67,6 @@ REQUIRED_KEYS = ("name", "url")
 URL_LIST_KEYS = ("feeds", "sitemaps", "listings")
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_DURATION_RE = re.compile(r"(\d+)([smhdw])")
-_DURATIONS_RE = re.compile(r"(?:\d+[smhdw])+")
-_DURATION_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _SOURCES_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*sources[ \t]*\]\]", re.MULTILINE)
 # Second-level labels under a country code that are not the site's own name (bbc.co.uk)
 _SECOND_LEVEL_LABELS = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"})
@@ -140,61 +138,6 @@ class FeedCheck:
     url: str
     ok: bool
     detail: str
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse a compact duration such as "45s", "30m", "2h", "1d" or "1h30m"."""
-    compact = text.strip().lower() if isinstance(text, str) else ""
-    pos = 0
-    seconds = 0
-    for match in _DURATION_RE.finditer(compact):
-        if match.start() != pos:
-            break
-        seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    if not compact or pos != len(compact):
-        raise ValueError(
-            f"invalid duration {text!r}: expected a number and a unit "
-            "(s, m, h, d or w), like '45s', '30m', '2h', '1d' or '1h30m'"
-        )
-    if seconds <= 0:
-        raise ValueError(f"invalid duration {text!r}: must be longer than zero")
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise ValueError(f"invalid duration {text!r}: too long") from None
-
-
-def parse_moment(value: str) -> datetime:
-    """A duration back from now ("2d", "36h") or an ISO 8601 date, as an aware UTC datetime."""
-    if _DURATIONS_RE.fullmatch(value.strip().lower()):
-        try:
-            return datetime.now(UTC) - parse_duration(value)
-        except OverflowError:
-            raise ValueError(f"{value!r} reaches back before the year 1") from None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"{value!r} is neither a duration (30m, 2h, 2d) nor an ISO 8601 date"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def format_duration(value: timedelta) -> str:
-    """Render a timedelta in the compact form parse_duration reads ("1h30m")."""
-    seconds = int(value.total_seconds())
-    if seconds <= 0 or seconds != value.total_seconds():
-        raise ValueError(f"cannot render {value!r}: only whole, positive seconds are supported")
-    parts = []
-    for unit, size in _DURATION_UNITS.items():
-        if unit == "w":
-            # Weeks read oddly in a crawl interval ("1w3d"); days say the same thing plainly
-            continue
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 def load_sources(path: str | Path) -> list[Source]:

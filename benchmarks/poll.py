@@ -54,7 +54,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from aggregator.sources import parse_duration
+from aggregator.humanize import parse_duration
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
 from benchmarks import postgres_database

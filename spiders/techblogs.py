@@ -44,6 +44,7 @@ from aggregator.discovery import (
     parse_sitemap,
 )
 from aggregator.exceptions import SourcesError
+from aggregator.humanize import parse_duration
 from aggregator.items import PageItem
 from aggregator.sources import (
     Source,
@@ -51,7 +52,6 @@ from aggregator.sources import (
     discover_feed_links,
     load_sources,
     looks_like_feed,
-    parse_duration,
     select_sources,
     slug_from_url,
     url_problem,

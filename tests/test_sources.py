@@ -15,6 +15,7 @@ import pytest
 
 from aggregator import sources as sources_module
 from aggregator.exceptions import FetchError, SourcesError
+from aggregator.humanize import format_duration, parse_duration
 from aggregator.settings import USER_AGENT
 from aggregator.sources import (
     COMMON_FEED_PATHS,
@@ -26,10 +27,8 @@ from aggregator.sources import (
     discover_feed_links,
     discover_feeds,
     fetch,
-    format_duration,
     load_sources,
     looks_like_feed,
-    parse_duration,
     select_sources,
     slug_from_url,
     source_from_url,

@@ -35,7 +35,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator.export import atom_lines, split_snippet
-from aggregator.sources import parse_moment
+from aggregator.humanize import parse_moment
 from aggregator.store import queries
 from aggregator.store.db import open_existing_store, session_scope
 from aggregator.store.models import Article, Source
