@@ -313,7 +313,8 @@ def crawl(
       aggregator crawl --url https://example.com/2026/11/a-post/
       aggregator crawl -s DOWNLOAD_DELAY=2
     """
-    from aggregator.sources import load_sources, select_sources, url_problem
+    from aggregator.fetching import url_problem
+    from aggregator.sources import load_sources, select_sources
 
     if url and (problem := url_problem(url)):
         raise click.BadParameter(f"{url!r}: {problem}", param_hint="'--url'")

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import http.client
 import json
 import logging
 import re
-import socket
-import ssl
-import time
 import tomllib
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -32,15 +25,18 @@ from aggregator.discovery import (
     parse_sitemap,
 )
 from aggregator.exceptions import FetchError, SourcesError
+from aggregator.fetching import (
+    DEFAULT_TIMEOUT,
+    FetchFailed,
+    fetch,
+    fetch_response,
+    url_problem,
+)
 from aggregator.humanize import format_duration, parse_duration
-from aggregator.settings import DOWNLOAD_MAXSIZE, USER_AGENT
 
 logger = logging.getLogger(__name__)
 
 COMMON_FEED_PATHS = ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml")
-
-DEFAULT_TIMEOUT = 15.0
-MAX_FETCH_BYTES = DOWNLOAD_MAXSIZE
 
 FEED_LINK_TYPES = frozenset(
     {
@@ -70,10 +66,6 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _SOURCES_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*sources[ \t]*\]\]", re.MULTILINE)
 # Second-level labels under a country code that are not the site's own name (bbc.co.uk)
 _SECOND_LEVEL_LABELS = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"})
-_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
-    "text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
-)
 _ATOM_NAMESPACES = frozenset({"http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"})
 _RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _TOML_ESCAPES = {
@@ -212,17 +204,6 @@ def looks_like_feed(body: bytes, content_type: str | None) -> bool:
     return _feed_kind(body, content_type) is not None
 
 
-def fetch(
-    url: str, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = MAX_FETCH_BYTES
-) -> tuple[str, bytes, dict[str, str]]:
-    """Fetch a URL with the project's User-Agent; return (final URL, body, lower-cased headers)."""
-    try:
-        final_url, _status, body, headers = _fetch(url, timeout, max_bytes)
-    except _FetchFailed as exc:
-        raise FetchError(f"{url}: {exc.reason}") from exc
-    return final_url, body, headers
-
-
 def discover_feeds(home_url: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """Return the feed URLs of a site that really answer as feeds."""
     return _discover(home_url, timeout)[1]
@@ -330,101 +311,6 @@ def _check_discovery(source: Source, timeout: float) -> list[FeedCheck]:
     return [_check_listing(home, source.url, timeout, prefix="no feed found; as a listing: ")]
 
 
-class _FetchFailed(Exception):
-    """A fetch failed; `reason` is short and says why without the URL."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _HttpOnlyRedirectHandler(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http and https URLs."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        """Refuse a redirect that leaves http(s)."""
-        if urlsplit(newurl).scheme.lower() not in {"http", "https"}:
-            raise _FetchFailed(f"redirect to a non-http(s) URL: {newurl}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _fetch(
-    url: str, timeout: float, max_bytes: int = MAX_FETCH_BYTES
-) -> tuple[str, int, bytes, dict[str, str]]:
-    """Fetch a URL; return (final URL, status, body, headers) or raise _FetchFailed."""
-    problem = url_problem(url)
-    if problem:
-        raise _FetchFailed(problem)
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT})
-    opener = urllib.request.build_opener(_HttpOnlyRedirectHandler)
-    deadline = time.monotonic() + timeout
-    logger.debug("Fetching %s", url)
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            chunks: list[bytes] = []
-            size = 0
-            # read1 returns what has arrived, so a trickling server cannot outlast the deadline
-            while chunk := response.read1(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise _FetchFailed(f"response larger than {max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise _FetchFailed("timed out")
-                chunks.append(chunk)
-            headers: dict[str, str] = {}
-            for key, value in response.headers.items():
-                key = key.lower()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-            return response.geturl(), response.status, b"".join(chunks), headers
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        raise _FetchFailed(_http_error_reason(exc.code, exc.reason)) from None
-    except urllib.error.URLError as exc:
-        raise _FetchFailed(_network_error_reason(exc.reason)) from None
-    except TimeoutError:
-        raise _FetchFailed("timed out") from None
-    except http.client.HTTPException as exc:
-        raise _FetchFailed(f"bad HTTP response ({type(exc).__name__}: {exc})") from None
-    except OSError as exc:
-        raise _FetchFailed(_network_error_reason(exc)) from None
-
-
-def _http_error_reason(code: int, reason: object) -> str:
-    """Render an HTTP error status as "404 Not Found"."""
-    phrase = str(reason or "").strip()
-    if not phrase:
-        try:
-            phrase = HTTPStatus(code).phrase
-        except ValueError:
-            phrase = "HTTP error"
-    return f"{code} {phrase}"
-
-
-def _network_error_reason(reason: object) -> str:
-    """Render a connection-level failure as a short phrase."""
-    if isinstance(reason, TimeoutError):
-        return "timed out"
-    if isinstance(reason, socket.gaierror):
-        return "host not found"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, ConnectionResetError):
-        return "connection reset"
-    if isinstance(reason, ssl.SSLError):
-        return f"TLS error ({reason.reason or reason})"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror.lower()
-    return str(reason) or type(reason).__name__
-
-
 def _discover(home_url: str, timeout: float) -> tuple[str, list[str]]:
     """Fetch a home page; return its final URL and the feeds that really answer as feeds."""
     home, body, _headers = fetch(home_url, timeout)
@@ -442,8 +328,8 @@ def _working_feeds(urls: Iterable[str], timeout: float) -> list[str]:
     seen_bodies: set[bytes] = set()
     for url in urls:
         try:
-            final_url, _status, body, headers = _fetch(url, timeout)
-        except _FetchFailed as exc:
+            final_url, _status, body, headers = fetch_response(url, timeout)
+        except FetchFailed as exc:
             logger.debug("Feed candidate %s failed: %s", url, exc.reason)
             continue
         if not looks_like_feed(body, headers.get("content-type")):
@@ -510,8 +396,8 @@ def _xml_root_tag(body: bytes) -> str | None:
 def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
     """Fetch one feed URL and read it as the crawl does (aggregator.discovery.parse_feed)."""
     try:
-        final_url, status, body, headers = _fetch(url, timeout)
-    except _FetchFailed as exc:
+        final_url, status, body, headers = fetch_response(url, timeout)
+    except FetchFailed as exc:
         return FeedCheck(url, False, prefix + exc.reason)
     content_type = headers.get("content-type")
     kind = _feed_kind(body, content_type)
@@ -530,8 +416,8 @@ def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
 def _check_sitemap(url: str, timeout: float) -> FeedCheck:
     """Fetch one sitemap URL and read it as the crawl does (discovery.parse_sitemap)."""
     try:
-        final_url, status, body, headers = _fetch(url, timeout)
-    except _FetchFailed as exc:
+        final_url, status, body, headers = fetch_response(url, timeout)
+    except FetchFailed as exc:
         return FeedCheck(url, False, exc.reason)
     result = parse_sitemap(body, final_url)
     if result.error:
@@ -550,8 +436,8 @@ def _check_sitemap(url: str, timeout: float) -> FeedCheck:
 def _check_listing(url: str, site_url: str, timeout: float, prefix: str = "") -> FeedCheck:
     """Fetch one listing page and find its article links as the crawl does (parse_listing)."""
     try:
-        final_url, status, body, headers = _fetch(url, timeout)
-    except _FetchFailed as exc:
+        final_url, status, body, headers = fetch_response(url, timeout)
+    except FetchFailed as exc:
         return FeedCheck(url, False, prefix + exc.reason)
     if reason := non_html_reason(headers.get("content-type"), body):
         return FeedCheck(url, False, f"{prefix}{status}, {reason}")
@@ -719,24 +605,6 @@ def _selector_problem(selector: str) -> str | None:
         GenericTranslator().css_to_xpath(selector)
     except SelectorError as exc:
         return f"not a valid CSS selector ({exc})"
-    return None
-
-
-def url_problem(url: str) -> str | None:
-    """Say what is wrong with a URL that must be absolute http(s) with a host, or None."""
-    if not url or url != url.strip() or any(c.isspace() for c in url):
-        return "must be an absolute http(s) URL without spaces"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"not a valid URL ({exc})"
-    if parts.scheme.lower() not in {"http", "https"}:
-        return "must be an absolute http(s) URL (like 'https://example.com/')"
-    if not parts.hostname:
-        return "URL has no host"
-    if port == 0:
-        return "URL has an invalid port"
     return None
 
 

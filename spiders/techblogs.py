@@ -44,6 +44,7 @@ from aggregator.discovery import (
     parse_sitemap,
 )
 from aggregator.exceptions import SourcesError
+from aggregator.fetching import url_problem
 from aggregator.humanize import parse_duration
 from aggregator.items import PageItem
 from aggregator.sources import (
@@ -54,7 +55,6 @@ from aggregator.sources import (
     looks_like_feed,
     select_sources,
     slug_from_url,
-    url_problem,
 )
 from aggregator.store import frontier, queries
 from aggregator.store.db import open_store, read_scope, session_scope

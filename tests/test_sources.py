@@ -15,6 +15,7 @@ import pytest
 
 from aggregator import sources as sources_module
 from aggregator.exceptions import FetchError, SourcesError
+from aggregator.fetching import fetch
 from aggregator.humanize import format_duration, parse_duration
 from aggregator.settings import USER_AGENT
 from aggregator.sources import (
@@ -26,7 +27,6 @@ from aggregator.sources import (
     check_source,
     discover_feed_links,
     discover_feeds,
-    fetch,
     load_sources,
     looks_like_feed,
     select_sources,
