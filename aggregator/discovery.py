@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urldefrag, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import lxml.etree
@@ -819,6 +819,110 @@ def non_html_reason(content_type: str | None, body: bytes) -> str | None:
     return f"{media_type} is not HTML"
 
 
-def looks_like_html(content_type: str | None, body: bytes) -> bool:
-    """Return whether a response is an HTML page."""
-    return non_html_reason(content_type, body) is None
+# --- Finding feeds: the links a page announces, the usual paths, and telling a feed apart --
+
+COMMON_FEED_PATHS = ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml")
+FEED_LINK_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/feed+json",
+        "application/json",
+        "application/rdf+xml",
+    }
+)
+_ATOM_NAMESPACES = frozenset({"http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"})
+_RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+# A feed's root element is in its first bytes
+_SNIFF_BYTES = 64 * 1024
+
+
+def discover_feed_links(html: str | bytes, base_url: str) -> list[str]:
+    """Return the feed URLs a page announces with `<link rel="alternate">`, in document order."""
+    data = html.encode("utf-8") if isinstance(html, str) else html
+    if not data.strip():
+        return []
+    parser = lxml.etree.HTMLParser(encoding="utf-8" if isinstance(html, str) else None)
+    root = lxml.etree.fromstring(data, parser)
+    if root is None:
+        return []
+    base = base_url
+    for base_href in root.iterfind(".//base[@href]"):
+        base = urljoin(base_url, base_href.get("href", "").strip())
+        break
+    found: list[str] = []
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        link_type = (link.get("type") or "").split(";")[0].strip().lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" not in rel or link_type not in FEED_LINK_TYPES or not href:
+            continue
+        title = link.get("title") or ""
+        if "comments" in href.lower() or "comments" in title.lower():
+            continue
+        url = urldefrag(urljoin(base, href)).url
+        # WordPress announces its REST API as application/json on every page; it is no feed
+        if link_type == "application/json" and "/wp-json/" in urlsplit(url).path:
+            continue
+        if urlsplit(url).scheme in {"http", "https"} and url not in found:
+            found.append(url)
+    return found
+
+
+def candidate_feed_urls(home_url: str) -> list[str]:
+    """Return the usual feed locations (COMMON_FEED_PATHS) at the root of a site."""
+    return [urljoin(home_url, path) for path in COMMON_FEED_PATHS]
+
+
+def looks_like_feed(body: bytes, content_type: str | None) -> bool:
+    """Tell whether a response body is an RSS, Atom or RDF document or a JSON Feed."""
+    return feed_type(body, content_type) is not None
+
+
+def feed_type(body: bytes, content_type: str | None) -> str | None:
+    """Return "RSS", "Atom", "RDF" or "JSON Feed" for a feed body, None for anything else."""
+    main_type = (content_type or "").split("/")[0].strip().lower()
+    if main_type in {"image", "audio", "video", "font"}:
+        return None
+    head = body.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"{"):
+        try:
+            document = json.loads(head)
+        except ValueError:
+            return None
+        version = document.get("version") if isinstance(document, dict) else None
+        if isinstance(version, str) and version.startswith(JSON_FEED_PREFIXES):
+            return "JSON Feed"
+        return None
+    root_tag = _xml_root_tag(head if head.startswith(b"<") else body)
+    if root_tag is None:
+        return None
+    namespace, _, local = root_tag.rpartition("}")
+    namespace = namespace.lstrip("{")
+    if local == "rss" and not namespace:
+        return "RSS"
+    if local == "feed" and namespace in _ATOM_NAMESPACES:
+        return "Atom"
+    if local == "RDF" and namespace == _RDF_NAMESPACE:
+        return "RDF"
+    return None
+
+
+def _xml_root_tag(body: bytes) -> str | None:
+    """Return the root element tag of an XML document, reading only its head."""
+    parser = lxml.etree.XMLPullParser(
+        events=("start",), resolve_entities=False, no_network=True, load_dtd=False
+    )
+    head = body[:_SNIFF_BYTES]
+    for offset in range(0, len(head), 4096):
+        try:
+            parser.feed(head[offset : offset + 4096])
+        except lxml.etree.XMLSyntaxError:
+            pass
+        try:
+            for _event, element in parser.read_events():
+                tag = element.tag
+                return tag if isinstance(tag, str) else None
+        except lxml.etree.XMLSyntaxError:
+            return None
+    return None

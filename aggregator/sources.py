@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import logging
 import re
 import tomllib
@@ -13,12 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
-
-from lxml import etree
+from urllib.parse import urlsplit
 
 from aggregator.discovery import (
-    JSON_FEED_PREFIXES,
+    candidate_feed_urls,
+    discover_feed_links,
+    feed_type,
+    looks_like_feed,
     non_html_reason,
     parse_feed,
     parse_listing,
@@ -36,17 +36,6 @@ from aggregator.humanize import format_duration, parse_duration
 
 logger = logging.getLogger(__name__)
 
-COMMON_FEED_PATHS = ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml")
-
-FEED_LINK_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/feed+json",
-        "application/json",
-        "application/rdf+xml",
-    }
-)
 
 SOURCE_KEYS = (
     "name",
@@ -66,8 +55,8 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _SOURCES_HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*sources[ \t]*\]\]", re.MULTILINE)
 # Second-level labels under a country code that are not the site's own name (bbc.co.uk)
 _SECOND_LEVEL_LABELS = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"})
-_ATOM_NAMESPACES = frozenset({"http://www.w3.org/2005/Atom", "http://purl.org/atom/ns#"})
-_RDF_NAMESPACE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
 _TOML_ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",
@@ -79,7 +68,6 @@ _TOML_ESCAPES = {
 }
 _NEW_FILE_HEADER = "# Blogs to crawl; aggregator/default_sources.toml documents every key.\n"
 # Sniffing the root element never needs more than the head of the document
-_SNIFF_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -160,48 +148,6 @@ def select_sources(sources: Iterable[Source], names: Sequence[str] | None) -> li
             hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
         raise SourcesError(f"unknown source name(s): {', '.join(hints)}")
     return [by_name[name] for name in dict.fromkeys(names)]
-
-
-def discover_feed_links(html: str | bytes, base_url: str) -> list[str]:
-    """Return the feed URLs a page announces with `<link rel="alternate">`, in document order."""
-    data = html.encode("utf-8") if isinstance(html, str) else html
-    if not data.strip():
-        return []
-    parser = etree.HTMLParser(encoding="utf-8" if isinstance(html, str) else None)
-    root = etree.fromstring(data, parser)
-    if root is None:
-        return []
-    base = base_url
-    for base_href in root.iterfind(".//base[@href]"):
-        base = urljoin(base_url, base_href.get("href", "").strip())
-        break
-    found: list[str] = []
-    for link in root.iter("link"):
-        rel = (link.get("rel") or "").lower().split()
-        link_type = (link.get("type") or "").split(";")[0].strip().lower()
-        href = (link.get("href") or "").strip()
-        if "alternate" not in rel or link_type not in FEED_LINK_TYPES or not href:
-            continue
-        title = link.get("title") or ""
-        if "comments" in href.lower() or "comments" in title.lower():
-            continue
-        url = urldefrag(urljoin(base, href)).url
-        # WordPress announces its REST API as application/json on every page; it is no feed
-        if link_type == "application/json" and "/wp-json/" in urlsplit(url).path:
-            continue
-        if urlsplit(url).scheme in {"http", "https"} and url not in found:
-            found.append(url)
-    return found
-
-
-def candidate_feed_urls(home_url: str) -> list[str]:
-    """Return the usual feed locations (COMMON_FEED_PATHS) at the root of a site."""
-    return [urljoin(home_url, path) for path in COMMON_FEED_PATHS]
-
-
-def looks_like_feed(body: bytes, content_type: str | None) -> bool:
-    """Tell whether a response body is an RSS, Atom or RDF document or a JSON Feed."""
-    return _feed_kind(body, content_type) is not None
 
 
 def discover_feeds(home_url: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
@@ -344,55 +290,6 @@ def _working_feeds(urls: Iterable[str], timeout: float) -> list[str]:
     return found
 
 
-def _feed_kind(body: bytes, content_type: str | None) -> str | None:
-    """Return "RSS", "Atom", "RDF" or "JSON Feed" for a feed body, None for anything else."""
-    main_type = (content_type or "").split("/")[0].strip().lower()
-    if main_type in {"image", "audio", "video", "font"}:
-        return None
-    head = body.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if head.startswith(b"{"):
-        try:
-            document = json.loads(head)
-        except ValueError:
-            return None
-        version = document.get("version") if isinstance(document, dict) else None
-        if isinstance(version, str) and version.startswith(JSON_FEED_PREFIXES):
-            return "JSON Feed"
-        return None
-    root_tag = _xml_root_tag(head if head.startswith(b"<") else body)
-    if root_tag is None:
-        return None
-    namespace, _, local = root_tag.rpartition("}")
-    namespace = namespace.lstrip("{")
-    if local == "rss" and not namespace:
-        return "RSS"
-    if local == "feed" and namespace in _ATOM_NAMESPACES:
-        return "Atom"
-    if local == "RDF" and namespace == _RDF_NAMESPACE:
-        return "RDF"
-    return None
-
-
-def _xml_root_tag(body: bytes) -> str | None:
-    """Return the root element tag of an XML document, reading only its head."""
-    parser = etree.XMLPullParser(
-        events=("start",), resolve_entities=False, no_network=True, load_dtd=False
-    )
-    head = body[:_SNIFF_BYTES]
-    for offset in range(0, len(head), 4096):
-        try:
-            parser.feed(head[offset : offset + 4096])
-        except etree.XMLSyntaxError:
-            pass
-        try:
-            for _event, element in parser.read_events():
-                tag = element.tag
-                return tag if isinstance(tag, str) else None
-        except etree.XMLSyntaxError:
-            return None
-    return None
-
-
 def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
     """Fetch one feed URL and read it as the crawl does (aggregator.discovery.parse_feed)."""
     try:
@@ -400,7 +297,7 @@ def _check_feed(url: str, timeout: float, prefix: str = "") -> FeedCheck:
     except FetchFailed as exc:
         return FeedCheck(url, False, prefix + exc.reason)
     content_type = headers.get("content-type")
-    kind = _feed_kind(body, content_type)
+    kind = feed_type(body, content_type)
     if kind is None:
         return FeedCheck(
             url, False, f"{prefix}{status}, not a feed ({_describe_type(content_type)})"

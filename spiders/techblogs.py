@@ -36,7 +36,10 @@ from aggregator.crawling import check_environment
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import (
     EntryLink,
+    candidate_feed_urls,
+    discover_feed_links,
     is_non_post_sitemap,
+    looks_like_feed,
     never_an_article,
     non_html_reason,
     parse_feed,
@@ -49,10 +52,7 @@ from aggregator.humanize import parse_duration
 from aggregator.items import PageItem
 from aggregator.sources import (
     Source,
-    candidate_feed_urls,
-    discover_feed_links,
     load_sources,
-    looks_like_feed,
     select_sources,
     slug_from_url,
 )

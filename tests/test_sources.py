@@ -14,21 +14,23 @@ from pathlib import Path
 import pytest
 
 from aggregator import sources as sources_module
+from aggregator.discovery import (
+    COMMON_FEED_PATHS,
+    candidate_feed_urls,
+    discover_feed_links,
+    looks_like_feed,
+)
 from aggregator.exceptions import FetchError, SourcesError
 from aggregator.fetching import fetch
 from aggregator.humanize import format_duration, parse_duration
 from aggregator.settings import USER_AGENT
 from aggregator.sources import (
-    COMMON_FEED_PATHS,
     FeedCheck,
     Source,
     append_source,
-    candidate_feed_urls,
     check_source,
-    discover_feed_links,
     discover_feeds,
     load_sources,
-    looks_like_feed,
     select_sources,
     slug_from_url,
     source_from_url,
