@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from aggregator.store.search import (
     search_page,
 )
 from aggregator.web import create_app
-from tests.conftest import PG_ADMIN_URL, _postgres_admin
+from tests.conftest import postgres_database
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 # Made-up words both engines' stemmers (Porter, Snowball English) leave as they are
@@ -75,27 +74,16 @@ def _fill(engine: Engine) -> None:
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Engine]]:
     """The same articles in a SQLite store and a PostgreSQL store."""
-    conn, reason = _postgres_admin()
-    if conn is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI and does not answer: {reason}")
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 does not answer: {reason}")
-    name = f"aggtest_{uuid.uuid4().hex[:12]}"
-    conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
     path: Path = tmp_path_factory.mktemp("pages") / "store.db"
-    engines = {
-        "sqlite": open_store(f"sqlite:///{path}"),
-        "postgresql": open_store(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name),
-    }
-    for engine in engines.values():
-        _fill(engine)
-    try:
-        yield engines
-    finally:
+    with postgres_database() as pg_url:
+        engines = {"sqlite": open_store(f"sqlite:///{path}"), "postgresql": open_store(pg_url)}
         for engine in engines.values():
-            engine.dispose()
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
-        conn.close()  # type: ignore[attr-defined]
+            _fill(engine)
+        try:
+            yield engines
+        finally:
+            for engine in engines.values():
+                engine.dispose()
 
 
 def _search_all(engine: Engine, query: str, order: str, size: int, **filters: object) -> list:
