@@ -791,3 +791,21 @@ def test_keep_raw_html_no_in_the_environment_keeps_no_raw_html(tmp_path: Path) -
     with session_scope(engine) as session:
         assert session.scalars(select(Article.raw_html)).all() == [None]
     engine.dispose()
+
+
+def test_stats_and_the_web_sources_page_count_a_source_alike(db_url: str, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from aggregator.web import create_app
+
+    good = {"url": "https://blog.example/a", "source": "example", "text": ARTICLE_TEXT}
+    copy = {**good, "url": "https://mirror.example/a", "source": "mirror"}
+    path = write_import(tmp_path, [json.dumps(good), json.dumps(copy)])
+    assert invoke(db_url, "import", str(path)).exit_code == 0
+    stats = json.loads(invoke(db_url, "stats", "--json").stdout)
+    counted = {row["source"]: (row["articles"], row["copies"]) for row in stats["sources"]}
+    assert counted == {"example": (1, 0), "mirror": (0, 1)}
+    with TestClient(create_app(db_url)) as client:
+        listed = client.get("/api/sources").json()["sources"]
+    assert {row["name"]: (row["articles"], row["copies"]) for row in listed} == counted
+    assert stats["visible_articles"] == sum(row["articles"] for row in listed)

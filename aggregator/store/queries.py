@@ -905,22 +905,43 @@ def recent_runs(session: Session, limit: int = 5) -> list[CrawlRun]:
     return list(session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)))
 
 
+def source_counts(session: Session) -> list[dict[str, Any]]:
+    """Per source, by name: its URL, its articles (copies of others apart), its copies, and
+    when it was last fetched (ISO 8601 UTC); the same counts for the CLI and the web."""
+    original = Article.duplicate_of.is_(None)
+    rows = session.execute(
+        select(
+            Source.name,
+            Source.url,
+            func.count(Article.id).filter(original),
+            func.count(Article.id).filter(~original),
+            func.max(Article.fetched_at),
+        )
+        .outerjoin(Article, Article.source_id == Source.id)
+        .group_by(Source.id, Source.name, Source.url)
+        .order_by(Source.name)
+    )
+    return [
+        {
+            "name": name,
+            "url": url,
+            "articles": articles,
+            "copies": copies,
+            # max() of a column: naive on SQLite, whose values are UTC
+            "last_fetched": (last if last.tzinfo else last.replace(tzinfo=UTC)).isoformat()
+            if last
+            else None,
+        }
+        for name, url, articles, copies, last in rows
+    ]
+
+
 def store_stats(session: Session) -> dict[str, Any]:
     """Counts of the store: articles, duplicates, per source, crawl runs."""
     total = session.scalar(select(func.count(Article.id))) or 0
     duplicates = (
         session.scalar(select(func.count(Article.id)).where(Article.duplicate_of.is_not(None))) or 0
     )
-    per_source = session.execute(
-        select(
-            Source.name,
-            func.count(Article.id),
-            func.max(Article.fetched_at),
-        )
-        .outerjoin(Article, Article.source_id == Source.id)
-        .group_by(Source.name)
-        .order_by(Source.name)
-    ).all()
     runs = session.scalar(select(func.count(CrawlRun.id))) or 0
     return {
         "articles": total,
@@ -928,11 +949,12 @@ def store_stats(session: Session) -> dict[str, Any]:
         "duplicates": duplicates,
         "sources": [
             {
-                "source": name,
-                "articles": count,
-                "last_fetched": last.isoformat() if last else None,
+                "source": row["name"],
+                "articles": row["articles"],
+                "copies": row["copies"],
+                "last_fetched": row["last_fetched"],
             }
-            for name, count, last in per_source
+            for row in source_counts(session)
         ],
         "crawl_runs": runs,
     }

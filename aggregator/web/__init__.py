@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -238,7 +238,7 @@ def create_app(db_url: str) -> Starlette:
         return render(request, "article.html", **found)
 
     async def sources_page(request: Request) -> Response:
-        sources = await read(_sources)
+        sources = await read(queries.source_counts)
         return render(request, "sources.html", sources=sources)
 
     async def source_page(request: Request) -> Response:
@@ -352,7 +352,7 @@ def create_app(db_url: str) -> Starlette:
         return JSONResponse(found)
 
     async def api_sources(request: Request) -> Response:
-        return JSONResponse({"sources": await read(_sources)})
+        return JSONResponse({"sources": await read(queries.source_counts)})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
@@ -481,24 +481,6 @@ def _article_view(session: Session, article_id: int) -> dict[str, Any] | None:
         "original": original,
         "story": story,
     }
-
-
-def _sources(session: Session) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Source.name, Source.url, func.count(Article.id), func.max(Article.fetched_at))
-        .outerjoin(Article, (Article.source_id == Source.id) & Article.duplicate_of.is_(None))
-        .group_by(Source.id, Source.name, Source.url)
-        .order_by(Source.name)
-    )
-    return [
-        {
-            "name": name,
-            "url": url,
-            "articles": count,
-            "last_fetched": last.replace(tzinfo=UTC).isoformat() if last else None,
-        }
-        for name, url, count, last in rows
-    ]
 
 
 def _source_exists(session: Session, name: str) -> bool:
