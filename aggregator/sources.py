@@ -1,4 +1,4 @@
-"""Load and validate the sources file; discover, fetch and check blog feeds outside Scrapy."""
+"""The sources file: load, validate and append to it; add and check sources outside Scrapy."""
 
 from __future__ import annotations
 

@@ -46,6 +46,8 @@ class StorePipeline:
         self.timer: asyncio.TimerHandle | None = None
         self.engine: Engine | None = None
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="store")
+        # The batches being written: the event loop keeps only weak references to tasks
+        self.writing: set[asyncio.Task[None]] = set()
         # The crawl run this pipeline records (none in a worker: it reports each source crawl)
         self.run_id: int | None = None
         self.dropped: list[tuple[str | None, str, str]] = []
@@ -95,8 +97,9 @@ class StorePipeline:
             self.timer = None
         batch, self.batch = self.batch, []
         if batch:
-            # The task holds the pages' futures: process_item awaits them, so none is lost
-            asyncio.get_running_loop().create_task(self._write(batch))
+            task = asyncio.get_running_loop().create_task(self._write(batch))
+            self.writing.add(task)
+            task.add_done_callback(self.writing.discard)
 
     async def _write(self, batch: list[tuple[PageItem, asyncio.Future[PageItem]]]) -> None:
         items = [item for item, _ in batch]
