@@ -10,6 +10,7 @@ from concurrent.futures.process import BrokenProcessPool
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.exceptions import RejectedPage
 from aggregator.ingest import Extraction, boilerplate_due, extract_page, site_boilerplate
@@ -74,6 +75,9 @@ class CleanPipeline:
         self.learning.add(source)  # one learning at a time per source
         try:
             keys = await asyncio.to_thread(self._learn, self.engine, source)
+        except SQLAlchemyError as exc:  # learnt again with a later page; this one goes on
+            logger.error("Boilerplate of %s not learnt: %s", source, exc)
+            return keys
         finally:
             self.learning.discard(source)
         self.templates[source] = (keys, self.templates[source][1])

@@ -46,7 +46,7 @@ from aggregator.discovery import (
     parse_listing,
     parse_sitemap,
 )
-from aggregator.exceptions import SourcesError
+from aggregator.exceptions import RejectedPage, SourcesError
 from aggregator.fetching import url_problem
 from aggregator.humanize import parse_duration
 from aggregator.items import PageItem
@@ -57,7 +57,7 @@ from aggregator.sources import (
     slug_from_url,
 )
 from aggregator.store import frontier, queries
-from aggregator.store.db import open_store, read_scope, session_scope
+from aggregator.store.db import open_store, out_of_reach, read_scope, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
 
 if TYPE_CHECKING:
@@ -491,11 +491,14 @@ class TechBlogsSpider(scrapy.Spider):
         self._item_done(state)
 
     def _item_dropped(self, item: Any, response: Any, exception: BaseException) -> None:
-        """A page not stored: no article in it is final; anything else is tried again later."""
+        """A page not stored: no article in it is final; the store out of reach leaves it due
+        as it was; anything else (an extractor crash, say) is tried again later."""
         state = self._item_state(item)
         if state is not None and isinstance(item, PageItem):
             url = item.requested_url or item.url
-            if item.article is None:
+            if out_of_reach(exception):
+                logger.info("%s: stays due (the store was out of reach)", url)
+            elif item.article is None and isinstance(exception.__cause__, RejectedPage):
                 self._frontier_failure(state, url, frontier.NOT_ARTICLE, str(exception))
             else:
                 self._frontier_failure(state, url, frontier.FAILED, str(exception))
@@ -505,7 +508,7 @@ class TechBlogsSpider(scrapy.Spider):
 
     def _item_error(self, item: Any, response: Any, spider: Any, failure: Failure) -> None:
         state = self._item_state(item)
-        if state is not None and isinstance(item, PageItem):
+        if state is not None and isinstance(item, PageItem) and not out_of_reach(failure.value):
             reason = f"pipeline error: {failure.value}"
             self._frontier_failure(state, item.requested_url or item.url, frontier.FAILED, reason)
         self._item_done(state)

@@ -118,6 +118,44 @@ def test_failures_are_retried_and_gone_posts_never_requested_again(
     engine.dispose()
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_post_whose_database_connection_drops_stays_due_and_is_stored_next_crawl(
+    blog: LiveBlog, tmp_path: Path, db_url: str
+) -> None:
+    posts = [blog.publish() for _ in range(3)]
+    victim = blog.server.url(posts[1].path)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(blog.source_toml(), encoding="utf-8")
+    engine = open_store(db_url)
+    # the database cuts the connection that stores the victim (its backend ends itself)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION cut() RETURNS trigger AS $$ BEGIN"
+            " PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$"
+            " LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER cut BEFORE INSERT ON articles FOR EACH ROW"
+            f" WHEN (NEW.url = '{victim}') EXECUTE FUNCTION cut()"
+        )
+    settings = {"DOWNLOAD_TIMEOUT": "60"}
+    scrapy_crawl(sources, db_url, settings=settings)
+    assert sorted(a["url"] for a in stored(db_url)) == sorted(
+        blog.server.url(p.path) for p in posts if p is not posts[1]
+    )
+    # not the page's fault: no attempt counted, no wait, no final verdict
+    with session_scope(engine) as session:
+        row = frontier.get(session, victim)
+        assert row is not None
+        assert (row.state, row.attempts, row.next_attempt_at) == ("pending", 0, None)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER cut ON articles")
+    engine.dispose()
+    second = scrapy_crawl(sources, db_url, settings=settings)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert victim in {a["url"] for a in stored(db_url)}
+
+
 def test_a_failing_post_is_given_up_after_its_attempts(engine: Engine) -> None:
     policy = RetryPolicy(attempts=3, backoff=60)
     now = datetime(2026, 11, 30, tzinfo=UTC)

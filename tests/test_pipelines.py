@@ -236,6 +236,23 @@ def test_a_page_that_breaks_the_extractor_is_dropped_and_the_others_go_on(
     assert crawler.stats.get_value("aggregator/clean/articles") == 3
 
 
+def test_a_page_is_cleaned_when_the_boilerplate_cannot_be_learned(
+    crawler: Crawler, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = open_store(db_url)
+    with engine.begin() as conn:  # learning reads and writes this table
+        conn.exec_driver_sql("ALTER TABLE template_blocks RENAME TO template_blocks_away")
+    engine.dispose()
+    clean = build_from_crawler(CleanPipeline, crawler)
+    clean.open_spider()
+    try:
+        page = cleaned(clean, seed_item())
+    finally:
+        clean.close_spider()
+    assert page.article is not None and page.article.title == TITLE
+    assert "Boilerplate of seedblog not learnt" in caplog.text
+
+
 def test_extraction_can_run_in_the_crawl_process(db_url: str) -> None:
     crawler = get_crawler(
         FakeSourcesSpider, {"AGGREGATOR_DB_URL": db_url, "AGGREGATOR_EXTRACT_PROCESSES": 0}

@@ -17,7 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.exceptions import StoreError
@@ -290,6 +291,19 @@ def scheduler_lock(engine: Engine) -> Iterator[None]:
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def out_of_reach(exc: BaseException | None) -> bool:
+    """Whether an error (or what caused it) is the store out of reach for a while.
+
+    A lost connection, a lock held too long or a full connection pool passes: the work it
+    stopped is tried again as it is, never counted as a failure of the page or the source.
+    """
+    while exc is not None:
+        if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 @contextmanager
