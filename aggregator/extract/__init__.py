@@ -4,7 +4,8 @@ The layers, in order:
 
 1. decode: bytes to text (BOM, HTTP charset, <meta charset>, detection) -- ``decode.py``
 2. parse once with lxml; read metadata (JSON-LD, OpenGraph, meta, <time>, the byline and
-   date shown by the headline, URL) -- ``metadata.py``
+   date shown by the headline, URL) -- ``metadata.py``, with ``jsonld.py``, ``titles.py``,
+   ``authors.py``, ``dates.py``
 3. decide whether the page holds an article at all, from page features and a small learned
    model, before any extraction; a page without one returns the reason -- ``pagetype.py``
 4. remove clutter elements by selector before extraction -- ``clutter.py``
@@ -43,6 +44,7 @@ from lxml.html import (
 )
 from trafilatura.settings import Document, set_date_params
 
+from aggregator.extract.authors import byline_author, find_byline
 from aggregator.extract.clutter import (
     AVATAR_PATTERN,
     SOCIAL_PATTERN,
@@ -57,19 +59,12 @@ from aggregator.extract.clutter import (
     normalise,
     remove_clutter,
 )
+from aggregator.extract.dates import date_from_url, parse_date
 from aggregator.extract.decode import decode_html
-from aggregator.extract.metadata import (
-    PageMetadata,
-    byline_author,
-    clean_title,
-    collapse,
-    date_from_url,
-    dedupe,
-    extract_metadata,
-    find_byline,
-    parse_date,
-)
+from aggregator.extract.metadata import PageMetadata, extract_metadata
 from aggregator.extract.pagetype import load_model, page_features, prose_chars
+from aggregator.extract.text import collapse, dedupe
+from aggregator.extract.titles import clean_title
 from aggregator.items import Article
 
 __all__ = ["NoArticle", "extract", "extract_article", "page_type_features"]
