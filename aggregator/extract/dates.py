@@ -1,7 +1,8 @@
-"""Dates: the one parser of date strings, and the dates a page shows (URL, <time>, text).
+"""Dates of pages: parsing their date strings, and the dates a page shows (URL, <time>, text).
 
-Every date of a page goes through ``parse_date``; ``shown_date`` then picks the date the page
-presents as its article's from its markup's dates and those written around the headline.
+Date strings of a page's markup (and htmldate's fallback) go through ``parse_date``;
+``shown_date`` then picks the date the page presents as its article's from its markup's dates
+and those written around the headline.
 """
 
 from __future__ import annotations
