@@ -23,7 +23,6 @@ from aggregator.extract.clutter import (
     is_related_heading_shape,
 )
 from aggregator.extract.decode import decode_html
-from aggregator.extract.metadata import byline_author, clean_title, date_from_url, parse_date
 from aggregator.items import Article
 
 SEED = Path(__file__).parent / "sites" / "seed"
@@ -189,22 +188,6 @@ def test_empty_taxonomy_line() -> None:
     assert not is_empty_taxonomy("In 2014, Microsoft lost.")
 
 
-@pytest.mark.parametrize(
-    ("line", "names"),
-    [
-        ("Written by Connor Livingston", ["Connor Livingston"]),
-        ("By Jane Doe", ["Jane Doe"]),
-        ("By Jane Doe and John Roe", ["Jane Doe", "John Roe"]),
-        ("by Jane Doe on May 17, 2024", ["Jane Doe"]),
-        ("Posted by Ludwig van Beethoven | 4 min read", ["Ludwig van Beethoven"]),
-        ("By the way, the release is late.", []),
-        ("Written by hand in a notebook", []),
-    ],
-)
-def test_byline_author(line: str, names: list[str]) -> None:
-    assert byline_author(line) == names
-
-
 def test_byline_in_text_gives_author_and_is_dropped() -> None:
     html = page(body="<p>By Jane Doe</p>" + BODY)
     article = extract_article(html)
@@ -342,31 +325,6 @@ def test_rel_author_time_element_and_canonical_link() -> None:
     assert article.authors == ["Jane Doe"]
     assert article.published == datetime(2024, 7, 25, 9, 30, tzinfo=UTC)
     assert article.canonical_url == "https://ferris.example/rust-1-80/"
-
-
-def test_dates_are_aware_utc() -> None:
-    for value in ("2024-05-17", "2024-05-17T10:00:00+09:00", "May 17, 2024 10:00"):
-        parsed = parse_date(value)
-        assert parsed is not None
-        assert parsed.tzinfo is UTC
-    assert parse_date("2024-05-17T10:00:00+09:00") == datetime(2024, 5, 17, 1, tzinfo=UTC)
-    assert parse_date("not a date") is None
-    assert parse_date("0001-01-01") is None
-    assert date_from_url("https://x.example/2024/05/17/slug/") == datetime(2024, 5, 17, tzinfo=UTC)
-    assert date_from_url("https://x.example/2024/13/17/slug/") is None
-
-
-@pytest.mark.parametrize(
-    ("title", "site", "expected"),
-    [
-        ("Rust 1.80 is out | Ferris Weekly", "Ferris Weekly", "Rust 1.80 is out"),
-        ("Rust 1.80 is out - Ferris Weekly", None, "Rust 1.80 is out"),
-        ("Ferris Weekly » Rust 1.80 is out", "Ferris Weekly", "Rust 1.80 is out"),
-        ("Python 3.13 - what is new", None, "Python 3.13 - what is new"),
-    ],
-)
-def test_clean_title(title: str, site: str | None, expected: str) -> None:
-    assert clean_title(title, site, None, "https://ferrisweekly.example/a") == expected
 
 
 # --- charsets -----------------------------------------------------------------------------------

@@ -1,40 +1,19 @@
-"""Tests of aggregator.extract.metadata: title, author and date rules."""
+"""Tests of aggregator.extract.metadata: the title, authors and dates a whole page gives."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from cssselect import GenericTranslator
-from lxml import etree
 from lxml.html import document_fromstring
 
-from aggregator.extract.metadata import (
-    AUTHOR_SELECTORS,
-    _author_elements,
-    choose_title,
-    clean_author_names,
-    clean_text,
-    clean_title,
-    extract_metadata,
-    find_byline,
-    on_day,
-    parse_date,
-)
+from aggregator.extract.dates import on_day, parse_date
+from aggregator.extract.metadata import extract_metadata
+from aggregator.extract.titles import clean_title
 
 
 def _meta(head: str, body: str = "", url: str = "https://blog.example.com/post/") -> object:
     html = f"<html><head>{head}</head><body>{body}</body></html>"
     return extract_metadata(document_fromstring(html), url)
-
-
-# --- text -------------------------------------------------------------------------------
-
-
-def test_entities_left_encoded_are_decoded() -> None:
-    assert clean_text("Tools &#038; Platforms") == "Tools & Platforms"
-    assert clean_text("Rock &amp;amp; Roll") == "Rock & Roll"
-    assert clean_text("Traveler&#8217;s\u200b Guide") == "Traveler’s Guide"
-    assert clean_text("AT&T and R&D") == "AT&T and R&D"
 
 
 # --- title ------------------------------------------------------------------------------
@@ -49,95 +28,7 @@ def test_title_entities_and_straight_quotes_are_cleaned() -> None:
     )
 
 
-def test_title_markdown_heading_marks_are_dropped() -> None:
-    assert clean_title("## Martian Concrete", None, None, None) == "Martian Concrete"
-
-
-def test_h1_with_the_words_of_the_metadata_title_is_the_headline() -> None:
-    title = choose_title(
-        "Health And Nutrition Trends For 2026 - Tastewise",
-        ["Top 10 Health and Nutrition Trends to Watch"],
-        "Tastewise",
-        "https://tastewise.example/blog/trends",
-    )
-    assert title == "Top 10 Health and Nutrition Trends to Watch"
-
-
-def test_h1_about_something_else_is_not_the_headline() -> None:
-    for heading in ("Home", "Our Blog", "Houstonia Magazine", "{{ navItem.title }} Overview"):
-        title = choose_title(
-            "New Restaurants to Visit This Month | Houstonia Magazine",
-            [heading],
-            "Houstonia Magazine",
-            "https://www.houstoniamag.example/eat",
-        )
-        assert title == "New Restaurants to Visit This Month", heading
-
-
-def test_h1_holding_the_title_plus_a_date_or_count_is_not_the_headline() -> None:
-    for heading in (
-        "Dec 18 2025 Preparing a transition",
-        "Preparing a transition (example.com) 87",
-        "Preparing a transition Posted on July 1 by jdoe",
-    ):
-        assert choose_title("Preparing a transition", [heading], None, None) == (
-            "Preparing a transition"
-        )
-    # a longer headline without such extras is the headline
-    assert choose_title(
-        "Plumbing Tips: 11 Upgrades", ["Plumbing Tips: 11 Upgrades to Make"], None, None
-    ) == ("Plumbing Tips: 11 Upgrades to Make")
-
-
-def test_h1_with_same_words_gives_its_punctuation() -> None:
-    title = choose_title("Mobile UX - The Guide", ["Mobile UX: The Guide"], None, None)
-    assert title == "Mobile UX: The Guide"
-
-
-def test_h1_naming_the_site_after_the_separator_is_stripped_from_the_title() -> None:
-    assert clean_title("A brief intro to git • Cory Doe", None, "Cory Doe", None) == (
-        "A brief intro to git"
-    )
-
-
-def test_site_name_from_domain_is_stripped() -> None:
-    url = "https://blog.rust-lang.org/2025/12/19/love/"
-    assert clean_title("What do people love about Rust? | Rust Blog", None, None, url) == (
-        "What do people love about Rust?"
-    )
-    url = "https://developers.slashdot.org/story/1"
-    assert clean_title("Grads Find No Jobs - Slashdot", None, None, url) == "Grads Find No Jobs"
-    # a subtitle is no site name
-    assert clean_title("Insurance - Consulting or Career?", None, None, url) == (
-        "Insurance - Consulting or Career?"
-    )
-
-
-def test_cut_off_headline_is_completed_from_another_title() -> None:
-    title = choose_title(
-        "Fix It Friday: We Help 4 Readers (Including",
-        [],
-        "Emily Doe",
-        None,
-        alternatives=("Fix It Friday: We Help 4 Readers (Including One Trick) - Emily Doe",),
-    )
-    assert title == "Fix It Friday: We Help 4 Readers (Including One Trick)"
-
-
 # --- authors ----------------------------------------------------------------------------
-
-
-def test_author_names_with_entities_labels_and_roles() -> None:
-    assert clean_author_names("Maria &amp; Katerina") == ["Maria", "Katerina"]
-    assert clean_author_names("Author Isaiah Shelton") == ["Isaiah Shelton"]
-    assert clean_author_names("Author: Isaiah Shelton") == ["Isaiah Shelton"]
-    assert clean_author_names("David Jackson - FullStack Editorial Team") == ["David Jackson"]
-    assert clean_author_names("Craig McCarthy Last updated") == ["Craig McCarthy"]
-
-
-def test_placeholders_dates_and_handles_are_not_names() -> None:
-    for value in ("The Author", "admin", "Dec", "August", "andrew.keaveney", "Paperium.net"):
-        assert clean_author_names(value) == [], value
 
 
 def test_organisation_author_gives_way_to_a_person_in_the_markup() -> None:
@@ -175,6 +66,9 @@ def test_citation_authors_are_turned_round() -> None:
     assert _meta(head).authors == ["Aniruddha Roy", "Jyoti Patel"]
 
 
+# --- dates ------------------------------------------------------------------------------
+
+
 def test_page_dates_keep_their_offset() -> None:
     parsed = parse_date("2020-04-12T20:00:00-05:00", keep_offset=True)
     assert parsed is not None
@@ -184,14 +78,6 @@ def test_page_dates_keep_their_offset() -> None:
     assert meta.published is not None
     assert meta.published.date().isoformat() == "2025-06-25"
     assert meta.published.utcoffset() == timedelta(hours=-4)
-
-
-def test_time_zone_abbreviations_and_double_z() -> None:
-    assert parse_date("2025-01-02 10:00 CET") == datetime(2025, 1, 2, 9, tzinfo=UTC)
-    assert parse_date("2025-01-02 10:00 PST") == datetime(2025, 1, 2, 18, tzinfo=UTC)
-    assert parse_date("2025-01-02T10:00:00ZZ") == datetime(2025, 1, 2, 10, tzinfo=UTC)
-    # an unknown abbreviation is read as UTC, never an error
-    assert parse_date("2025-01-02 10:00 XYZT") == datetime(2025, 1, 2, 10, tzinfo=UTC)
 
 
 def test_url_day_decides_the_calendar_day_of_a_utc_time() -> None:
@@ -238,19 +124,6 @@ def test_written_date_is_not_taken_from_long_paragraphs_or_the_future() -> None:
     )
 
 
-def test_byline_label_and_name_in_separate_elements() -> None:
-    tree = document_fromstring(
-        "<html><body><h1>T</h1><div class='meta'><span>Written by</span></div>"
-        "<div><a href='/a/edzel'>Edzel Tabing</a></div><p>Text.</p></body></html>"
-    )
-    assert find_byline(tree) == ["Edzel Tabing"]
-    tree = document_fromstring(
-        "<html><body><div><span>By</span></div>"
-        "<div>the way, this is a sentence.</div></body></html>"
-    )
-    assert find_byline(tree) == []
-
-
 def test_date_shown_just_above_the_headline() -> None:
     body = "<div><p>Last updated:</p><p>Dec 12, 2025</p></div><h1>Top SEO agencies</h1><p>Text.</p>"
     assert _meta("", body, url="https://example.com/a").published == datetime(
@@ -286,19 +159,6 @@ def test_published_meta_written_in_words() -> None:
     meta = _meta('<meta name="published" content="July 17, 2025">')
     assert meta.published is not None
     assert meta.published.date().isoformat() == "2025-07-17"
-
-
-def test_byline_name_ends_where_its_date_begins() -> None:
-    tree = document_fromstring(
-        "<html><body><h1>T</h1><p class='meta'><span>By</span> <a href='/p/sofia'>Sofia Gonzalez"
-        "</a> <span>December 2, 2025</span></p><p>Text.</p></body></html>"
-    )
-    assert find_byline(tree) == ["Sofia Gonzalez"]
-    tree = document_fromstring(
-        "<html><body><h1>T</h1><div><span>Published August 7, 2023</span> "
-        "<span>by Nicole Burke</span></div></body></html>"
-    )
-    assert find_byline(tree) == ["Nicole Burke"]
 
 
 def test_author_box_name_without_other_author_markup() -> None:
@@ -340,29 +200,3 @@ def test_the_byline_by_the_headline_wins_over_markup_naming_someone_else() -> No
     # the site's own name in a byline is no author
     site = body.replace("Paul Fenaroli", "Blog Example")
     assert _meta(head, site).authors == ["Luke Daigle"]  # type: ignore[attr-defined]
-
-
-def test_author_elements_are_those_the_author_selectors_match_in_document_order() -> None:
-    tree = document_fromstring(
-        "<html><body><span class='author'>Not in a byline</span>"
-        "<div class='byline'><span class='author'>Jane Doe</span></div>"
-        "<div itemprop='author'><span itemprop='name'>Ann Lee</span></div>"
-        "<a rel='author external' href='/me'>Bo</a><a rel='authorship'>No</a>"
-        "<p class='author vcard'><b class='fn'>Cy</b><i class='fnx'>No</i></p>"
-        "<span class='post-author-box'>No</span><span class='post-author'>Di</span></body></html>"
-    )
-    union = etree.XPath(
-        " | ".join(
-            GenericTranslator().css_to_xpath(s, prefix="descendant-or-self::")
-            for s in AUTHOR_SELECTORS
-        )
-    )
-    found = _author_elements(tree)
-    assert found == union(tree)
-    assert [e.text_content() for e in found if not len(e)] == [
-        "Jane Doe",
-        "Ann Lee",
-        "Bo",
-        "Cy",
-        "Di",
-    ]

@@ -1,10 +1,12 @@
 """HTML -> Article: trafilatura's main text plus structured metadata and clutter rules.
 
-The layers, in order:
+The steps, in order:
 
-1. decode: bytes to text (BOM, HTTP charset, <meta charset>, detection) -- ``decode.py``
-2. parse once with lxml; read metadata (JSON-LD, OpenGraph, meta, <time>, the byline and
-   date shown by the headline, URL) -- ``metadata.py``
+1. decode: bytes to text (BOM, HTTP charset, <meta charset>, detection) -- ``decode.py``;
+   parse once with lxml
+2. read metadata (JSON-LD, OpenGraph, meta, <time>, the byline and date shown by the
+   headline, URL) -- ``metadata.py``, with ``jsonld.py``, ``titles.py``, ``authors.py``,
+   ``dates.py``
 3. decide whether the page holds an article at all, from page features and a small learned
    model, before any extraction; a page without one returns the reason -- ``pagetype.py``
 4. remove clutter elements by selector before extraction -- ``clutter.py``
@@ -13,22 +15,20 @@ The layers, in order:
    (the lead between the headline and the body is put back when the main text left it out)
 6. drop clutter paragraphs after extraction: clutter phrases, bylines, author bios,
    empty category lines, the repeated headline, trailing titles of other posts
-7. check the text is an article's (not a list of links or teasers, not too short) and
-   merge metadata (ours first, htmldate's date as the fallback)
+   -- ``paragraphs.py``
+7. check the text is an article's (not a list of links or teasers -- ``listing.py`` --, not
+   too short) and merge metadata (ours first, htmldate's date as the fallback)
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import unicodedata
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
-from itertools import islice
-from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from htmldate import find_date
@@ -43,33 +43,16 @@ from lxml.html import (
 )
 from trafilatura.settings import Document, set_date_params
 
-from aggregator.extract.clutter import (
-    AVATAR_PATTERN,
-    SOCIAL_PATTERN,
-    is_call_to_action,
-    is_clutter_phrase,
-    is_credit,
-    is_date_line,
-    is_empty_taxonomy,
-    is_promo,
-    is_related_heading,
-    is_related_heading_shape,
-    normalise,
-    remove_clutter,
-)
+from aggregator.extract.authors import MAX_AUTHORS, find_byline
+from aggregator.extract.clutter import normalise, remove_clutter
+from aggregator.extract.dates import date_from_url, parse_date
 from aggregator.extract.decode import decode_html
-from aggregator.extract.metadata import (
-    PageMetadata,
-    byline_author,
-    clean_title,
-    collapse,
-    date_from_url,
-    dedupe,
-    extract_metadata,
-    find_byline,
-    parse_date,
-)
+from aggregator.extract.listing import is_link_list, is_teaser_list, teaser_cards
+from aggregator.extract.metadata import PageMetadata, extract_metadata
 from aggregator.extract.pagetype import load_model, page_features, prose_chars
+from aggregator.extract.paragraphs import SiteLinks, drop_clutter_paragraphs
+from aggregator.extract.text import collapse, dedupe
+from aggregator.extract.titles import clean_title
 from aggregator.items import Article
 
 __all__ = ["NoArticle", "extract", "extract_article", "page_type_features"]
@@ -105,39 +88,12 @@ MAX_FULL_EXTRACTION_ELEMENTS = 15_000
 # htmldate's date search is the fallback only on pages with at most this many elements: its
 # cost grows faster than linearly with the page.
 MAX_FALLBACK_METADATA_ELEMENTS = MAX_FULL_EXTRACTION_ELEMENTS
-# A trailing paragraph that repeats the text of a link to another page of the same site is
-# the title of another post (next/previous navigation) when it is at most this long.
-MAX_LINK_TITLE_CHARS = 160
-# A leading paragraph this similar to the headline is the headline repeated.
-TITLE_SIMILARITY = 0.9
 # JSON-LD articleBody replaces trafilatura's text when it is this many times longer.
 ARTICLE_BODY_RATIO = 2.0
 # ... and when at least this share of its paragraphs is found in the page's own text.
 ARTICLE_BODY_AGREEMENT = 0.8
-# A "Related stories" heading after this share of the text ends the article; earlier, only
-# the heading itself goes (a box of links in the middle of the body).
-RELATED_CUT_SHARE = 0.7
-# ... unless a paragraph of prose this long comes after it (a box of links inside the body)
-MIN_PROSE_AFTER_RELATED = 200
-# Listing pages: at least this many paragraphs that are teasers ("…", "Read more").
-LISTING_MIN_TEASERS = 3
-# Listing pages: at least LISTING_MIN_CARDS teaser cards (a heading linking to another page
-# with its teaser, up to LISTING_CARD_DEPTH levels around it) hold this share of the text
-LISTING_MIN_CARDS = 4
-LISTING_CARD_SHARE = 0.8
-LISTING_CARD_DEPTH = 3
-# ... and no paragraph is as long as an article's usually are
-LISTING_MAX_TEASER_CHARS = 400
-# A "card" with more text than this is no teaser: it holds the article itself (a post whose
-# headline links to its own permalink, or a body with a linked heading inside it).
-LISTING_MAX_CARD_CHARS = 1500
 
 _SENTENCE_END_RE = re.compile(r"[.!?…。！？]['\"‘’“”«»‹›)\]]*(?:\s|$)")
-_TERMINAL_PUNCTUATION = tuple(".!?…:;。！？\"'”’)")
-_TEASER_RE = re.compile(
-    r"(?:\.\.\.|…|\[…\]|\[\.\.\.\])\s*$|^(?:read more|continue reading)\b", re.I
-)
-_BIO_VERB_RE = r"\s+(?:is|was|has been|writes|covers|joined|lives)\b"
 _HTML_BLOCK_TAG_RE = re.compile(
     r"</?(?:p|div|h[1-6]|li|ul|ol|br|blockquote|tr|section)\b[^>]*>", re.I
 )
@@ -224,7 +180,7 @@ def _extract(
     content_selector: str | None = None,
     remove_selectors: Sequence[str] = (),
 ) -> Article | str:
-    """The page's article, or the reason it holds none."""
+    """The page's article, or the reason it holds none: the steps of the module's docstring."""
     tree = _parse(html, content_type)
     if tree is None:
         return "no HTML in the page"
@@ -233,18 +189,68 @@ def _extract(
         return "a listing of other pages (its structured data says so)"
     elements = int(tree.xpath("count(//*)"))
     features = _page_features(tree, meta, url) if elements >= MIN_JUDGED_ELEMENTS else None
-    model = load_model()
-    if model is not None and features is not None:
-        page_type = model.classify(features)
-        if not page_type.is_article:
-            return f"{page_type.reason} (article probability {page_type.article_probability:.2f})"
+    not_an_article = _page_type_reason(features)
+    if not_an_article:
+        return not_an_article
+
     # links of the whole page, read before clutter goes (next/previous post boxes are clutter)
     links = tree.xpath("//a[@href]")
     markup_byline = [] if meta.authors else find_byline(tree)
-
     remove_clutter(tree)
-    cards = _teaser_cards(tree, url)
+    cards = teaser_cards(tree, url)
     _apply_site_rules(tree, content_selector, remove_selectors, url)
+
+    paragraphs = _main_paragraphs(tree, url, meta, elements, features)
+    # a list of links is told by the text as extracted, before any paragraph is dropped
+    if is_link_list(paragraphs, cards):
+        return "a list of links to other pages"
+
+    title = clean_title(meta.title, meta.site_name, meta.h1, url or meta.canonical_url)
+    authors = list(meta.authors)
+    site_links = SiteLinks(links, url or meta.canonical_url)
+    paragraphs, byline_names = drop_clutter_paragraphs(paragraphs, title, authors, site_links)
+
+    text = "\n\n".join(paragraphs)
+    if not _is_article_text(text):
+        return f"too little text ({len(text)} characters; {ARTICLE_MINIMUM})"
+    if is_teaser_list(paragraphs):
+        return "a list of teasers"
+    return Article(
+        title=title,
+        text=text,
+        authors=dedupe(authors or byline_names or markup_byline, MAX_AUTHORS),
+        published=_published(tree, url, meta, elements),
+        modified=meta.modified,
+        image_url=meta.image_url,
+        tags=meta.tags,
+        language=meta.language,
+        canonical_url=meta.canonical_url,
+        site_name=meta.site_name,
+        description=meta.description,
+    )
+
+
+def _page_type_reason(features: dict[str, float] | None) -> str | None:
+    """Why the article-or-not model says the page holds no article, or None (no model, a page
+    too small to judge, or an article)."""
+    model = load_model()
+    if model is None or features is None:
+        return None
+    page_type = model.classify(features)
+    if page_type.is_article:
+        return None
+    return f"{page_type.reason} (article probability {page_type.article_probability:.2f})"
+
+
+def _main_paragraphs(
+    tree: HtmlElement,
+    url: str | None,
+    meta: PageMetadata,
+    elements: int,
+    features: dict[str, float] | None,
+) -> list[str]:
+    """The main text's paragraphs: trafilatura's, its JSON-LD articleBody's when that is much
+    richer, and the lead put back when the main text left it out."""
     # trafilatura's second opinion (readability, justext) only when its main extractor missed
     # much of the page's prose, and only on pages small enough for it
     paragraphs = _main_text(tree, url, fast=True)
@@ -254,44 +260,20 @@ def _extract(
         structured = _article_body_paragraphs(meta.article_body)
         if not _is_article_text("\n\n".join(paragraphs)) or _agrees_with_page(structured, tree):
             paragraphs = structured
-
     lead = _lead(tree, paragraphs)
-    if lead:
-        paragraphs = [lead, *paragraphs]
+    return [lead, *paragraphs] if lead else paragraphs
 
-    title = clean_title(meta.title, meta.site_name, meta.h1, url or meta.canonical_url)
-    authors = list(meta.authors)
-    if _is_link_list(paragraphs, cards):
-        return "a list of links to other pages"
-    site_links = _SiteLinks(links, url or meta.canonical_url)
-    paragraphs, byline_names = _drop_clutter_paragraphs(paragraphs, title, authors, site_links)
-    text = "\n\n".join(paragraphs)
-    if not _is_article_text(text):
-        return f"too little text ({len(text)} characters; {ARTICLE_MINIMUM})"
-    if len(paragraphs) >= LISTING_MIN_TEASERS and _is_teaser_list(paragraphs):
-        return "a list of teasers"
 
-    if not authors:
-        authors = byline_names or markup_byline
-    # htmldate's date rules as the last resort, on pages small enough
-    published = (
+def _published(
+    tree: HtmlElement, url: str | None, meta: PageMetadata, elements: int
+) -> datetime | None:
+    """The publication date: the metadata's, else htmldate's (on pages small enough), else
+    the URL's."""
+    return (
         meta.published
         or (_trafilatura_date(tree, url) if elements <= MAX_FALLBACK_METADATA_ELEMENTS else None)
         or date_from_url(url)
         or date_from_url(meta.canonical_url)
-    )
-    return Article(
-        title=title,
-        text=text,
-        authors=dedupe(authors, 10),
-        published=published,
-        modified=meta.modified,
-        image_url=meta.image_url,
-        tags=meta.tags,
-        language=meta.language,
-        canonical_url=meta.canonical_url,
-        site_name=meta.site_name,
-        description=meta.description,
     )
 
 
@@ -422,115 +404,9 @@ def _empty_code_blocks(html: str) -> str:
     return "".join(pieces)
 
 
-class _SiteLinks:
-    """The normalised texts of links to other pages of the same site (titles of other posts),
-    worked out on the first question only: most pages never ask."""
-
-    def __init__(self, links: list[HtmlElement], url: str | None) -> None:
-        self.links = links
-        self.url = url
-        self.texts: set[str] | None = None
-
-    def __contains__(self, text: object) -> bool:
-        if self.texts is None:
-            self.texts = _same_site_link_texts(self.links, self.url)
-        return text in self.texts
-
-
-def _same_site_link_texts(links: Iterable[HtmlElement], url: str | None) -> set[str]:
-    """Normalised texts of links to other pages of the same site (titles of other posts)."""
-    host = urlsplit(url).hostname if url else None
-    path = urlsplit(url).path.rstrip("/") if url else None
-    texts: set[str] = set()
-    for link in links:
-        href = (link.get("href") or "").strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:")):
-            continue
-        if "://" in href[:12] or href.startswith("//"):
-            try:
-                target = urlsplit(href)
-            except ValueError:
-                continue
-            if target.hostname and host and target.hostname != host:
-                continue
-            target_path = target.path
-        else:
-            # A relative link stays on the same site: no need to resolve it fully
-            target_path = href.split("?", 1)[0].split("#", 1)[0]
-            if url and not target_path.startswith("/"):
-                target_path = urlsplit(urljoin(url, target_path)).path
-        if path is not None and target_path.rstrip("/") == path:
-            continue
-        text = collapse(link.text_content())
-        if 0 < len(text) <= MAX_LINK_TITLE_CHARS:
-            texts.add(normalise(text))
-        if len(texts) > 5000:
-            break
-    return texts
-
-
 def _trafilatura_date(tree: HtmlElement, url: str | None) -> datetime | None:
     """htmldate's date, without its extensive search (which guesses from other posts' links)."""
     return parse_date(find_date(tree, url=url, **set_date_params(extensive=False)))
-
-
-def _teaser_cards(tree: HtmlElement, url: str | None) -> list[str]:
-    """Normalised texts of teaser cards: the largest block around each heading that links to
-    another page and holds no other such heading (the items of a listing)."""
-    here = urlsplit(url).path.rstrip("/") if url else None
-    linked: list[HtmlElement] = []
-    for heading in tree.iter("h1", "h2", "h3", "h4"):
-        # a link inside the heading, or one around it (a card whose whole title is a link)
-        wrapping = [a for a in islice(heading.iterancestors(), 2) if a.tag == "a"]
-        for link in list(heading.iter("a")) or wrapping:
-            href = (link.get("href") or "").strip()
-            if href and not href.startswith(("#", "javascript:", "mailto:")):
-                try:
-                    target = urlsplit(urljoin(url, href) if url else href).path.rstrip("/")
-                except ValueError:
-                    continue
-                if target != here:
-                    linked.append(heading)
-                    break
-    if len(linked) < LISTING_MIN_CARDS:
-        return []
-    headings = set(linked)
-    cards = []
-    for heading in linked:
-        card = heading
-        for _ in range(LISTING_CARD_DEPTH):
-            parent = card.getparent()
-            if parent is None or parent.tag in ("body", "html"):
-                break
-            if sum(1 for h in parent.iter("h1", "h2", "h3", "h4") if h in headings) > 1:
-                break
-            card = parent
-        # Spaces left out: extraction may glue a card's heading to its teaser
-        text = normalise(card.text_content()).replace(" ", "")
-        if len(text) <= LISTING_MAX_CARD_CHARS:
-            cards.append(text)
-    return cards
-
-
-def _is_link_list(paragraphs: list[str], cards: list[str]) -> bool:
-    """A home, section or tag page: most of the text sits in teaser cards."""
-    if len(cards) < LISTING_MIN_CARDS or not paragraphs:
-        return False
-    if max(len(p) for p in paragraphs) >= LISTING_MAX_TEASER_CHARS:
-        return False
-    total = sum(len(p) for p in paragraphs)
-    in_cards = 0
-    for paragraph in paragraphs:
-        key = normalise(paragraph).replace(" ", "")
-        # Start or end is enough: extraction may drop a date between heading and teaser
-        if any(key[:40] in card or key[-40:] in card for card in cards):
-            in_cards += len(paragraph)
-    return in_cards >= LISTING_CARD_SHARE * total
-
-
-def _is_teaser_list(paragraphs: list[str]) -> bool:
-    teasers = sum(1 for p in paragraphs if _TEASER_RE.search(p))
-    return teasers >= LISTING_MIN_TEASERS and teasers * 2 >= len(paragraphs)
 
 
 def _paragraphs(body: etree._Element) -> list[str]:
@@ -585,41 +461,6 @@ def _collect_blocks(element: etree._Element, blocks: list[str]) -> None:
         blocks.append(collapse("".join(element.itertext())))
 
 
-def _drop_clutter_paragraphs(
-    paragraphs: list[str], title: str, authors: list[str], site_links: Container[str]
-) -> tuple[list[str], list[str]]:
-    """Remove clutter paragraphs; return the kept ones and the names found in dropped bylines."""
-    byline_names: list[str] = []
-    kept: list[str] = []
-    for paragraph in _cut_related_stories(paragraphs):
-        names = byline_author(paragraph)
-        if names:
-            byline_names.extend(names)
-            continue
-        if is_clutter_phrase(paragraph) or is_empty_taxonomy(paragraph):
-            continue
-        if AVATAR_PATTERN.match(paragraph) or is_promo(paragraph):
-            continue
-        if is_call_to_action(paragraph) or is_credit(paragraph) or is_date_line(paragraph):
-            continue
-        if is_related_heading_shape(paragraph):
-            continue
-        kept.append(paragraph)
-
-    known_authors = dedupe(authors + byline_names, 10)
-    kept = [p for p in kept if not _is_author_bio(p, known_authors)]
-
-    # the headline (and empty meta lines) repeated at the top of the text
-    title_norm = normalise(title)
-    while kept and title_norm and _similar(normalise(kept[0]), title_norm):
-        kept.pop(0)
-
-    # titles of other posts after the body: short, no sentence end, linked elsewhere on the site
-    while kept and _is_link_title(kept[-1], site_links):
-        kept.pop()
-    return kept, byline_names
-
-
 def _article_body_paragraphs(article_body: str) -> list[str]:
     """Paragraphs of a JSON-LD articleBody, which may hold HTML markup and entities."""
     if "<" in article_body:
@@ -643,56 +484,6 @@ def _body_is_richer(article_body: str, paragraphs: list[str]) -> bool:
     """JSON-LD articleBody holds much more text than trafilatura found (a split body)."""
     found = sum(len(p) for p in paragraphs)
     return len(article_body) >= MIN_TEXT_CHARS and len(article_body) > ARTICLE_BODY_RATIO * found
-
-
-def _cut_related_stories(paragraphs: list[str]) -> list[str]:
-    """Drop a "Related stories" heading and the list after it, once the body is behind it."""
-    total = sum(len(p) for p in paragraphs)
-    seen = 0
-    for index, paragraph in enumerate(paragraphs):
-        if is_related_heading(paragraph):
-            if seen >= RELATED_CUT_SHARE * total and not _prose_follows(paragraphs[index + 1 :]):
-                return paragraphs[:index]
-            paragraphs = paragraphs[:index] + paragraphs[index + 1 :]
-            return paragraphs[:index] + _cut_related_stories(paragraphs[index:])
-        seen += len(paragraph)
-    return paragraphs
-
-
-def _prose_follows(paragraphs: list[str]) -> bool:
-    """Whether the article goes on after a box of related links: a paragraph of prose follows."""
-    return any(
-        len(p) >= MIN_PROSE_AFTER_RELATED and p.rstrip().endswith(_TERMINAL_PUNCTUATION)
-        for p in paragraphs
-    )
-
-
-def _is_author_bio(paragraph: str, authors: Iterable[str]) -> bool:
-    """An author-box bio: "<author> is a ... who ...", or a short one naming social profiles."""
-    for name in authors:
-        if re.match(re.escape(name) + _BIO_VERB_RE, paragraph):
-            return True
-    return (
-        len(paragraph) < 600
-        and SOCIAL_PATTERN.search(paragraph) is not None
-        and bool(re.match(r"^[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){0,3}" + _BIO_VERB_RE, paragraph))
-    )
-
-
-def _similar(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if not a or not b or abs(len(a) - len(b)) > 0.2 * max(len(a), len(b)):
-        return False
-    return difflib.SequenceMatcher(None, a, b).ratio() >= TITLE_SIMILARITY
-
-
-def _is_link_title(paragraph: str, site_links: Container[str]) -> bool:
-    return (
-        len(paragraph) <= MAX_LINK_TITLE_CHARS
-        and not paragraph.rstrip().endswith(_TERMINAL_PUNCTUATION)
-        and normalise(paragraph) in site_links
-    )
 
 
 def _is_article_text(text: str) -> bool:

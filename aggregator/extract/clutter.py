@@ -424,23 +424,6 @@ CLUTTER_PHRASES: tuple[str, ...] = (
     "alle angaben ohne gewähr",
 )
 
-# Bylines and author-box lines; group "name" is the author's name.
-BYLINE_PATTERNS: tuple[re.Pattern[str], ...] = (
-    # "Written by Connor Livingston", "Posted by", "By Jane Doe"
-    re.compile(
-        r"^(?:(?:written|posted|published|authored|reported|words|story|article)\s+)?by[:\s]\s*"
-        r"(?P<name>.+?)\s*$",
-        re.IGNORECASE,
-    ),
-    # "Author: Jane Doe"
-    re.compile(r"^(?:author|autor|auteur)\s*:\s*(?P<name>.+?)\s*$", re.IGNORECASE),
-    # "Published August 7, 2023 by Jane Doe"
-    re.compile(
-        r"^(?:published|posted|updated)(?:\s+on)?:?\s+[^|]{4,30}?\d{4},?\s+by[:\s]\s*(?P<name>.+?)\s*$",
-        re.IGNORECASE,
-    ),
-)
-
 # Author-box lines that are no byline but never article text: "Avatar of X", "Photo of X".
 AVATAR_PATTERN = re.compile(
     r"^(?:avatar|gravatar|profile (?:photo|picture)) (?:of|for) .{2,60}$", re.I
