@@ -40,7 +40,6 @@ LISTING_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage", "b
 ORGANISATION_TYPES = frozenset(
     {"organization", "newsmediaorganization", "corporation", "educationalorganization"}
 )
-SITE_TYPES = frozenset({"website", "organization", "newsmediaorganization", "corporation"})
 
 # At most this many JSON-LD nodes are looked at, so a hostile page cannot make us walk forever.
 MAX_JSON_LD_NODES = 2000
