@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, urldefrag, urljoin, urlsplit, urlunsplit
 import feedparser
 import lxml.etree
 import lxml.html
-from dateutil import parser as dateutil_parser
 
 from aggregator.dedup.urls import same_site
+from aggregator.extract.dates import parse_date
 
 # ---------------------------------------------------------------------------------------------
 # Feeds
@@ -99,35 +99,6 @@ def html_to_text(markup: str | None) -> str | None:
         if isinstance(element.tag, str) and element.tag in _BLOCK_TAGS:
             element.tail = " " + (element.tail or "")
     return _clean_text(root.text_content())
-
-
-def _aware_utc(value: datetime) -> datetime:
-    """Return the datetime in UTC, reading naive values as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-_YEAR_IN_TEXT = re.compile(r"\b(?:1[89]|2[01])\d\d\b")
-
-
-def parse_datetime(value: str | None) -> datetime | None:
-    """Return an ISO 8601 / W3C / RFC 3339 date or datetime as aware UTC, or None."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    for parse in (datetime.fromisoformat, dateutil_parser.isoparse):
-        try:
-            return _aware_utc(parse(value))
-        except (ValueError, OverflowError):
-            pass
-    if not _YEAR_IN_TEXT.search(value):
-        # dateutil fills missing fields from today: without a year, "5" would be a date.
-        return None
-    try:
-        return _aware_utc(dateutil_parser.parse(value))
-    except (ValueError, OverflowError):
-        return None
 
 
 def _struct_to_datetime(value: Any) -> datetime | None:
@@ -285,7 +256,7 @@ def _parse_json_feed(body: bytes, url: str) -> FeedResult:
             EntryLink(
                 url=item_url,
                 title=_clean_text(_string(item.get("title"))),
-                published=parse_datetime(_string(published)),
+                published=parse_date(_string(published), need_year=True),
                 # Items without authors inherit the feed's (JSON Feed 1.1, "authors").
                 authors=_unique(authors) or _unique(feed_authors),
                 summary=html_to_text(_string(summary)),
@@ -471,8 +442,8 @@ def parse_sitemap(body: bytes, url: str) -> SitemapResult:
         loc = _sitemap_loc(_child_text(element, "loc"), url)
         if loc is None:
             continue
-        lastmod = parse_datetime(_child_text(element, "lastmod")) or parse_datetime(
-            _child_text(element, "news", "publication_date")
+        lastmod = parse_date(_child_text(element, "lastmod"), need_year=True) or parse_date(
+            _child_text(element, "news", "publication_date"), need_year=True
         )
         target = urls if name == "url" else sitemaps
         target.setdefault(loc, SitemapUrl(loc, lastmod))

@@ -18,11 +18,11 @@ from aggregator.discovery import (
     is_non_post_sitemap,
     never_an_article,
     non_html_reason,
-    parse_datetime,
     parse_feed,
     parse_listing,
     parse_sitemap,
 )
+from aggregator.extract.dates import parse_date
 
 FEED_URL = "https://blog.example.com/feed.xml"
 
@@ -358,12 +358,14 @@ def test_html_to_text() -> None:
         ("Wed, 01 May 2024 10:00:00 GMT", utc(2024, 5, 1, 10)),
         ("yesterday", None),
         ("5", None),
+        ("May 5", None),
+        ("Tue, 05 May 2026 09:00:00 EST", utc(2026, 5, 5, 14)),
         ("", None),
         (None, None),
     ],
 )
-def test_parse_datetime(value: str | None, expected: datetime | None) -> None:
-    assert parse_datetime(value) == expected
+def test_feed_dates_need_a_year(value: str | None, expected: datetime | None) -> None:
+    assert parse_date(value, need_year=True) == expected
 
 
 # Sitemaps

@@ -1,6 +1,7 @@
 """Dates of pages: parsing their date strings, and the dates a page shows (URL, <time>, text).
 
-Date strings of a page's markup (and htmldate's fallback) go through ``parse_date``;
+Date strings of a page's markup (and htmldate's fallback), of feeds and of sitemaps go
+through ``parse_date``;
 ``shown_date`` then picks the date the page presents as its article's from its markup's dates
 and those written around the headline.
 """
@@ -36,6 +37,7 @@ TIMEZONE_ABBREVIATIONS: dict[str, float] = {
     "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
     "AKST": -9, "AKDT": -8, "HST": -10,
 }  # fmt: skip
+_YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
 _DOUBLE_Z_RE = re.compile(r"(?<=\d)Z{2,}$", re.I)
 
 _TEXT_AFTER = text_nodes("following")
@@ -67,11 +69,15 @@ _URL_DATE_RE = re.compile(
 )
 
 
-def parse_date(value: Any, *, keep_offset: bool = False) -> datetime | None:
+def parse_date(
+    value: Any, *, keep_offset: bool = False, need_year: bool = False
+) -> datetime | None:
     """Parse a date string into an aware datetime (naive times are taken as UTC).
 
-    The result is in UTC unless ``keep_offset``: then it keeps the page's own UTC offset, so
-    its calendar date is the day the publisher wrote (the store converts to UTC on write).
+    The one date parser of pages, feeds and sitemaps. The result is in UTC unless
+    ``keep_offset``: then it keeps the page's own UTC offset, so its calendar date is the day
+    the publisher wrote (the store converts to UTC on write). A date without a year ("May 5")
+    is of this year, unless ``need_year`` (a feed's dates are complete, or wrong).
     """
     if not isinstance(value, str) or not value.strip():
         return None
@@ -79,6 +85,8 @@ def parse_date(value: Any, *, keep_offset: bool = False) -> datetime | None:
     try:
         parsed = date_parser.isoparse(text)
     except Exception:
+        if need_year and not _YEAR_RE.search(text):
+            return None
         try:
             parsed = date_parser.parse(text, tzinfos=_tz_offset)
         except Exception:
