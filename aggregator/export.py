@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from aggregator.store.articles import article_to_dict
 from aggregator.store.models import Article
-from aggregator.store.queries import article_to_dict
 from aggregator.store.search import SNIPPET_END, SNIPPET_START
 
 CSV_COLUMNS = (

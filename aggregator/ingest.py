@@ -15,7 +15,8 @@ from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, str
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.sources import Source
-from aggregator.store import queries
+from aggregator.store.articles import compress_html, raw_html, recent_texts, save_article
+from aggregator.store.boilerplate import add_template_blocks, template_keys
 from aggregator.store.models import Article
 
 # A source's boilerplate is learned again at each of its first pages, then every this many
@@ -33,11 +34,9 @@ def boilerplate_due(pages: int) -> bool:
 
 def site_boilerplate(session: Session, source: str) -> frozenset[str]:
     """Keys of the paragraphs that are boilerplate of a source: learned before, or now."""
-    known = queries.template_keys(session, source)
-    learned = learn_boilerplate(queries.recent_texts(session, source, TEMPLATE_SAMPLE))
-    queries.add_template_blocks(
-        session, source, {k: v for k, v in learned.items() if k not in known}
-    )
+    known = template_keys(session, source)
+    learned = learn_boilerplate(recent_texts(session, source, TEMPLATE_SAMPLE))
+    add_template_blocks(session, source, {k: v for k, v in learned.items() if k not in known})
     return frozenset(known | learned.keys())
 
 
@@ -86,7 +85,7 @@ def fingerprint_page(page: PageItem) -> PageItem:
     page.canonical_url = canonical_url(page.url, page.article.canonical_url)
     page.content_hash = content_hash(page.article.text)
     page.minhash = minhash_signature(page.article.text)
-    page.compressed_body = queries.compress_html(page.body)
+    page.compressed_body = compress_html(page.body)
     return page
 
 
@@ -132,7 +131,7 @@ def reextract_stored(
 
     boilerplate is its source's (see site_boilerplate), read once per source by the caller.
     """
-    body = queries.raw_html(article)
+    body = raw_html(article)
     if body is None:
         return "no_raw_html"
     page = PageItem(
@@ -152,4 +151,4 @@ def reextract_stored(
         return "no_article"
     # The stored row keeps its identity even if the page's declared canonical URL changed
     page.canonical_url = article.canonical_url
-    return queries.save_article(session, page, keep_raw=keep_raw).status
+    return save_article(session, page, keep_raw=keep_raw).status

@@ -27,7 +27,7 @@ from aggregator.dedup.stories import (
     article_terms,
     assign_story,
 )
-from aggregator.store.queries import lead_paragraphs
+from aggregator.store.stories import lead_paragraphs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUFFLE_SEED = 20261126

@@ -1,37 +1,43 @@
-"""Story grouping's storage in SQL: stories, their index keys and document frequencies."""
+"""Stories in SQL: grouping's storage (stories, keys, term counts), listing, regrouping."""
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Table,
     Text,
     bindparam,
     delete,
+    func,
     insert,
+    or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
-from sqlalchemy import (
-    cast as sql_cast,
-)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
+from aggregator.dedup import stories as grouping
 from aggregator.dedup.stories import StoryMember, StoryState
 from aggregator.store.db import chunked
-from aggregator.store.models import Story, StoryKey, TermFrequency
+from aggregator.store.models import Article, Story, StoryKey, TermFrequency
 
+# Story grouping compares the headline and about this much of the opening text
+STORY_LEAD_CHARS = 600
 # The row of term_frequencies that counts the documents themselves
 _DOCUMENTS = ""
 # The width of story_keys.key and term_frequencies.term
@@ -237,3 +243,256 @@ def _state(
             for member_id, source, published, vector in profile.get("members", ())
         ),
     )
+
+
+def story_lead(article: Article) -> str:
+    """The opening of an article that story grouping compares (headline and lead paragraphs)."""
+    return lead_paragraphs(article.text)
+
+
+def lead_paragraphs(text: str) -> str:
+    """The first paragraphs of a text, until they hold STORY_LEAD_CHARS characters."""
+    lead = ""
+    for paragraph in text.split("\n\n"):
+        lead = f"{lead}\n\n{paragraph}" if lead else paragraph
+        if len(lead) >= STORY_LEAD_CHARS:
+            break
+    return lead
+
+
+def assign_story(session: Session, article: Article, source: str) -> int:
+    """Put a stored original article into its story (a recent one, or a new one)."""
+    store = SqlStoryStore(session)
+    store.lock()
+    decision = grouping.assign_story(
+        store,
+        grouping.StoryArticle(
+            id=str(article.id),
+            source=source,
+            title=article.title,
+            text=story_lead(article),
+            published=article.published or article.fetched_at,
+        ),
+    )
+    article.story_id = int(decision.story_id)
+    # Copies that already point at this article join its story too
+    session.execute(
+        update(Article)
+        .where(Article.duplicate_of == article.id)
+        .values(story_id=article.story_id)
+        .execution_options(synchronize_session=False)
+    )
+    if decision.split is not None:
+        # The articles (and their copies) of the part that became a story of its own
+        moved = [int(article_id) for article_id in decision.moved]
+        # A moved article may since have become the copy of an earlier one: that one moves too
+        originals = select(Article.duplicate_of).where(Article.id.in_(moved)).scalar_subquery()
+        session.execute(
+            update(Article)
+            .where(
+                or_(
+                    Article.id.in_(moved),
+                    Article.duplicate_of.in_(moved),
+                    Article.id.in_(originals),
+                    Article.duplicate_of.in_(originals),
+                )
+            )
+            .values(story_id=int(decision.split.id))
+            .execution_options(synchronize_session=False)
+        )
+    if decision.merged:
+        session.execute(
+            update(Article)
+            .where(Article.story_id.in_([int(story_id) for story_id in decision.merged]))
+            .values(story_id=article.story_id)
+            .execution_options(synchronize_session=False)
+        )
+    return article.story_id
+
+
+def resolve_story(session: Session, story_id: int) -> int | None:
+    """The story a story id leads to now (itself, or the one it was merged into), if any."""
+    row = session.execute(select(Story.id, Story.merged_into).where(Story.id == story_id)).first()
+    if row is None:
+        return None
+    return row.merged_into or row.id
+
+
+def list_stories(
+    session: Session, since: datetime | None, min_sources: int = 1, limit: int | None = None
+) -> list[tuple[Story, list[Article]]]:
+    """Stories seen since a time, most covered first, with their articles and copies."""
+    query = (
+        select(Story)
+        .where(Story.merged_into.is_(None))
+        .order_by(Story.source_count.desc(), Story.last_seen.desc(), Story.id)
+    )
+    if since is None:
+        query = query.where(Story.source_count >= min_sources)
+    else:
+        # The window's index (last_seen) picks the day's few thousand stories to sort; SQLite
+        # would walk a year of them by source_count instead, so that column is an expression
+        query = query.where(Story.last_seen >= since, Story.source_count + 0 >= min_sources)
+    if limit is not None:
+        query = query.limit(limit)
+    stories = list(session.scalars(query))
+    members = _story_articles(session, [story.id for story in stories])
+    return [(story, members[story.id]) for story in stories]
+
+
+def get_story(session: Session, story_id: int) -> tuple[Story, list[Article]] | None:
+    """A story and its articles and copies; an id merged into another story leads there."""
+    resolved = resolve_story(session, story_id)
+    story = session.get(Story, resolved) if resolved is not None else None
+    if story is None:
+        return None
+    return story, _story_articles(session, [story.id])[story.id]
+
+
+def _story_articles(session: Session, story_ids: list[int]) -> dict[int, list[Article]]:
+    """The articles of each story, originals first, then copies, oldest first."""
+    members: dict[int, list[Article]] = {story_id: [] for story_id in story_ids}
+    for chunk in chunked(story_ids):
+        ids = list(chunk)
+        for article in session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(Article.story_id.in_(ids))
+            .order_by(
+                Article.duplicate_of.is_not(None),
+                func.coalesce(Article.published, Article.fetched_at),
+                Article.id,
+            )
+        ):
+            members[article.story_id or 0].append(article)
+    return members
+
+
+def story_to_dict(story: Story, members: list[Article]) -> dict[str, Any]:
+    """The public JSON shape of a story: its articles, then the copies other outlets ran.
+
+    Counts are those of the articles listed: every outlet, a copy's included, once.
+    """
+    return {
+        "id": story.id,
+        "title": story.headline,
+        "first_seen": story.first_seen.isoformat(),
+        "last_seen": story.last_seen.isoformat(),
+        "article_count": sum(1 for a in members if a.duplicate_of is None),
+        "copy_count": sum(1 for a in members if a.duplicate_of is not None),
+        "source_count": len({a.source.name for a in members}),
+        "articles": [
+            {
+                "id": a.id,
+                "source": a.source.name,
+                "title": a.title,
+                "url": a.url,
+                "copy_of": a.duplicate_of,
+            }
+            for a in members
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class RestoryResult:
+    """What regrouping did: articles regrouped, stories they now form, old ids redirected."""
+
+    articles: int
+    stories: int
+    redirected: int
+
+
+def regroup_stories(
+    session: Session,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RestoryResult:
+    """Group stored articles into stories again (those seen since a time, or all).
+
+    An old story id that no longer names a story leads to the story of the article that
+    started it, so links to it keep working.
+    """
+    newest = func.coalesce(Article.published, Article.fetched_at)
+    chosen: ColumnElement[bool]
+    if since is None:
+        dissolved = list(session.scalars(select(Story.id)))
+        session.execute(delete(StoryKey))
+        session.execute(delete(Story))
+        session.execute(delete(TermFrequency))
+        chosen = true()
+    else:
+        dissolved = list(session.scalars(select(Story.id).where(Story.last_seen >= since)))
+        ids = list(
+            session.scalars(
+                select(Article.id).where(or_(Article.story_id.in_(dissolved), newest >= since))
+            )
+        )
+        chosen = Article.id.in_(ids)
+        store = SqlStoryStore(session)
+        params = grouping.StoryParams()
+        for article in session.scalars(
+            select(Article).where(
+                chosen, Article.duplicate_of.is_(None), Article.story_id.is_not(None)
+            )
+        ):
+            # Its terms were counted when it was first grouped: count them once only
+            terms = grouping.article_terms(article.title, story_lead(article), params)
+            store.add_document_terms(terms, step=-1)
+        session.execute(delete(StoryKey).where(StoryKey.story_id.in_(dissolved)))
+        session.execute(delete(Story).where(Story.id.in_(dissolved)))
+    session.execute(
+        update(Article)
+        .where(chosen)
+        .values(story_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    originals = session.scalars(
+        select(Article)
+        .options(joinedload(Article.source))
+        .where(chosen, Article.duplicate_of.is_(None))
+        .order_by(newest, Article.id)
+    ).all()
+    stories = set()
+    for done, article in enumerate(originals, 1):
+        stories.add(assign_story(session, article, article.source.name))
+        if progress is not None:
+            progress(done, len(originals))
+    redirected = _redirect_dissolved(session, dissolved)
+    active = session.scalars(
+        select(func.count(func.distinct(Article.story_id))).where(
+            chosen, Article.story_id.is_not(None)
+        )
+    ).one()
+    return RestoryResult(len(originals), active, redirected)
+
+
+def _redirect_dissolved(session: Session, dissolved: list[int]) -> int:
+    """Keep each dissolved story id that names no story now as a pointer to its first article's."""
+    redirected = 0
+    for chunk in chunked(dissolved):
+        ids = list(chunk)
+        existing = set(session.scalars(select(Story.id).where(Story.id.in_(ids))))
+        rows = session.execute(
+            select(Article.id, Article.story_id, Story.first_seen, Story.last_seen)
+            .join(Story, Story.id == Article.story_id)
+            .where(Article.id.in_([i for i in ids if i not in existing]))
+        )
+        for old_id, story_id, first_seen, last_seen in rows:
+            session.add(
+                Story(
+                    id=old_id,
+                    headline="",
+                    first_seen=first_seen,
+                    last_seen=last_seen,
+                    article_count=0,
+                    source_count=0,
+                    sources=[],
+                    profile={},
+                    merged_into=story_id,
+                )
+            )
+            redirected += 1
+    session.flush()
+    return redirected

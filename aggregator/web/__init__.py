@@ -36,7 +36,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator.export import atom_lines, split_snippet
 from aggregator.humanize import parse_moment
-from aggregator.store import queries
+from aggregator.store.articles import (
+    MAX_ID,
+    ArticlePage,
+    article_to_dict,
+    articles_page,
+    copies_of,
+    list_articles,
+    source_counts,
+)
 from aggregator.store.db import open_existing_store, session_scope
 from aggregator.store.models import Article, Source
 from aggregator.store.pages import CursorError
@@ -49,6 +57,7 @@ from aggregator.store.search import (
     search,
     search_page,
 )
+from aggregator.store.stories import get_story, list_stories, story_to_dict
 from aggregator.web.openapi import OPENAPI
 
 HERE = Path(__file__).resolve().parent
@@ -156,7 +165,7 @@ def _filters(request: Request) -> Filters:
         source=_text(request, "source"),
         author=_text(request, "author"),
         tag=_text(request, "tag"),
-        story=_int(request, "story", 0, 0, queries.MAX_ID) or None,
+        story=_int(request, "story", 0, 0, MAX_ID) or None,
         since=_moment(request, "since"),
         until=_moment(request, "until"),
     )
@@ -238,7 +247,7 @@ def create_app(db_url: str) -> Starlette:
         return render(request, "article.html", **found)
 
     async def sources_page(request: Request) -> Response:
-        sources = await read(queries.source_counts)
+        sources = await read(source_counts)
         return render(request, "sources.html", sources=sources)
 
     async def source_page(request: Request) -> Response:
@@ -305,7 +314,7 @@ def create_app(db_url: str) -> Starlette:
         found = await read(lambda s: _article_view(s, article_id))
         if found is None:
             raise HTTPException(404, f"no article {article_id}")
-        data = queries.article_to_dict(found["article"])
+        data = article_to_dict(found["article"])
         data["also_published_at"] = [copy.url for copy in found["copies"]]
         return JSONResponse(data)
 
@@ -352,7 +361,7 @@ def create_app(db_url: str) -> Starlette:
         return JSONResponse(found)
 
     async def api_sources(request: Request) -> Response:
-        return JSONResponse({"sources": await read(queries.source_counts)})
+        return JSONResponse({"sources": await read(source_counts)})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
@@ -414,21 +423,21 @@ def create_app(db_url: str) -> Starlette:
 
 def _path_id(request: Request, kind: str = "article") -> int:
     value = str(request.path_params["id"])
-    if not value.isdigit() or len(value) > 10 or int(value) > queries.MAX_ID:
+    if not value.isdigit() or len(value) > 10 or int(value) > MAX_ID:
         raise HTTPException(404, f"no {kind} {value!r}")
     return int(value)
 
 
 def _story(session: Session, story_id: int) -> dict[str, Any] | None:
-    found = queries.get_story(session, story_id)
-    return queries.story_to_dict(*found) if found is not None else None
+    found = get_story(session, story_id)
+    return story_to_dict(*found) if found is not None else None
 
 
 def _stories(
     session: Session, since: datetime | None, min_sources: int, limit: int
 ) -> list[dict[str, Any]]:
-    found = queries.list_stories(session, since, min_sources, limit)
-    return [queries.story_to_dict(story, members) for story, members in found if members]
+    found = list_stories(session, since, min_sources, limit)
+    return [story_to_dict(story, members) for story, members in found if members]
 
 
 def _hits(
@@ -445,7 +454,7 @@ def _hits(
         {
             "article": hit.article,
             "source": hit.article.source.name,
-            "data": queries.article_to_dict(hit.article),
+            "data": article_to_dict(hit.article),
             "score": round(hit.score, 6),
             "snippet": hit.snippet,
         }
@@ -477,7 +486,7 @@ def _article_view(session: Session, article_id: int) -> dict[str, Any] | None:
     _ = article.source.name
     return {
         "article": article,
-        "copies": queries.copies_of(session, article.id),
+        "copies": copies_of(session, article.id),
         "original": original,
         "story": story,
     }
@@ -491,14 +500,14 @@ def _source_exists(session: Session, name: str) -> bool:
 
 def _source_articles(
     session: Session, name: str, limit: int, cursor: str | None, offset: int
-) -> queries.ArticlePage | None:
+) -> ArticlePage | None:
     if not _source_exists(session, name):
         return None
-    return queries.articles_page(session, name, None, False, limit, cursor, offset)
+    return articles_page(session, name, None, False, limit, cursor, offset)
 
 
 def _latest(session: Session, source: str | None, limit: int) -> list[Article]:
-    return list(queries.list_articles(session, source, None, include_duplicates=False, limit=limit))
+    return list(list_articles(session, source, None, include_duplicates=False, limit=limit))
 
 
 def _api_articles(
@@ -509,5 +518,5 @@ def _api_articles(
     cursor: str | None,
     offset: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    found = queries.articles_page(session, source, since, False, limit, cursor, offset)
-    return [queries.article_to_dict(a) for a in found.articles], found.next_cursor
+    found = articles_page(session, source, since, False, limit, cursor, offset)
+    return [article_to_dict(a) for a in found.articles], found.next_cursor
