@@ -22,6 +22,7 @@ from aggregator import settings as default_settings
 from aggregator.crawling import check_environment, parse_overrides, run_crawl
 from aggregator.exceptions import AggregatorError, ImportLineError, SettingsError
 from aggregator.humanize import human_time, plural
+from aggregator.ingest import regroup_stories
 from aggregator.progress import console, console_handler
 from aggregator.store.articles import (
     article_cursor,
@@ -42,7 +43,7 @@ from aggregator.store.db import (
 )
 from aggregator.store.models import CrawlRun
 from aggregator.store.runs import list_runs, recent_runs, run_to_dict
-from aggregator.store.stories import list_stories, regroup_stories, story_to_dict
+from aggregator.store.stories import list_stories, story_to_dict
 
 if TYPE_CHECKING:
     from aggregator.sources import Source

@@ -1,11 +1,15 @@
-"""The clean and fingerprint steps, shared by the pipelines, `import` and `reextract`."""
+"""Ingestion: clean, fingerprint, store and group a page into its story (pipelines, `import`,
+`reextract`, `restory`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import non_html_reason
@@ -15,7 +19,15 @@ from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, str
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.sources import Source
-from aggregator.store.articles import compress_html, raw_html, recent_texts, save_article
+from aggregator.store import frontier, stories
+from aggregator.store.articles import (
+    NEAR_DUPLICATE_THRESHOLD,
+    SaveResult,
+    compress_html,
+    raw_html,
+    recent_texts,
+    upsert_article,
+)
 from aggregator.store.boilerplate import add_template_blocks, template_keys
 from aggregator.store.models import Article
 
@@ -118,6 +130,80 @@ def extract_page(
     return Extraction(
         page.article, page.canonical_url, page.content_hash, page.minhash, page.compressed_body
     )
+
+
+def save_article(
+    session: Session,
+    page: PageItem,
+    keep_raw: bool = True,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+) -> SaveResult:
+    """Store a cleaned page: upsert its article (a copy is linked to its original), put a new
+    original into its story, and mark the URL the page was requested at fetched in the
+    frontier, all in the session's transaction."""
+    result = upsert_article(session, page, keep_raw, threshold)
+    if result.new_original is not None:
+        group_article(session, result.new_original, page.source)
+    frontier.record_fetched(session, page.source, page.requested_url or page.url, result.article_id)
+    return result
+
+
+def story_lead(article: Article) -> str:
+    """The opening of a stored article that story grouping compares (see lead_paragraphs)."""
+    return grouping.lead_paragraphs(article.text)
+
+
+def group_article(session: Session, article: Article, source: str) -> int:
+    """Put a stored original article into its story (a recent one, or a new one)."""
+    store = stories.SqlStoryStore(session)
+    store.lock()
+    decision = grouping.assign_story(
+        store,
+        grouping.StoryArticle(
+            id=str(article.id),
+            source=source,
+            title=article.title,
+            text=story_lead(article),
+            published=article.published or article.fetched_at,
+        ),
+    )
+    return stories.apply_story(session, article, decision)
+
+
+@dataclass(frozen=True)
+class RestoryResult:
+    """What regrouping did: articles regrouped, stories they now form, old ids redirected."""
+
+    articles: int
+    stories: int
+    redirected: int
+
+
+def regroup_stories(
+    session: Session,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RestoryResult:
+    """Group stored articles into stories again (those seen since a time, or all).
+
+    An old story id that no longer names a story leads to the story of the article that
+    started it, so links to it keep working.
+    """
+    regrouping = stories.to_regroup(session, since)
+    if regrouping.articles is not None:
+        store = stories.SqlStoryStore(session)
+        params = grouping.StoryParams()
+        for article in stories.grouped_originals(session, regrouping):
+            # Its terms were counted when it was first grouped: count them once only
+            terms = grouping.article_terms(article.title, story_lead(article), params)
+            store.add_document_terms(terms, step=-1)
+    originals = stories.dissolve(session, regrouping)
+    for done, article in enumerate(originals, 1):
+        group_article(session, article, article.source.name)
+        if progress is not None:
+            progress(done, len(originals))
+    redirected = stories.redirect_dissolved(session, regrouping.dissolved)
+    return RestoryResult(len(originals), stories.count_regrouped(session, regrouping), redirected)
 
 
 def reextract_stored(

@@ -13,8 +13,9 @@ from scrapy.exceptions import DropItem
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from aggregator.ingest import save_article
 from aggregator.items import PageItem
-from aggregator.store.articles import SaveResult, ensure_source, save_article
+from aggregator.store.articles import SaveResult, ensure_source
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.runs import finish_run, start_run
 

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, func, select
 from aggregator.dedup.urls import canonical_url
 from aggregator.demo.live import LiveBlog
 from aggregator.demo.server import bytes_route, status_route
+from aggregator.ingest import save_article
 from aggregator.items import Article, PageItem
 from aggregator.store import frontier
-from aggregator.store.articles import save_article
 from aggregator.store.db import _alembic_config, open_store, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
 from aggregator.store.models import FrontierUrl

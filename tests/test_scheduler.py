@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 from aggregator.cli import main
 from aggregator.demo.live import LiveBlog
 from aggregator.demo.server import bytes_route, slow_route, status_route
-from aggregator.ingest import fingerprint_page
+from aggregator.ingest import fingerprint_page, save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.scheduler import (
@@ -36,7 +36,7 @@ from aggregator.scheduler import (
     next_delay,
 )
 from aggregator.sources import Source
-from aggregator.store.articles import ensure_source, save_article
+from aggregator.store.articles import ensure_source
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun, MinhashBand, SourceSchedule
 from aggregator.store.schedule import get_schedule

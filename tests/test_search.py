@@ -15,10 +15,10 @@ from sqlalchemy import Engine, delete, select, update
 
 from aggregator.cli import main
 from aggregator.export import split_snippet
-from aggregator.ingest import fingerprint_page
+from aggregator.ingest import fingerprint_page, save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
-from aggregator.store.articles import ensure_source, save_article
+from aggregator.store.articles import ensure_source
 from aggregator.store.db import session_scope
 from aggregator.store.models import Article
 from aggregator.store.search import (

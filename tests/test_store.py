@@ -11,17 +11,11 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.exceptions import StoreError
+from aggregator.ingest import save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.store import frontier
-from aggregator.store.articles import (
-    SaveResult,
-    copies_of,
-    list_articles,
-    raw_html,
-    save_article,
-    store_stats,
-)
+from aggregator.store.articles import SaveResult, copies_of, list_articles, raw_html, store_stats
 from aggregator.store.db import (
     current_revision,
     head_revision,

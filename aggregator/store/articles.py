@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +15,8 @@ from sqlalchemy.orm import Session, joinedload
 from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
 from aggregator.dedup.urls import canonical_url
 from aggregator.items import PageItem, utcnow
-from aggregator.store import frontier
 from aggregator.store.models import Article, CrawlRun, MinhashBand, Source
 from aggregator.store.pages import CursorError, check_offset, decode_cursor, encode_cursor
-from aggregator.store.stories import assign_story
 
 # Two texts whose estimated Jaccard similarity (word 5-shingles) reaches this are copies
 # (benchmarks/dedup.py: 0.5 keeps recall >= 0.99 with no unrelated pair above 0.1)
@@ -35,6 +33,8 @@ class SaveResult:
     status: str
     article_id: int
     duplicate_of: int | None = None
+    # An article stored as the original of no other: story grouping places it
+    new_original: Article | None = field(default=None, compare=False, repr=False)
 
 
 def ensure_source(session: Session, name: str, url: str) -> Source:
@@ -189,7 +189,7 @@ def _apply(article: Article, page: PageItem, keep_raw: bool) -> None:
         article.raw_html = page.compressed_body or compress_html(page.body)
 
 
-def save_article(
+def upsert_article(
     session: Session,
     page: PageItem,
     keep_raw: bool = True,
@@ -197,17 +197,10 @@ def save_article(
 ) -> SaveResult:
     """Upsert a cleaned page by canonical URL; a copy (same or nearly the same text) is linked.
 
-    A copy points at the earliest published copy with duplicate_of and shares its story. The
-    URL the page was requested at is marked fetched in the frontier, in the same transaction.
+    A copy points at the earliest published copy with duplicate_of and shares its story; a new
+    original is handed back as new_original, for story grouping to place (see
+    aggregator.ingest.save_article, which also marks the page's URL fetched).
     """
-    result = _upsert_article(session, page, keep_raw, threshold)
-    frontier.record_fetched(session, page.source, page.requested_url or page.url, result.article_id)
-    return result
-
-
-def _upsert_article(
-    session: Session, page: PageItem, keep_raw: bool, threshold: float
-) -> SaveResult:
     if page.article is None or not page.canonical_url or not page.content_hash:
         raise ValueError(f"{page.url}: page is not cleaned and fingerprinted")
     bands = lsh_bands(page.minhash) if page.minhash is not None else []
@@ -233,10 +226,9 @@ def _upsert_article(
         else:
             # An earlier copy that took over as original joins its group's story as it is:
             # grouping it again would count one article twice
-            if article.duplicate_of is None and original is None:
-                assign_story(session, article, source.name)
+            new = article if article.duplicate_of is None and original is None else None
             status = "duplicate" if article.duplicate_of is not None else "inserted"
-            return SaveResult(status, article.id, article.duplicate_of)
+            return SaveResult(status, article.id, article.duplicate_of, new)
 
     changed = (
         existing.text != page.article.text

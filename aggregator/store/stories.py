@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -31,13 +31,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
-from aggregator.dedup import stories as grouping
-from aggregator.dedup.stories import StoryMember, StoryState
+from aggregator.dedup.stories import StoryDecision, StoryMember, StoryState
 from aggregator.store.db import chunked
 from aggregator.store.models import Article, Story, StoryKey, TermFrequency
 
-# Story grouping compares the headline and about this much of the opening text
-STORY_LEAD_CHARS = 600
 # The row of term_frequencies that counts the documents themselves
 _DOCUMENTS = ""
 # The width of story_keys.key and term_frequencies.term
@@ -245,35 +242,9 @@ def _state(
     )
 
 
-def story_lead(article: Article) -> str:
-    """The opening of an article that story grouping compares (headline and lead paragraphs)."""
-    return lead_paragraphs(article.text)
-
-
-def lead_paragraphs(text: str) -> str:
-    """The first paragraphs of a text, until they hold STORY_LEAD_CHARS characters."""
-    lead = ""
-    for paragraph in text.split("\n\n"):
-        lead = f"{lead}\n\n{paragraph}" if lead else paragraph
-        if len(lead) >= STORY_LEAD_CHARS:
-            break
-    return lead
-
-
-def assign_story(session: Session, article: Article, source: str) -> int:
-    """Put a stored original article into its story (a recent one, or a new one)."""
-    store = SqlStoryStore(session)
-    store.lock()
-    decision = grouping.assign_story(
-        store,
-        grouping.StoryArticle(
-            id=str(article.id),
-            source=source,
-            title=article.title,
-            text=story_lead(article),
-            published=article.published or article.fetched_at,
-        ),
-    )
+def apply_story(session: Session, article: Article, decision: StoryDecision) -> int:
+    """Store story grouping's decision for an original article: its story, and the articles
+    a split or merge moved (see aggregator.dedup.stories.assign_story); return its story id."""
     article.story_id = int(decision.story_id)
     # Copies that already point at this article join its story too
     session.execute(
@@ -395,52 +366,61 @@ def story_to_dict(story: Story, members: list[Article]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class RestoryResult:
-    """What regrouping did: articles regrouped, stories they now form, old ids redirected."""
+class Regrouping:
+    """What a regrouping covers: the stories it dissolves and their articles (None: all)."""
 
-    articles: int
-    stories: int
-    redirected: int
+    dissolved: list[int]
+    articles: list[int] | None
+
+    def chosen(self) -> ColumnElement[bool]:
+        """Whether an article is one of those regrouped."""
+        return true() if self.articles is None else Article.id.in_(self.articles)
 
 
-def regroup_stories(
-    session: Session,
-    since: datetime | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> RestoryResult:
-    """Group stored articles into stories again (those seen since a time, or all).
+def _newest() -> ColumnElement[datetime]:
+    return func.coalesce(Article.published, Article.fetched_at)
 
-    An old story id that no longer names a story leads to the story of the article that
-    started it, so links to it keep working.
-    """
-    newest = func.coalesce(Article.published, Article.fetched_at)
-    chosen: ColumnElement[bool]
+
+def to_regroup(session: Session, since: datetime | None = None) -> Regrouping:
+    """The stories seen since a time (or all) and the articles to group again: theirs and those
+    published (else fetched) since."""
     if since is None:
-        dissolved = list(session.scalars(select(Story.id)))
+        return Regrouping(list(session.scalars(select(Story.id))), None)
+    dissolved = list(session.scalars(select(Story.id).where(Story.last_seen >= since)))
+    ids = list(
+        session.scalars(
+            select(Article.id).where(or_(Article.story_id.in_(dissolved), _newest() >= since))
+        )
+    )
+    return Regrouping(dissolved, ids)
+
+
+def grouped_originals(session: Session, regrouping: Regrouping) -> list[Article]:
+    """The originals of a regrouping that are in a story now (their terms are counted)."""
+    return list(
+        session.scalars(
+            select(Article).where(
+                regrouping.chosen(), Article.duplicate_of.is_(None), Article.story_id.is_not(None)
+            )
+        )
+    )
+
+
+def dissolve(session: Session, regrouping: Regrouping) -> list[Article]:
+    """Delete the stories of a regrouping and take its articles out of them; return its
+    originals in the order they are grouped again (oldest first).
+
+    Regrouping all of them forgets the term counts too; regrouping some, the caller subtracts
+    theirs first (see grouped_originals).
+    """
+    if regrouping.articles is None:
         session.execute(delete(StoryKey))
         session.execute(delete(Story))
         session.execute(delete(TermFrequency))
-        chosen = true()
     else:
-        dissolved = list(session.scalars(select(Story.id).where(Story.last_seen >= since)))
-        ids = list(
-            session.scalars(
-                select(Article.id).where(or_(Article.story_id.in_(dissolved), newest >= since))
-            )
-        )
-        chosen = Article.id.in_(ids)
-        store = SqlStoryStore(session)
-        params = grouping.StoryParams()
-        for article in session.scalars(
-            select(Article).where(
-                chosen, Article.duplicate_of.is_(None), Article.story_id.is_not(None)
-            )
-        ):
-            # Its terms were counted when it was first grouped: count them once only
-            terms = grouping.article_terms(article.title, story_lead(article), params)
-            store.add_document_terms(terms, step=-1)
-        session.execute(delete(StoryKey).where(StoryKey.story_id.in_(dissolved)))
-        session.execute(delete(Story).where(Story.id.in_(dissolved)))
+        session.execute(delete(StoryKey).where(StoryKey.story_id.in_(regrouping.dissolved)))
+        session.execute(delete(Story).where(Story.id.in_(regrouping.dissolved)))
+    chosen = regrouping.chosen()
     session.execute(
         update(Article)
         .where(chosen)
@@ -448,27 +428,26 @@ def regroup_stories(
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
-    originals = session.scalars(
-        select(Article)
-        .options(joinedload(Article.source))
-        .where(chosen, Article.duplicate_of.is_(None))
-        .order_by(newest, Article.id)
-    ).all()
-    stories = set()
-    for done, article in enumerate(originals, 1):
-        stories.add(assign_story(session, article, article.source.name))
-        if progress is not None:
-            progress(done, len(originals))
-    redirected = _redirect_dissolved(session, dissolved)
-    active = session.scalars(
+    return list(
+        session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(chosen, Article.duplicate_of.is_(None))
+            .order_by(_newest(), Article.id)
+        ).all()
+    )
+
+
+def count_regrouped(session: Session, regrouping: Regrouping) -> int:
+    """How many stories the articles of a regrouping form."""
+    return session.scalars(
         select(func.count(func.distinct(Article.story_id))).where(
-            chosen, Article.story_id.is_not(None)
+            regrouping.chosen(), Article.story_id.is_not(None)
         )
     ).one()
-    return RestoryResult(len(originals), active, redirected)
 
 
-def _redirect_dissolved(session: Session, dissolved: list[int]) -> int:
+def redirect_dissolved(session: Session, dissolved: list[int]) -> int:
     """Keep each dissolved story id that names no story now as a pointer to its first article's."""
     redirected = 0
     for chunk in chunked(dissolved):
