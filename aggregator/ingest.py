@@ -28,7 +28,7 @@ from aggregator.store.articles import (
     recent_texts,
     upsert_article,
 )
-from aggregator.store.boilerplate import add_template_blocks, template_keys
+from aggregator.store.boilerplate import boilerplate_keys, save_boilerplate
 from aggregator.store.models import Article
 
 # A source's boilerplate is learned again at each of its first pages, then every this many
@@ -46,9 +46,9 @@ def boilerplate_due(pages: int) -> bool:
 
 def site_boilerplate(session: Session, source: str) -> frozenset[str]:
     """Keys of the paragraphs that are boilerplate of a source: learned before, or now."""
-    known = template_keys(session, source)
+    known = boilerplate_keys(session, source)
     learned = learn_boilerplate(recent_texts(session, source, TEMPLATE_SAMPLE))
-    add_template_blocks(session, source, {k: v for k, v in learned.items() if k not in known})
+    save_boilerplate(session, source, {k: v for k, v in learned.items() if k not in known})
     return frozenset(known | learned.keys())
 
 

@@ -10,20 +10,20 @@ from aggregator.store.articles import ensure_source
 from aggregator.store.models import Source, TemplateBlock
 
 
-def template_keys(session: Session, source: str) -> set[str]:
+def boilerplate_keys(session: Session, source: str) -> set[str]:
     """Keys of the paragraphs learned to be boilerplate of a source."""
     return set(
         session.scalars(select(TemplateBlock.block_key).join(Source).where(Source.name == source))
     )
 
 
-def add_template_blocks(session: Session, source: str, blocks: dict[str, str]) -> None:
+def save_boilerplate(session: Session, source: str, paragraphs: dict[str, str]) -> None:
     """Remember paragraphs (key -> sample text) as boilerplate of a source."""
-    if not blocks:
+    if not paragraphs:
         return
     source_row = ensure_source(session, source, "")
-    known = template_keys(session, source)
-    for key, sample in blocks.items():
+    known = boilerplate_keys(session, source)
+    for key, sample in paragraphs.items():
         if key not in known:
             try:
                 with session.begin_nested():
