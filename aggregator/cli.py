@@ -508,8 +508,7 @@ def search(
       aggregator search 'rust "memory safety"' --since 7d
       aggregator search 'kubernetes -helm' --source lwn --json | jq .title
     """
-    from aggregator.export import split_snippet
-    from aggregator.store.search import Filters, plain_snippet, search_page
+    from aggregator.store.search import Filters, hit_to_dict, plain_snippet, search_page
 
     filters = Filters(
         source=source,
@@ -525,10 +524,7 @@ def search(
         hits = page.hits
         for hit in hits:
             if as_json:
-                snippet, spans = split_snippet(hit.snippet)
-                data = article_to_dict(hit.article)
-                data.update(score=round(hit.score, 6), snippet=snippet, highlights=spans)
-                emit_json(data)
+                emit_json(hit_to_dict(hit))
                 continue
             when = human_time(hit.article.published or hit.article.fetched_at)
             click.echo(
@@ -615,9 +611,7 @@ def show(obj: Context, key: str, as_json: bool) -> None:
         article = get_article(session, key)
         if article is None:
             raise click.ClickException(f"no stored article has the id or URL {key!r}")
-        copies = copies_of(session, article.id)
-        data = article_to_dict(article)
-        data["also_published_at"] = [copy.url for copy in copies]
+        data = article_to_dict(article, copies=copies_of(session, article.id))
         if as_json:
             emit_json(data)
             return

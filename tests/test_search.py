@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, delete, select, update
 
 from aggregator.cli import main
-from aggregator.export import split_snippet
 from aggregator.ingest import fingerprint_page, save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
@@ -30,6 +29,7 @@ from aggregator.store.search import (
     fts5_query,
     parse_query,
     search,
+    split_snippet,
     tsquery,
 )
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from aggregator.dedup.fingerprints import estimated_jaccard, lsh_bands
 from aggregator.dedup.urls import canonical_url
-from aggregator.items import PageItem, utcnow
+from aggregator.items import ARTICLE_FIELDS, PageItem, utcnow
 from aggregator.store.models import Article, CrawlRun, MinhashBand, Source
 from aggregator.store.pages import CursorError, check_offset, decode_cursor, encode_cursor
 
@@ -24,6 +24,31 @@ NEAR_DUPLICATE_THRESHOLD = 0.5
 
 # Article and story ids are 32-bit integers: a larger number names nothing
 MAX_ID = 2**31 - 1
+
+_STRING: dict[str, Any] = {"type": "string"}
+_NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+_NULLABLE_INT: dict[str, Any] = {"type": ["integer", "null"]}
+_STRINGS: dict[str, Any] = {"type": "array", "items": _STRING}
+# The public JSON shape of a stored article, the one the CLI, export and web give: its keys in
+# order, each with its JSON Schema. article_to_dict writes it, the export's CSV columns and the
+# API description derive from it.
+ARTICLE_SCHEMA: dict[str, dict[str, Any]] = {
+    "id": {"type": "integer"},
+    "url": _STRING,
+    "canonical_url": _STRING,
+    "source": _STRING,
+    "title": _STRING,
+    "authors": _STRINGS,
+    "published": _NULLABLE_STRING,
+    "fetched_at": _STRING,
+    "updated_at": _STRING,
+    "duplicate_of": _NULLABLE_INT,
+    "story_id": _NULLABLE_INT,
+    "language": _NULLABLE_STRING,
+    "tags": _STRINGS,
+    "image_url": _NULLABLE_STRING,
+    "text": _STRING,
+}
 
 
 @dataclass(frozen=True)
@@ -167,19 +192,12 @@ def _write_bands(
 def _apply(article: Article, page: PageItem, keep_raw: bool) -> None:
     """Copy the page's extracted fields onto the row."""
     assert page.article is not None and page.canonical_url and page.content_hash
-    clean = page.article
+    for name in ARTICLE_FIELDS:
+        value = getattr(page.article, name)
+        setattr(article, name, list(value) if isinstance(value, list) else value)
     article.url = page.url
+    # The page's: the one the article declared, else its URL's, normalised (fingerprint_page)
     article.canonical_url = page.canonical_url
-    article.title = clean.title
-    article.text = clean.text
-    article.authors = list(clean.authors)
-    article.tags = list(clean.tags)
-    article.published = clean.published
-    article.modified = clean.modified
-    article.language = clean.language
-    article.image_url = clean.image_url
-    article.site_name = clean.site_name
-    article.description = clean.description
     article.content_hash = page.content_hash
     article.minhash = page.minhash
     article.http_headers = dict(page.headers)
@@ -390,6 +408,32 @@ def copies_of(session: Session, article_id: int) -> list[Article]:
     )
 
 
+def story_neighbours(session: Session, article: Article, limit: int = 50) -> list[Article]:
+    """The other originals of an article's story, in storage order."""
+    if article.story_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(
+                Article.story_id == article.story_id,
+                Article.id != article.id,
+                Article.duplicate_of.is_(None),
+            )
+            .order_by(Article.id)
+            .limit(limit)
+        )
+    )
+
+
+def source_exists(session: Session, name: str) -> bool:
+    """Whether the store holds a source of that name."""
+    if "\x00" in name:  # PostgreSQL refuses NUL in text: no source has it
+        return False
+    return session.scalar(select(Source.id).where(Source.name == name)) is not None
+
+
 def compress_html(body: bytes) -> bytes:
     """A page's HTML as stored in articles.raw_html (see raw_html)."""
     return zlib.compress(body, 6)
@@ -400,26 +444,26 @@ def raw_html(article: Article) -> bytes | None:
     return zlib.decompress(article.raw_html) if article.raw_html else None
 
 
-def article_to_dict(article: Article, with_text: bool = True) -> dict[str, Any]:
-    """The public JSON shape of a stored article."""
-    data: dict[str, Any] = {
-        "id": article.id,
-        "url": article.url,
-        "canonical_url": article.canonical_url,
-        "source": article.source.name,
-        "title": article.title,
-        "authors": list(article.authors),
-        "published": article.published.isoformat() if article.published else None,
-        "fetched_at": article.fetched_at.isoformat(),
-        "updated_at": article.updated_at.isoformat(),
-        "duplicate_of": article.duplicate_of,
-        "story_id": article.story_id,
-        "language": article.language,
-        "tags": list(article.tags),
-        "image_url": article.image_url,
+def _public_value(article: Article, key: str) -> Any:
+    """One value of an article's public JSON: the source by name, times in ISO 8601."""
+    if key == "source":
+        return article.source.name
+    value = getattr(article, key)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return list(value) if isinstance(value, list) else value
+
+
+def article_to_dict(
+    article: Article, with_text: bool = True, copies: list[Article] | None = None
+) -> dict[str, Any]:
+    """The public JSON shape of a stored article (CLI, export, web), with the URLs of its
+    copies (also_published_at) when they are given."""
+    data = {
+        key: _public_value(article, key) for key in ARTICLE_SCHEMA if with_text or key != "text"
     }
-    if with_text:
-        data["text"] = article.text
+    if copies is not None:
+        data["also_published_at"] = [copy.url for copy in copies]
     return data
 
 

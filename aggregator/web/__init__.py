@@ -15,8 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -34,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aggregator.export import atom_lines, split_snippet
+from aggregator.export import atom_lines
 from aggregator.humanize import parse_moment
 from aggregator.store.articles import (
     MAX_ID,
@@ -42,11 +41,14 @@ from aggregator.store.articles import (
     article_to_dict,
     articles_page,
     copies_of,
+    get_article,
     list_articles,
     source_counts,
+    source_exists,
+    story_neighbours,
 )
 from aggregator.store.db import open_existing_store, session_scope
-from aggregator.store.models import Article, Source
+from aggregator.store.models import Article
 from aggregator.store.pages import CursorError
 from aggregator.store.search import (
     ORDERS,
@@ -54,6 +56,7 @@ from aggregator.store.search import (
     SNIPPET_START,
     Filters,
     SearchQueryError,
+    hit_to_dict,
     search,
     search_page,
 )
@@ -276,7 +279,7 @@ def create_app(db_url: str) -> Starlette:
 
     async def source_feed(request: Request) -> Response:
         name = request.path_params["name"]
-        if not await read(lambda s: _source_exists(s, name)):
+        if not await read(lambda s: source_exists(s, name)):
             raise HTTPException(404, f"no source {name!r}")
         return atom(f"Articles of {name}", lambda s: _latest(s, name, FEED_SIZE), request)
 
@@ -314,9 +317,7 @@ def create_app(db_url: str) -> Starlette:
         found = await read(lambda s: _article_view(s, article_id))
         if found is None:
             raise HTTPException(404, f"no article {article_id}")
-        data = article_to_dict(found["article"])
-        data["also_published_at"] = [copy.url for copy in found["copies"]]
-        return JSONResponse(data)
+        return JSONResponse(article_to_dict(found["article"], copies=found["copies"]))
 
     async def api_search(request: Request) -> Response:
         query = _text(request, "q") or ""
@@ -326,17 +327,11 @@ def create_app(db_url: str) -> Starlette:
         hits, next_cursor = await read(
             lambda s: _hits(s, query, filters, limit, cursor, order, offset)
         )
-        results = []
-        for hit in hits:
-            snippet, spans = split_snippet(hit["snippet"])
-            results.append(
-                {**hit["data"], "score": hit["score"], "snippet": snippet, "highlights": spans}
-            )
         return JSONResponse(
             {
                 "query": query,
                 "order": order,
-                "results": results,
+                "results": [hit["data"] for hit in hits],
                 "limit": limit,
                 "offset": offset,
                 "next_cursor": next_cursor,
@@ -454,8 +449,7 @@ def _hits(
         {
             "article": hit.article,
             "source": hit.article.source.name,
-            "data": article_to_dict(hit.article),
-            "score": round(hit.score, 6),
+            "data": hit_to_dict(hit),
             "snippet": hit.snippet,
         }
         for hit in found.hits
@@ -464,44 +458,22 @@ def _hits(
 
 
 def _article_view(session: Session, article_id: int) -> dict[str, Any] | None:
-    article = session.get(Article, article_id, options=[joinedload(Article.source)])
+    article = get_article(session, article_id)
     if article is None:
         return None
-    original = session.get(Article, article.duplicate_of) if article.duplicate_of else None
-    story: list[Article] = []
-    if article.story_id is not None:
-        story = list(
-            session.scalars(
-                select(Article)
-                .options(joinedload(Article.source))
-                .where(
-                    Article.story_id == article.story_id,
-                    Article.id != article.id,
-                    Article.duplicate_of.is_(None),
-                )
-                .order_by(Article.id)
-                .limit(50)
-            )
-        )
-    _ = article.source.name
+    original = get_article(session, article.duplicate_of) if article.duplicate_of else None
     return {
         "article": article,
         "copies": copies_of(session, article.id),
         "original": original,
-        "story": story,
+        "story": story_neighbours(session, article),
     }
-
-
-def _source_exists(session: Session, name: str) -> bool:
-    if "\x00" in name:
-        return False
-    return session.scalar(select(Source.id).where(Source.name == name)) is not None
 
 
 def _source_articles(
     session: Session, name: str, limit: int, cursor: str | None, offset: int
 ) -> ArticlePage | None:
-    if not _source_exists(session, name):
+    if not source_exists(session, name):
         return None
     return articles_page(session, name, None, False, limit, cursor, offset)
 
