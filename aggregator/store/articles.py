@@ -1,4 +1,4 @@
-"""Articles and their sources in SQL: storing a cleaned page (copies linked), listing, counting."""
+"""Articles and their sources in SQL (upserts linking copies, listings, counts), and their JSON."""
 
 from __future__ import annotations
 
@@ -291,7 +291,7 @@ class ArticlePage:
     next_cursor: str | None
 
 
-def _newest() -> ColumnElement[datetime]:
+def article_time() -> ColumnElement[datetime]:
     """The time a listing orders by: publication, else fetch (indexed as ix_articles_newest)."""
     return func.coalesce(Article.published, Article.fetched_at)
 
@@ -299,7 +299,7 @@ def _newest() -> ColumnElement[datetime]:
 def _listing(
     source: str | None, since: datetime | None, include_duplicates: bool, cursor: str | None
 ) -> Select[Article]:
-    newest = _newest()
+    newest = article_time()
     query = (
         select(Article)
         .options(joinedload(Article.source))

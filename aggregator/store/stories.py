@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from aggregator.dedup.stories import StoryDecision, StoryMember, StoryState
+from aggregator.store.articles import article_time
 from aggregator.store.db import chunked
 from aggregator.store.models import Article, Story, StoryKey, TermFrequency
 
@@ -377,10 +378,6 @@ class Regrouping:
         return true() if self.articles is None else Article.id.in_(self.articles)
 
 
-def _newest() -> ColumnElement[datetime]:
-    return func.coalesce(Article.published, Article.fetched_at)
-
-
 def to_regroup(session: Session, since: datetime | None = None) -> Regrouping:
     """The stories seen since a time (or all) and the articles to group again: theirs and those
     published (else fetched) since."""
@@ -389,7 +386,7 @@ def to_regroup(session: Session, since: datetime | None = None) -> Regrouping:
     dissolved = list(session.scalars(select(Story.id).where(Story.last_seen >= since)))
     ids = list(
         session.scalars(
-            select(Article.id).where(or_(Article.story_id.in_(dissolved), _newest() >= since))
+            select(Article.id).where(or_(Article.story_id.in_(dissolved), article_time() >= since))
         )
     )
     return Regrouping(dissolved, ids)
@@ -433,7 +430,7 @@ def dissolve(session: Session, regrouping: Regrouping) -> list[Article]:
             select(Article)
             .options(joinedload(Article.source))
             .where(chosen, Article.duplicate_of.is_(None))
-            .order_by(_newest(), Article.id)
+            .order_by(article_time(), Article.id)
         ).all()
     )
 
