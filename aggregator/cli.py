@@ -22,8 +22,17 @@ from aggregator import settings as default_settings
 from aggregator.crawling import check_environment, parse_overrides, run_crawl
 from aggregator.exceptions import AggregatorError, ImportLineError, SettingsError
 from aggregator.humanize import human_time, plural
+from aggregator.ingest import regroup_stories
 from aggregator.progress import console, console_handler
-from aggregator.store import queries
+from aggregator.store.articles import (
+    article_cursor,
+    article_to_dict,
+    copies_of,
+    get_article,
+    list_articles,
+    source_names,
+    store_stats,
+)
 from aggregator.store.db import (
     open_existing_store,
     open_store,
@@ -33,6 +42,8 @@ from aggregator.store.db import (
     sqlite_path,
 )
 from aggregator.store.models import CrawlRun
+from aggregator.store.runs import list_runs, recent_runs, run_to_dict
+from aggregator.store.stories import list_stories, story_to_dict
 
 if TYPE_CHECKING:
     from aggregator.sources import Source
@@ -113,7 +124,7 @@ def check_source_name(session: Session, name: str | None) -> None:
     """Refuse a --source the store has never seen, suggesting the closest name."""
     if not name:
         return
-    known = queries.source_names(session)
+    known = source_names(session)
     if name not in known:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "known: " + (", ".join(known) or "none")
@@ -283,7 +294,7 @@ def _run_summary(engine: Engine, run_id: int | None) -> dict[str, Any]:
         run = session.get(CrawlRun, run_id) if run_id is not None else None
         if run is None:
             raise click.ClickException("the crawl did not record a run: see the log above")
-        return queries.run_to_dict(run)
+        return run_to_dict(run)
 
 
 @main.command()
@@ -417,7 +428,7 @@ def articles(
         found = 0
         last_cursor = ""
         # one row more than the page: whether there is a next page to point at
-        listed = queries.list_articles(
+        listed = list_articles(
             session,
             source,
             moment,
@@ -430,9 +441,9 @@ def articles(
                 click.echo(f"Next page: --cursor {last_cursor}", err=True)
                 break
             found += 1
-            last_cursor = queries.article_cursor(article)
+            last_cursor = article_cursor(article)
             if as_json:
-                emit_json(queries.article_to_dict(article))
+                emit_json(article_to_dict(article))
                 continue
             when = human_time(article.published or article.fetched_at)
             copy = f"  (copy of {article.duplicate_of})" if article.duplicate_of else ""
@@ -497,8 +508,7 @@ def search(
       aggregator search 'rust "memory safety"' --since 7d
       aggregator search 'kubernetes -helm' --source lwn --json | jq .title
     """
-    from aggregator.export import split_snippet
-    from aggregator.store.search import Filters, plain_snippet, search_page
+    from aggregator.store.search import Filters, hit_to_dict, plain_snippet, search_page
 
     filters = Filters(
         source=source,
@@ -514,10 +524,7 @@ def search(
         hits = page.hits
         for hit in hits:
             if as_json:
-                snippet, spans = split_snippet(hit.snippet)
-                data = queries.article_to_dict(hit.article)
-                data.update(score=round(hit.score, 6), snippet=snippet, highlights=spans)
-                emit_json(data)
+                emit_json(hit_to_dict(hit))
                 continue
             when = human_time(hit.article.published or hit.article.fetched_at)
             click.echo(
@@ -552,9 +559,7 @@ def export(
     moment = parse_since(since)
     with session_scope(obj.reader) as session:
         check_source_name(session, source)
-        articles = queries.list_articles(
-            session, source, moment, include_duplicates=with_duplicates
-        )
+        articles = list_articles(session, source, moment, include_duplicates=with_duplicates)
         if fmt == "jsonl":
             lines = jsonl_lines(articles)
         elif fmt == "csv":
@@ -603,12 +608,10 @@ def show(obj: Context, key: str, as_json: bool) -> None:
       aggregator show https://example.com/2026/11/a-post/ --json
     """
     with session_scope(obj.reader) as session:
-        article = queries.get_article(session, key)
+        article = get_article(session, key)
         if article is None:
             raise click.ClickException(f"no stored article has the id or URL {key!r}")
-        copies = queries.copies_of(session, article.id)
-        data = queries.article_to_dict(article)
-        data["also_published_at"] = [copy.url for copy in copies]
+        data = article_to_dict(article, copies=copies_of(session, article.id))
         if as_json:
             emit_json(data)
             return
@@ -933,9 +936,7 @@ def runs(obj: Context, source: str | None, failed: bool, limit: int, as_json: bo
       aggregator runs --failed --json | jq -r '.error_list[].reason'
     """
     with read_scope(obj.reader) as session:
-        found = [
-            queries.run_to_dict(run) for run in queries.list_runs(session, source, failed, limit)
-        ]
+        found = [run_to_dict(run) for run in list_runs(session, source, failed, limit)]
     for run in found:
         if source:
             run["error_list"] = [e for e in run["error_list"] if e["source"] == source]
@@ -1032,10 +1033,8 @@ def stats(obj: Context, as_json: bool) -> None:
       aggregator stats
     """
     with session_scope(obj.reader) as session:
-        data = queries.store_stats(session)
-        data["recent_runs"] = [
-            queries.run_to_dict(run, with_errors=False) for run in queries.recent_runs(session)
-        ]
+        data = store_stats(session)
+        data["recent_runs"] = [run_to_dict(run, with_errors=False) for run in recent_runs(session)]
     if as_json:
         emit_json(data)
         return
@@ -1153,12 +1152,12 @@ def reextract(obj: Context, source: str | None, as_json: bool) -> None:
 
     rules = _source_rules(obj.sources_path)
     with session_scope(obj.engine) as session:
-        ids = [a.id for a in queries.list_articles(session, source=source)]
+        ids = [a.id for a in list_articles(session, source=source)]
     counts: dict[str, int] = {}
     boilerplate: dict[str, frozenset[str]] = {}  # learned once per source, not per article
     for done, article_id in enumerate(ids, 1):
         with session_scope(obj.engine) as session:
-            article = queries.get_article(session, article_id)
+            article = get_article(session, article_id)
             if article is not None:
                 name = article.source.name
                 if name not in boilerplate:
@@ -1200,9 +1199,9 @@ def stories(obj: Context, since: str, min_sources: int, limit: int, as_json: boo
       aggregator stories --json | jq .title
     """
     with session_scope(obj.reader) as session:
-        found = queries.list_stories(session, parse_since(since), min_sources, limit)
+        found = list_stories(session, parse_since(since), min_sources, limit)
         for story, members in found:
-            data = queries.story_to_dict(story, members)
+            data = story_to_dict(story, members)
             if as_json:
                 emit_json(data)
                 continue
@@ -1241,7 +1240,7 @@ def restory(obj: Context, since: str | None, as_json: bool) -> None:
             console().progress(f"{done}/{total} articles regrouped", final=done == total)
 
     with session_scope(obj.engine) as session:
-        result = queries.restory(session, parse_since(since), progress)
+        result = regroup_stories(session, parse_since(since), progress)
     if as_json:
         emit_json(
             {

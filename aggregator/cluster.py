@@ -47,9 +47,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from aggregator.sources import Source
-from aggregator.store import queries
 from aggregator.store.db import session_scope
 from aggregator.store.models import HostLease, SourceSchedule, WorkerState
+from aggregator.store.runs import record_run
+from aggregator.store.schedule import get_schedule
 from aggregator.worker import Task, host_of
 
 if TYPE_CHECKING:
@@ -565,7 +566,7 @@ class QueueChannel:
         if report["status"] == "interrupted":
             hand_back(session, name, task, self.owner)
         elif finish(session, name, task, self.owner):
-            row = queries.get_schedule(session, name)
+            row = get_schedule(session, name)
             plan = (row.interval_seconds, row.consecutive_errors) if row else (None, 0)
             config = message_config(held.message)
             record_crawl(session, held.source, held.started_at, report, config, plan)
@@ -574,9 +575,7 @@ class QueueChannel:
             errors = [tuple(error) for error in report["errors"]]
             status = str(report["status"])
             detail = "lease lost: another worker crawls this source"
-            queries.record_run(
-                session, [name], held.started_at, status, report["stats"], errors, detail
-            )
+            record_run(session, [name], held.started_at, status, report["stats"], errors, detail)
 
     def _ack(self, entry_id: str) -> None:
         self._retry(lambda: self.queue.ack([entry_id]))

@@ -9,14 +9,11 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from aggregator.store.articles import ARTICLE_SCHEMA, article_to_dict
 from aggregator.store.models import Article
-from aggregator.store.queries import article_to_dict
-from aggregator.store.search import SNIPPET_END, SNIPPET_START
 
-CSV_COLUMNS = (
-    "id", "url", "canonical_url", "source", "title", "authors", "published", "fetched_at",
-    "duplicate_of", "story_id", "language", "tags", "text",
-)  # fmt: skip
+# The keys of `aggregator articles --json` but two, as the columns were first released
+CSV_COLUMNS = tuple(key for key in ARTICLE_SCHEMA if key not in ("updated_at", "image_url"))
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such cells
 # are written with a leading apostrophe, which spreadsheets show as text
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -24,24 +21,6 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _XML_INVALID = dict.fromkeys(
     [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF], None
 )
-
-
-def split_snippet(snippet: str) -> tuple[str, list[tuple[int, int]]]:
-    """Return a snippet's plain text and the [start, end) offsets of its highlighted matches."""
-    plain: list[str] = []
-    spans: list[tuple[int, int]] = []
-    position, start = 0, None
-    for char in snippet:
-        if char == SNIPPET_START:
-            start = position
-        elif char == SNIPPET_END:
-            if start is not None:
-                spans.append((start, position))
-            start = None
-        else:
-            plain.append(char)
-            position += 1
-    return "".join(plain), spans
 
 
 def jsonl_lines(articles: Iterable[Article]) -> Iterator[str]:

@@ -10,10 +10,16 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from aggregator.exceptions import ImportLineError, RejectedPage
-from aggregator.ingest import boilerplate_due, clean_page, fingerprint_page, site_boilerplate
+from aggregator.ingest import (
+    boilerplate_due,
+    clean_page,
+    fingerprint_page,
+    save_article,
+    site_boilerplate,
+)
 from aggregator.items import PageItem
 from aggregator.sources import Source, slug_from_url
-from aggregator.store import queries
+from aggregator.store.articles import ensure_source
 
 KNOWN_KEYS = frozenset({"url", "source", "title", "text", "html", "authors", "published"})
 
@@ -121,5 +127,5 @@ class Importer:
         if page.feed_published:
             page.article.published = page.feed_published
         parts = urlsplit(page.url)
-        queries.ensure_source(session, page.source, f"{parts.scheme}://{parts.netloc}/")
-        return queries.save_article(session, page, self.keep_raw).status
+        ensure_source(session, page.source, f"{parts.scheme}://{parts.netloc}/")
+        return save_article(session, page, self.keep_raw).status

@@ -1,11 +1,15 @@
-"""The clean and fingerprint steps, shared by the pipelines, `import` and `reextract`."""
+"""Ingestion: clean, fingerprint, store and group a page into its story (pipelines, `import`,
+`reextract`, `restory`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from aggregator.dedup import stories as grouping
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.dedup.urls import canonical_url
 from aggregator.discovery import non_html_reason
@@ -15,7 +19,16 @@ from aggregator.extract.templates import TEMPLATE_SAMPLE, learn_boilerplate, str
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.sources import Source
-from aggregator.store import queries
+from aggregator.store import frontier, stories
+from aggregator.store.articles import (
+    NEAR_DUPLICATE_THRESHOLD,
+    SaveResult,
+    compress_html,
+    raw_html,
+    recent_texts,
+    upsert_article,
+)
+from aggregator.store.boilerplate import boilerplate_keys, save_boilerplate
 from aggregator.store.models import Article
 
 # A source's boilerplate is learned again at each of its first pages, then every this many
@@ -33,11 +46,9 @@ def boilerplate_due(pages: int) -> bool:
 
 def site_boilerplate(session: Session, source: str) -> frozenset[str]:
     """Keys of the paragraphs that are boilerplate of a source: learned before, or now."""
-    known = queries.template_keys(session, source)
-    learned = learn_boilerplate(queries.recent_texts(session, source, TEMPLATE_SAMPLE))
-    queries.add_template_blocks(
-        session, source, {k: v for k, v in learned.items() if k not in known}
-    )
+    known = boilerplate_keys(session, source)
+    learned = learn_boilerplate(recent_texts(session, source, TEMPLATE_SAMPLE))
+    save_boilerplate(session, source, {k: v for k, v in learned.items() if k not in known})
     return frozenset(known | learned.keys())
 
 
@@ -86,7 +97,7 @@ def fingerprint_page(page: PageItem) -> PageItem:
     page.canonical_url = canonical_url(page.url, page.article.canonical_url)
     page.content_hash = content_hash(page.article.text)
     page.minhash = minhash_signature(page.article.text)
-    page.compressed_body = queries.compress_html(page.body)
+    page.compressed_body = compress_html(page.body)
     return page
 
 
@@ -121,6 +132,80 @@ def extract_page(
     )
 
 
+def save_article(
+    session: Session,
+    page: PageItem,
+    keep_raw: bool = True,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+) -> SaveResult:
+    """Store a cleaned page: upsert its article (a copy is linked to its original), put a new
+    original into its story, and mark the URL the page was requested at fetched in the
+    frontier, all in the session's transaction."""
+    result = upsert_article(session, page, keep_raw, threshold)
+    if result.new_original is not None:
+        group_article(session, result.new_original, page.source)
+    frontier.record_fetched(session, page.source, page.requested_url or page.url, result.article_id)
+    return result
+
+
+def story_lead(article: Article) -> str:
+    """The opening of a stored article that story grouping compares (see lead_paragraphs)."""
+    return grouping.lead_paragraphs(article.text)
+
+
+def group_article(session: Session, article: Article, source: str) -> int:
+    """Put a stored original article into its story (a recent one, or a new one)."""
+    store = stories.SqlStoryStore(session)
+    store.lock()
+    decision = grouping.assign_story(
+        store,
+        grouping.StoryArticle(
+            id=str(article.id),
+            source=source,
+            title=article.title,
+            text=story_lead(article),
+            published=article.published or article.fetched_at,
+        ),
+    )
+    return stories.apply_story(session, article, decision)
+
+
+@dataclass(frozen=True)
+class RestoryResult:
+    """What regrouping did: articles regrouped, stories they now form, old ids redirected."""
+
+    articles: int
+    stories: int
+    redirected: int
+
+
+def regroup_stories(
+    session: Session,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RestoryResult:
+    """Group stored articles into stories again (those seen since a time, or all).
+
+    An old story id that no longer names a story leads to the story of the article that
+    started it, so links to it keep working.
+    """
+    regrouping = stories.to_regroup(session, since)
+    if regrouping.articles is not None:
+        store = stories.SqlStoryStore(session)
+        params = grouping.StoryParams()
+        for article in stories.grouped_originals(session, regrouping):
+            # Its terms were counted when it was first grouped: count them once only
+            terms = grouping.article_terms(article.title, story_lead(article), params)
+            store.add_document_terms(terms, step=-1)
+    originals = stories.dissolve(session, regrouping)
+    for done, article in enumerate(originals, 1):
+        group_article(session, article, article.source.name)
+        if progress is not None:
+            progress(done, len(originals))
+    redirected = stories.redirect_dissolved(session, regrouping.dissolved)
+    return RestoryResult(len(originals), stories.count_regrouped(session, regrouping), redirected)
+
+
 def reextract_stored(
     session: Session,
     article: Article,
@@ -132,7 +217,7 @@ def reextract_stored(
 
     boilerplate is its source's (see site_boilerplate), read once per source by the caller.
     """
-    body = queries.raw_html(article)
+    body = raw_html(article)
     if body is None:
         return "no_raw_html"
     page = PageItem(
@@ -152,4 +237,4 @@ def reextract_stored(
         return "no_article"
     # The stored row keeps its identity even if the page's declared canonical URL changed
     page.canonical_url = article.canonical_url
-    return queries.save_article(session, page, keep_raw=keep_raw).status
+    return save_article(session, page, keep_raw=keep_raw).status

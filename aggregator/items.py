@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 
@@ -26,6 +26,10 @@ class Article:
     canonical_url: str | None = None
     site_name: str | None = None
     description: str | None = None
+
+
+# The fields of an extracted article: the store keeps each in the articles column of that name
+ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
 
 
 @dataclass

@@ -50,8 +50,12 @@ from sqlalchemy.orm import Session
 from aggregator.exceptions import SourcesError
 from aggregator.humanize import plural
 from aggregator.sources import Source, load_sources
-from aggregator.store import frontier, queries
+from aggregator.store import frontier
+from aggregator.store.articles import ensure_source
 from aggregator.store.db import open_store, read_scope, scheduler_lock, session_scope
+from aggregator.store.retention import drop_raw_html, prune_articles
+from aggregator.store.runs import articles_added, last_error_of, last_run_of, record_run
+from aggregator.store.schedule import get_schedule, list_schedules, save_schedule
 from aggregator.store.search import optimize_text_index
 from aggregator.worker import Report, Task, WorkerPool
 
@@ -303,7 +307,7 @@ class Scheduler:
         """Add a source's job: at its stored next run, or soon (staggered) when that is past."""
         now = datetime.now(UTC)
         with read_scope(self.engine) as session:
-            state = queries.get_schedule(session, source.name)
+            state = get_schedule(session, source.name)
             stored_next = state.next_run_at if state else None
             last_run = state.last_run_at if state else None
             if state is not None:
@@ -318,12 +322,10 @@ class Scheduler:
             return
         with session_scope(self.engine) as session:  # queued by enqueue_due when it is due
             if state is None:
-                queries.ensure_source(session, source.name, source.url)
+                ensure_source(session, source.name, source.url)
                 interval = source.interval or timedelta(seconds=self.config.min_interval)
-                queries.save_schedule(
-                    session, source.name, interval_seconds=interval.total_seconds()
-                )
-            queries.save_schedule(session, source.name, next_run_at=when)
+                save_schedule(session, source.name, interval_seconds=interval.total_seconds())
+            save_schedule(session, source.name, next_run_at=when)
 
     def enqueue_due(self) -> dict[str, str]:
         """Queue the sources that are due (several machines); return their task ids."""
@@ -387,7 +389,7 @@ class Scheduler:
             try:
                 with session_scope(self.engine) as session:
                     if name not in self.ensured:
-                        queries.ensure_source(session, source.name, source.url)
+                        ensure_source(session, source.name, source.url)
                         self.ensured.add(name)
                     plan = self.plans.get(name, (None, 0))
                     when, self.plans[name] = record_crawl(
@@ -452,7 +454,7 @@ def record_crawl(
     errors = [tuple(error) for error in report.get("errors") or []]
     detail = str(report.get("detail") or "")
     name = source.name
-    run_id = queries.record_run(session, [name], started_at, status, stats, errors, detail)
+    run_id = record_run(session, [name], started_at, status, stats, errors, detail)
     discovered = int(stats.get("aggregator/discovery/ok", 0))
     failed_discovery = int(stats.get("aggregator/discovery/failed", 0))
     outcome = CrawlOutcome(
@@ -467,7 +469,7 @@ def record_crawl(
     not_before = now + timedelta(seconds=outcome.asked_wait) if outcome.asked_wait else None
     if not_before is not None:
         when = max(when, not_before)
-    queries.save_schedule(
+    save_schedule(
         session,
         name,
         interval_seconds=interval,
@@ -501,10 +503,10 @@ def apply_retention(engine: Engine, config: ScheduleConfig) -> dict[str, int]:
     with session_scope(engine) as session:
         if config.raw_html_days is not None:
             cutoff = now - timedelta(days=config.raw_html_days)
-            counts["raw_html_dropped"] = queries.drop_raw_html(session, cutoff)
+            counts["raw_html_dropped"] = drop_raw_html(session, cutoff)
         if config.prune_days is not None:
             cutoff = now - timedelta(days=config.prune_days)
-            counts["articles_pruned"] = queries.prune_articles(session, cutoff)
+            counts["articles_pruned"] = prune_articles(session, cutoff)
     if engine.dialect.name == "sqlite":
         # outside any transaction (the driver connection is in autocommit mode)
         connection = engine.raw_connection()
@@ -563,20 +565,20 @@ def status_rows(engine: Engine, sources: Sequence[Source]) -> list[dict[str, Any
     """Per source: next run, last run's result (scheduled or `aggregator crawl`), articles
     added, errors in a row, interval, the last failed URL."""
     with read_scope(engine) as session:
-        states = {state.source: state for state in queries.list_schedules(session)}
+        states = {state.source: state for state in list_schedules(session)}
         urls = frontier.state_counts(session)
         rows = []
         for source in sources:
             state = states.get(source.name)
-            run = queries.last_run_of(session, source.name)
-            error = queries.last_error_of(session, source.name)
+            run = last_run_of(session, source.name)
+            error = last_error_of(session, source.name)
             if state is not None and (run is None or run.id == state.last_run_id):
                 # the scheduler's own record of its run: "failed" when no feed answered
                 last = (state.last_run_id, state.last_run_at, state.last_status)
                 added = state.last_articles
             elif run is not None:
                 last = (run.id, run.started_at, run.status)
-                added = queries.articles_added(run, source.name)
+                added = articles_added(run, source.name)
             else:
                 last, added = (None, None, None), 0
             interval = state.interval_seconds if state else None

@@ -27,8 +27,9 @@ from aggregator import settings as project_settings
 from aggregator.crawling import LOCAL_SITE_SETTINGS, scrapy_crawl_command
 from aggregator.demo.server import SiteGroup
 from aggregator.extract import extract_article
-from aggregator.store import queries
+from aggregator.store.articles import store_stats
 from aggregator.store.db import open_store, session_scope
+from aggregator.store.runs import recent_runs
 from benchmarks import postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -925,14 +926,14 @@ def _last_run(db_url: str) -> dict[str, Any]:
     engine = open_store(db_url)
     try:
         with session_scope(engine) as session:
-            runs = queries.recent_runs(session, limit=1)
+            runs = recent_runs(session, limit=1)
             if not runs:
                 raise RuntimeError(f"no crawl run recorded in {db_url}")
             run = runs[0]
             elapsed = run.stats.get("elapsed_time_seconds")
             if not isinstance(elapsed, int | float):
                 elapsed = ((run.finished_at or run.started_at) - run.started_at).total_seconds()
-            total = queries.store_stats(session)["articles"]
+            total = store_stats(session)["articles"]
             return {
                 "run_id": run.id,
                 "status": run.status,

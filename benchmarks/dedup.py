@@ -47,9 +47,10 @@ from aggregator.dedup.fingerprints import (
     normalise_text,
 )
 from aggregator.extract import extract_article
-from aggregator.ingest import fingerprint_page
+from aggregator.ingest import fingerprint_page, save_article, story_lead
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
+from aggregator.store.articles import NEAR_DUPLICATE_THRESHOLD
 from aggregator.store.db import make_engine, open_store, session_scope
 from aggregator.store.models import (
     Article,
@@ -59,7 +60,6 @@ from aggregator.store.models import (
     StoryKey,
     TermFrequency,
 )
-from aggregator.store.queries import NEAR_DUPLICATE_THRESHOLD, save_article, story_lead
 from aggregator.store.stories import SqlStoryStore, story_profile
 from benchmarks import postgres_database
 from benchmarks.extract import (

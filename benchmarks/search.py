@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, insert, select, text
 
-from aggregator.store import queries
+from aggregator.store.articles import articles_page
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Source, Story
 from aggregator.store.search import optimize_text_index, search_page
+from aggregator.store.stories import list_stories, story_to_dict
 from benchmarks import PG_ADMIN, PG_URL, postgres_database
 
 TARGETS_MS = {"any": 50.0, "narrow": 20.0, "page500": 50.0, "front": 100.0}
@@ -318,8 +319,8 @@ def measure(engine: Engine, articles: int, seed: int = 1) -> dict[str, Any]:
         skip = (DEEP_PAGE - 1) * PAGE_SIZE
         cursor = None
         for _ in range(DEEP_PAGE - 1):
-            cursor = queries.articles_page(session, limit=PAGE_SIZE, cursor=cursor).next_cursor
-        timings = _timed(lambda: queries.articles_page(session, limit=PAGE_SIZE, cursor=cursor))
+            cursor = articles_page(session, limit=PAGE_SIZE, cursor=cursor).next_cursor
+        timings = _timed(lambda: articles_page(session, limit=PAGE_SIZE, cursor=cursor))
         old = _timed(
             lambda: list(
                 session.scalars(
@@ -345,16 +346,16 @@ def measure(engine: Engine, articles: int, seed: int = 1) -> dict[str, Any]:
         since = datetime.now(UTC) - timedelta(hours=24)
 
         def front() -> list[dict[str, Any]]:
-            found = queries.list_stories(session, since, 1, FRONT_PAGE_STORIES)
+            found = list_stories(session, since, 1, FRONT_PAGE_STORIES)
             session.expunge_all()  # as each request of the site: a fresh session
-            return [queries.story_to_dict(story, members) for story, members in found]
+            return [story_to_dict(story, members) for story, members in found]
 
         stories = front()
         figures["front page (stories of 24 h)"] = _figures(
             _timed(front), kind="front", stories=len(stories)
         )
         figures["/api/stories"] = _figures(
-            _timed(lambda: queries.list_stories(session, since, 2, PAGE_SIZE)), kind="front"
+            _timed(lambda: list_stories(session, since, 2, PAGE_SIZE)), kind="front"
         )
     return figures
 

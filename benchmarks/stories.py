@@ -26,8 +26,8 @@ from aggregator.dedup.stories import (
     StoryParams,
     article_terms,
     assign_story,
+    lead_paragraphs,
 )
-from aggregator.store.queries import lead_paragraphs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUFFLE_SEED = 20261126

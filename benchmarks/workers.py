@@ -34,9 +34,10 @@ from sqlalchemy import func, select
 
 from aggregator.cluster import TaskQueue, claim, finish, queue_due
 from aggregator.crawling import LOCAL_SITE_SETTINGS
-from aggregator.store import queries
+from aggregator.store.articles import ensure_source
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
+from aggregator.store.schedule import save_schedule
 from benchmarks import postgres_database
 from benchmarks.poll import PollSites
 
@@ -159,8 +160,8 @@ def queue_round_trip(rounds: int) -> dict[str, float]:
     with postgres_database("bench_workers") as db_url:
         engine = open_store(db_url)
         with session_scope(engine) as session:
-            queries.ensure_source(session, "s", "http://s/")
-            queries.save_schedule(session, "s", interval_seconds=60.0)
+            ensure_source(session, "s", "http://s/")
+            save_schedule(session, "s", interval_seconds=60.0)
         started = time.perf_counter()
         for _ in range(rounds):
             now = datetime.now(UTC)

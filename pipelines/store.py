@@ -13,9 +13,11 @@ from scrapy.exceptions import DropItem
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from aggregator.ingest import save_article
 from aggregator.items import PageItem
-from aggregator.store import queries
+from aggregator.store.articles import SaveResult, ensure_source
 from aggregator.store.db import open_store, session_scope
+from aggregator.store.runs import finish_run, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +75,8 @@ class StorePipeline:
         sources = list(getattr(spider, "sources", []))
         with session_scope(self.engine) as session:
             for source in sources:
-                queries.ensure_source(session, source.name, source.url)
-            self.run_id = queries.start_run(session, [source.name for source in sources])
+                ensure_source(session, source.name, source.url)
+            self.run_id = start_run(session, [source.name for source in sources])
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("aggregator/crawl_run", self.run_id)
         logger.info(
@@ -117,14 +119,14 @@ class StorePipeline:
             )
             future.set_result(item)
 
-    def _store_batch(self, items: list[PageItem]) -> list[queries.SaveResult | Exception]:
+    def _store_batch(self, items: list[PageItem]) -> list[SaveResult | Exception]:
         """Store pages in one transaction; when that fails, each page on its own (writer thread)."""
         try:
             return list(self._store(items))
         except Exception as exc:  # a page that fails to store costs that page, never the crawl
             if len(items) == 1:
                 return [exc]
-        outcomes: list[queries.SaveResult | Exception] = []
+        outcomes: list[SaveResult | Exception] = []
         for item in items:  # one bad page, or a passing failure: each page on its own
             try:
                 outcomes.extend(self._store([item]))
@@ -132,10 +134,10 @@ class StorePipeline:
                 outcomes.append(exc)
         return outcomes
 
-    def _store(self, items: list[PageItem]) -> list[queries.SaveResult]:
+    def _store(self, items: list[PageItem]) -> list[SaveResult]:
         assert self.engine is not None
         with session_scope(self.engine) as session:
-            return [queries.save_article(session, item, self.keep_raw) for item in items]
+            return [save_article(session, item, self.keep_raw) for item in items]
 
     def _failed(self, item: PageItem, exc: Exception) -> DropItem:
         assert self.crawler.stats is not None
@@ -169,9 +171,7 @@ class StorePipeline:
         errors = list(getattr(spider, "crawl_errors", [])) + self.dropped
         try:
             with session_scope(self.engine) as session:
-                queries.finish_run(
-                    session, self.run_id, _RUN_STATUS.get(reason, reason), stats, errors
-                )
+                finish_run(session, self.run_id, _RUN_STATUS.get(reason, reason), stats, errors)
         except SQLAlchemyError as exc:
             logger.error("Could not record crawl run %s: %s", self.run_id, exc)
         finally:

@@ -56,9 +56,10 @@ from aggregator.sources import (
     select_sources,
     slug_from_url,
 )
-from aggregator.store import frontier, queries
+from aggregator.store import frontier
 from aggregator.store.db import open_store, out_of_reach, read_scope, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
+from aggregator.store.validators import save_validator, validators_for
 
 if TYPE_CHECKING:
     from aggregator.worker import TaskChannel
@@ -314,7 +315,7 @@ class TechBlogsSpider(scrapy.Spider):
     def _load_validators(self, urls: list[str]) -> None:
         assert self.engine is not None
         with read_scope(self.engine) as session:
-            found = queries.validators_for(session, urls)
+            found = validators_for(session, urls)
         # URLs without validators are remembered too, so they are not looked up again
         self.validators.update({url: found.get(url, (None, None)) for url in urls})
 
@@ -351,7 +352,7 @@ class TechBlogsSpider(scrapy.Spider):
         engine: Engine, url: str, validators: tuple[str | None, str | None]
     ) -> None:
         with session_scope(engine) as session:
-            queries.save_validator(session, url, *validators)
+            save_validator(session, url, *validators)
 
     def _note_asked_wait(
         self, state: _SourceState, cache_control: bytes | None, retry_after: bytes | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from aggregator.store import queries
+from aggregator.store.articles import article_to_dict, list_articles
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import CrawlRun
 
@@ -25,7 +25,7 @@ def stored(db_url: str) -> list[dict[str, object]]:
     engine = open_store(db_url)
     try:
         with session_scope(engine) as session:
-            return [queries.article_to_dict(a) for a in queries.list_articles(session)]
+            return [article_to_dict(a) for a in list_articles(session)]
     finally:
         engine.dispose()
 

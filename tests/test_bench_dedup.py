@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, Table, select
 
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
+from aggregator.ingest import save_article
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Story, StoryKey, TermFrequency
-from aggregator.store.queries import save_article
 from benchmarks.dedup import (
     STORY_PARAMS,
     Corpus,

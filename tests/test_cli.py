@@ -472,16 +472,16 @@ def _keys(value: object) -> set[str]:
 
 
 def test_json_speaks_one_vocabulary(db_url: str, tmp_path: Path) -> None:
-    from aggregator.store import queries
     from aggregator.store.db import open_store, session_scope
+    from aggregator.store.runs import finish_run, start_run
 
     line = {"url": "https://blog.example/one", "source": "blog", "text": ARTICLE_TEXT}
     path = write_import(tmp_path, [json.dumps(line), "{bad"])
     imported = CliRunner().invoke(main, ["--db", db_url, "import", str(path), "--json"])
     engine = open_store(db_url)
     with session_scope(engine) as session:
-        run = queries.start_run(session, ["blog"])
-        queries.finish_run(session, run, "finished", {"aggregator/pages_fetched": 2})
+        run = start_run(session, ["blog"])
+        finish_run(session, run, "finished", {"aggregator/pages_fetched": 2})
     engine.dispose()
     sources = tmp_path / "sources.toml"
     sources.write_text(
@@ -556,8 +556,8 @@ def test_times_are_utc_in_one_form_and_counts_agree_with_their_words(
 ) -> None:
     from datetime import UTC, datetime
 
-    from aggregator.store import queries
     from aggregator.store.db import open_store, session_scope
+    from aggregator.store.schedule import save_schedule
 
     line = {
         "url": "https://blog.example/a",
@@ -582,7 +582,7 @@ def test_times_are_utc_in_one_form_and_counts_agree_with_their_words(
     assert json.loads(found.output)["title"] == "Compaction"
     engine = open_store(db_url)
     with session_scope(engine) as session:
-        queries.save_schedule(
+        save_schedule(
             session,
             "blog",
             interval_seconds=3600,
@@ -603,21 +603,20 @@ def test_times_are_utc_in_one_form_and_counts_agree_with_their_words(
 def test_runs_and_status_show_why_crawls_failed(db_url: str, tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from aggregator.store import queries
     from aggregator.store.db import open_store, session_scope
+    from aggregator.store.runs import finish_run, record_run, start_run
+    from aggregator.store.schedule import save_schedule
 
     engine = open_store(db_url)
     started = datetime.now(UTC) - timedelta(hours=1)
     with session_scope(engine) as session:
-        manual = queries.start_run(session, ["my_blog", "other"])
+        manual = start_run(session, ["my_blog", "other"])
         stats = {"aggregator/sources/my_blog/inserted": 2, "aggregator/store/inserted": 2}
         errors = [("other", "https://other.example/feed", "HTTP 500")]
-        queries.finish_run(session, manual, "finished", stats, errors)
-        lookalike = queries.record_run(session, ["myxblog"], started, "finished", {})
-        crashed = queries.record_run(
-            session, ["my_blog"], started, "crashed", {}, [], "worker exit -9"
-        )
-        queries.save_schedule(
+        finish_run(session, manual, "finished", stats, errors)
+        lookalike = record_run(session, ["myxblog"], started, "finished", {})
+        crashed = record_run(session, ["my_blog"], started, "crashed", {}, [], "worker exit -9")
+        save_schedule(
             session,
             "my_blog",
             interval_seconds=600,

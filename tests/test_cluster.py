@@ -31,9 +31,10 @@ from aggregator.cluster import (
     release_host,
 )
 from aggregator.demo.live import LiveBlog
-from aggregator.store import queries
+from aggregator.store.articles import ensure_source
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article
+from aggregator.store.schedule import save_schedule
 
 REDIS = "redis://127.0.0.1:6379"
 
@@ -56,8 +57,8 @@ def queue_url() -> Iterator[str]:
 
 def _sources(session: object, *names: str) -> None:
     for name in names:
-        queries.ensure_source(session, name, f"https://{name}.example/")  # type: ignore[arg-type]
-        queries.save_schedule(session, name, interval_seconds=60.0)  # type: ignore[arg-type]
+        ensure_source(session, name, f"https://{name}.example/")  # type: ignore[arg-type]
+        save_schedule(session, name, interval_seconds=60.0)  # type: ignore[arg-type]
 
 
 def test_a_task_is_crawled_by_one_worker_once_and_a_dead_workers_lease_runs_out(
@@ -100,7 +101,7 @@ def test_a_task_is_crawled_by_one_worker_once_and_a_dead_workers_lease_runs_out(
         assert {lease["worker"] for lease in status["host_leases"]} == {"m2:2"}
         # a queued task that no worker ever took (the queue lost it) is queued again
         assert finish(session, "b", tasks["b"], "m2:2")
-        queries.save_schedule(session, "b", next_run_at=now)
+        save_schedule(session, "b", next_run_at=now)
         again = queue_due(session, ["b"], now, requeue_after=600)
         assert queue_due(session, ["b"], now + timedelta(seconds=601), 600).keys() == {"b"}
         assert again.keys() == {"b"}

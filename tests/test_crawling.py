@@ -12,9 +12,9 @@ from aggregator.crawling import LOCAL_SITE_SETTINGS, crawl_settings, scrapy_craw
 from aggregator.demo.live import LiveBlog
 from aggregator.demo.run import SITES as DEMO_SITES
 from aggregator.demo.server import SiteGroup
-from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
+from aggregator.store.runs import start_run
 from tests.conftest import ROOT, scrapy_crawl
 
 # run_crawl starts a CrawlerProcess, which a process can do once: each call is its own process
@@ -31,7 +31,7 @@ def test_run_crawl_records_a_run_and_returns_its_id(db_url: str, tmp_path: Path)
     engine = open_store(db_url)
     try:
         with session_scope(engine) as session:
-            earlier = queries.start_run(session, ["someone-else"])
+            earlier = start_run(session, ["someone-else"])
         with SiteGroup(DEMO_SITES) as group:
             sources = tmp_path / "sources.toml"
             sources.write_text(group.sources_toml(), encoding="utf-8")

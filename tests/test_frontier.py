@@ -15,8 +15,9 @@ from sqlalchemy import Engine, func, select
 from aggregator.dedup.urls import canonical_url
 from aggregator.demo.live import LiveBlog
 from aggregator.demo.server import bytes_route, status_route
+from aggregator.ingest import save_article
 from aggregator.items import Article, PageItem
-from aggregator.store import frontier, queries
+from aggregator.store import frontier
 from aggregator.store.db import _alembic_config, open_store, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
 from aggregator.store.models import FrontierUrl
@@ -206,7 +207,7 @@ def test_stored_articles_are_fetched_in_the_frontier_and_the_migration_fills_it(
     engine: Engine,
 ) -> None:
     with session_scope(engine) as session:
-        saved = queries.save_article(session, _page("https://example.com/old/", "Old text."))
+        saved = save_article(session, _page("https://example.com/old/", "Old text."))
         row = frontier.get(session, "https://example.com/old/")
         assert row is not None and row.state == "fetched" and row.article_id == saved.article_id
         # a URL discovered later that is already stored is never pending

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert, select, update
 from starlette.testclient import TestClient
 
 from aggregator.cli import main
-from aggregator.store import queries
+from aggregator.store.articles import articles_page, list_articles
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Source
 from aggregator.store.pages import MAX_OFFSET, CursorError, encode_cursor
@@ -179,7 +179,7 @@ def _listing(engine: Engine, size: int, **options: object) -> list[list[int]]:
     pages, cursor = [], None
     with session_scope(engine) as session:
         while True:
-            page = queries.articles_page(session, limit=size, cursor=cursor, **options)  # type: ignore[arg-type]
+            page = articles_page(session, limit=size, cursor=cursor, **options)  # type: ignore[arg-type]
             pages.append([article.id for article in page.articles])
             if page.next_cursor is None:
                 return pages
@@ -207,9 +207,9 @@ def test_listing_pages_agree_and_break_ties_by_id(both: dict[str, Engine]) -> No
         ]
         assert [id_ for page in pages[0] for id_ in page] == wanted, options
     with session_scope(both["sqlite"]) as session:
-        streamed = [a.id for a in queries.list_articles(session, include_duplicates=False)]
-        first = queries.articles_page(session, limit=5)
-        rest = queries.list_articles(session, include_duplicates=False, cursor=first.next_cursor)
+        streamed = [a.id for a in list_articles(session, include_duplicates=False)]
+        first = articles_page(session, limit=5)
+        rest = list_articles(session, include_duplicates=False, cursor=first.next_cursor)
         assert [a.id for a in first.articles] + [a.id for a in rest] == streamed
 
 
@@ -275,7 +275,7 @@ def test_commands_print_the_next_cursor(db_url: str) -> None:
     assert second.exit_code == 0, second.output
     engine = open_store(url)
     with session_scope(engine) as session:
-        listed = [a.id for a in queries.list_articles(session, include_duplicates=False, limit=8)]
+        listed = [a.id for a in list_articles(session, include_duplicates=False, limit=8)]
     engine.dispose()
     assert [int(line.split()[0]) for line in second.stdout.splitlines()] == listed[4:8]
     found = runner.invoke(
@@ -299,13 +299,13 @@ def test_copies_never_shift_pages(both: dict[str, Engine]) -> None:
     # a page boundary on an article that becomes a copy afterwards still continues below it
     engine = both["sqlite"]
     with session_scope(engine) as session:
-        first = queries.articles_page(session, limit=6)
+        first = articles_page(session, limit=6)
         boundary = first.articles[-1].id
     with session_scope(engine) as session:
         session.execute(update(Article).where(Article.id == boundary).values(duplicate_of=1))
     try:
         with session_scope(engine) as session:
-            rest = queries.articles_page(session, limit=3, cursor=first.next_cursor)
+            rest = articles_page(session, limit=3, cursor=first.next_cursor)
             everything = list(session.scalars(select(Article.id)))
         assert boundary not in [a.id for a in rest.articles] and len(everything) == ARTICLES
     finally:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 from aggregator.cli import main
 from aggregator.demo.live import LiveBlog
 from aggregator.demo.server import bytes_route, slow_route, status_route
-from aggregator.ingest import fingerprint_page
+from aggregator.ingest import fingerprint_page, save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.scheduler import (
@@ -36,9 +36,10 @@ from aggregator.scheduler import (
     next_delay,
 )
 from aggregator.sources import Source
-from aggregator.store import queries
+from aggregator.store.articles import ensure_source
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun, MinhashBand, SourceSchedule
+from aggregator.store.schedule import get_schedule
 from benchmarks.soak import child_pids
 from tests.conftest import FAST_CRAWL, ROOT
 
@@ -102,7 +103,7 @@ def test_jitter_stays_small() -> None:
 def test_retention_drops_old_raw_html_and_prunes_when_asked(engine: Engine, db_url: str) -> None:
     now = datetime.now(UTC)
     with session_scope(engine) as session:
-        queries.ensure_source(session, "blog", "https://blog.example/")
+        ensure_source(session, "blog", "https://blog.example/")
         for number, age in enumerate((1, 40, 400)):
             item = PageItem(url=f"https://blog.example/{number}", source="blog", body=b"<p>x</p>")
             item.article = CleanArticle(
@@ -111,7 +112,7 @@ def test_retention_drops_old_raw_html_and_prunes_when_asked(engine: Engine, db_u
                 published=now - timedelta(days=age),
             )
             fingerprint_page(item)
-            queries.save_article(session, item, keep_raw=True)
+            save_article(session, item, keep_raw=True)
         session.flush()
         for article in session.scalars(select(Article)):
             article.fetched_at = article.published or now
@@ -165,7 +166,7 @@ class Schedule:
 
     def state(self, source: str) -> SourceSchedule | None:
         with session_scope(self.engine) as session:
-            state = queries.get_schedule(session, source)
+            state = get_schedule(session, source)
             if state is not None:
                 session.expunge(state)
             return state

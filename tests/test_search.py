@@ -14,11 +14,10 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, delete, select, update
 
 from aggregator.cli import main
-from aggregator.export import split_snippet
-from aggregator.ingest import fingerprint_page
+from aggregator.ingest import fingerprint_page, save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
-from aggregator.store import queries
+from aggregator.store.articles import ensure_source
 from aggregator.store.db import session_scope
 from aggregator.store.models import Article
 from aggregator.store.search import (
@@ -30,6 +29,7 @@ from aggregator.store.search import (
     fts5_query,
     parse_query,
     search,
+    split_snippet,
     tsquery,
 )
 
@@ -59,7 +59,7 @@ def _store(engine: Engine) -> dict[str, int]:
     ids = {}
     with session_scope(engine) as session:
         for number, (source, title, authors, tags, days, body) in enumerate(POSTS):
-            queries.ensure_source(session, source, f"https://{source}.example/")
+            ensure_source(session, source, f"https://{source}.example/")
             item = PageItem(url=f"https://{source}.example/{number}", source=source, body=b"<p/>")
             item.article = CleanArticle(
                 title=title,
@@ -69,7 +69,7 @@ def _store(engine: Engine) -> dict[str, int]:
                 published=NOW - timedelta(days=days),
             )
             fingerprint_page(item)
-            result = queries.save_article(session, item)
+            result = save_article(session, item)
             ids[title] = result.article_id
     return ids
 
@@ -248,7 +248,7 @@ def test_atom_of_hostile_text_is_well_formed(engine: Engine, tmp_path: Path) -> 
     from aggregator.export import atom_lines
 
     with session_scope(engine) as session:
-        queries.ensure_source(session, "evil", "https://evil.example/")
+        ensure_source(session, "evil", "https://evil.example/")
         item = PageItem(url="https://evil.example/x", source="evil", body=b"<p/>")
         item.article = CleanArticle(
             title='<script>alert("x")</script> & ]]> \x01',
@@ -257,7 +257,7 @@ def test_atom_of_hostile_text_is_well_formed(engine: Engine, tmp_path: Path) -> 
             published=NOW,
         )
         fingerprint_page(item)
-        queries.save_article(session, item)
+        save_article(session, item)
     with session_scope(engine) as session:
         articles = session.scalars(select(Article)).all()
         feed = feedparser.parse("".join(atom_lines(articles, "t", "urn:x")))
@@ -268,14 +268,14 @@ def test_atom_of_hostile_text_is_well_formed(engine: Engine, tmp_path: Path) -> 
 def test_csv_export_makes_formula_cells_inert(db_url: str, engine: Engine) -> None:
     starts = ['=HYPERLINK("https://evil.example","x")', "+1+2", "-3+4", "@SUM(A1)"]
     with session_scope(engine) as session:
-        queries.ensure_source(session, "evil", "https://evil.example/")
+        ensure_source(session, "evil", "https://evil.example/")
         for number, title in enumerate(starts):
             item = PageItem(url=f"https://evil.example/{number}", source="evil", body=b"<p/>")
             item.article = CleanArticle(
                 title=title, text=f"Body {_filler(20 + number)}", authors=["=cmd|'/c calc'!A0"]
             )
             fingerprint_page(item)
-            queries.save_article(session, item)
+            save_article(session, item)
     output = CliRunner().invoke(main, ["--db", db_url, "export", "--format", "csv"]).output
     table = list(csv.DictReader(io.StringIO(output)))
     assert sorted(row["title"] for row in table) == sorted("'" + title for title in starts)

@@ -11,9 +11,11 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.exceptions import StoreError
+from aggregator.ingest import save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
-from aggregator.store import frontier, queries
+from aggregator.store import frontier
+from aggregator.store.articles import SaveResult, copies_of, list_articles, raw_html, store_stats
 from aggregator.store.db import (
     current_revision,
     head_revision,
@@ -22,6 +24,7 @@ from aggregator.store.db import (
     session_scope,
 )
 from aggregator.store.models import Article, Base, CrawlRun
+from aggregator.store.runs import finish_run, start_run
 
 BODY = "First paragraph of a real enough article.\n\nSecond paragraph, with more words."
 
@@ -64,18 +67,18 @@ def test_bad_url_is_a_store_error() -> None:
 
 def test_insert_then_unchanged_then_updated(engine: Engine) -> None:
     with session_scope(engine) as session:
-        first = queries.save_article(session, page("https://blog.example/a"))
+        first = save_article(session, page("https://blog.example/a"))
     assert first.status == "inserted"
     with session_scope(engine) as session:
-        again = queries.save_article(session, page("https://blog.example/a"))
-    assert again == queries.SaveResult("unchanged", first.article_id, None)
+        again = save_article(session, page("https://blog.example/a"))
+    assert again == SaveResult("unchanged", first.article_id, None)
     with session_scope(engine) as session:
         created = session.get(Article, first.article_id)
         assert created is not None
         before = created.updated_at
     changed = page("https://blog.example/a", text=BODY + "\n\nA correction was added.")
     with session_scope(engine) as session:
-        updated = queries.save_article(session, changed)
+        updated = save_article(session, changed)
     assert updated.status == "updated"
     with session_scope(engine) as session:
         stored = session.get(Article, first.article_id)
@@ -87,23 +90,23 @@ def test_insert_then_unchanged_then_updated(engine: Engine) -> None:
 
 def test_same_text_at_another_url_is_a_duplicate_of_the_first(engine: Engine) -> None:
     with session_scope(engine) as session:
-        original = queries.save_article(session, page("https://one.example/post"))
-        copy = queries.save_article(session, page("https://two.example/copy", source="other"))
+        original = save_article(session, page("https://one.example/post"))
+        copy = save_article(session, page("https://two.example/copy", source="other"))
     assert copy.status == "duplicate"
     assert copy.duplicate_of == original.article_id
     with session_scope(engine) as session:
-        visible = list(queries.list_articles(session, include_duplicates=False))
-        everything = list(queries.list_articles(session))
+        visible = list(list_articles(session, include_duplicates=False))
+        everything = list(list_articles(session))
         assert [a.id for a in visible] == [original.article_id]
         assert len(everything) == 2
-        assert [a.url for a in queries.copies_of(session, original.article_id)] == [
+        assert [a.url for a in copies_of(session, original.article_id)] == [
             "https://two.example/copy"
         ]
 
 
 def test_dates_come_back_aware_utc(engine: Engine) -> None:
     with session_scope(engine) as session:
-        result = queries.save_article(session, page("https://blog.example/dated"))
+        result = save_article(session, page("https://blog.example/dated"))
     with session_scope(engine) as session:
         stored = session.get(Article, result.article_id)
         assert stored is not None
@@ -116,7 +119,7 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
     assert naive.article is not None
     naive.article.published = datetime(2026, 1, 1)
     with pytest.raises(Exception, match="naive datetime"), session_scope(engine) as session:
-        queries.save_article(session, naive)
+        save_article(session, naive)
     with session_scope(engine) as session:
         assert session.scalar(select(func.count(Article.id))) == 0
 
@@ -125,7 +128,7 @@ def test_known_urls_matches_fetched_and_canonical_urls(engine: Engine) -> None:
     item = page("https://blog.example/canon")
     item.url = "https://blog.example/canon?utm_source=rss"
     with session_scope(engine) as session:
-        queries.save_article(session, item)
+        save_article(session, item)
     with session_scope(engine) as session:
         found = frontier.known_urls(
             session,
@@ -145,17 +148,17 @@ def test_raw_html_is_compressed_and_restorable(engine: Engine) -> None:
     item = page("https://blog.example/raw")
     item.body = b"<html>" + b"<p>repeated words</p>" * 500 + b"</html>"
     with session_scope(engine) as session:
-        result = queries.save_article(session, item)
+        result = save_article(session, item)
     with session_scope(engine) as session:
         stored = session.get(Article, result.article_id)
         assert stored is not None and stored.raw_html is not None
         assert len(stored.raw_html) < len(item.body) / 10
-        assert queries.raw_html(stored) == item.body
+        assert raw_html(stored) == item.body
 
 
 def test_failed_transaction_leaves_nothing_half_written(engine: Engine) -> None:
     with pytest.raises(RuntimeError), session_scope(engine) as session:
-        queries.save_article(session, page("https://blog.example/lost"))
+        save_article(session, page("https://blog.example/lost"))
         raise RuntimeError("interrupted")
     with session_scope(engine) as session:
         assert session.scalar(select(func.count(Article.id))) == 0
@@ -163,9 +166,9 @@ def test_failed_transaction_leaves_nothing_half_written(engine: Engine) -> None:
 
 def test_crawl_run_records_stats_and_errors(engine: Engine) -> None:
     with session_scope(engine) as session:
-        run_id = queries.start_run(session, ["blog"])
+        run_id = start_run(session, ["blog"])
     with session_scope(engine) as session:
-        queries.finish_run(
+        finish_run(
             session,
             run_id,
             "finished",
@@ -193,14 +196,14 @@ def test_list_articles_filters_by_source_and_since(engine: Engine) -> None:
     assert new.article is not None
     new.article.published = datetime.now(UTC) - timedelta(hours=1)
     with session_scope(engine) as session:
-        queries.save_article(session, old)
-        queries.save_article(session, new)
+        save_article(session, old)
+        save_article(session, new)
     with session_scope(engine) as session:
-        recent = list(queries.list_articles(session, since=datetime.now(UTC) - timedelta(days=2)))
+        recent = list(list_articles(session, since=datetime.now(UTC) - timedelta(days=2)))
         assert [a.url for a in recent] == ["https://blog.example/new"]
-        only_a = list(queries.list_articles(session, source="a"))
+        only_a = list(list_articles(session, source="a"))
         assert [a.url for a in only_a] == ["https://blog.example/old"]
-        assert queries.store_stats(session)["articles"] == 2
+        assert store_stats(session)["articles"] == 2
 
 
 LONG = "\n\n".join(
@@ -226,11 +229,11 @@ def test_near_duplicate_is_linked_to_the_earliest_copy(engine: Engine) -> None:
     )
     other = LONG.replace("storage engine rewrite", "new query planner")
     with session_scope(engine) as session:
-        first = queries.save_article(session, fingerprinted("https://one.example/a", LONG, day))
-        copy = queries.save_article(
+        first = save_article(session, fingerprinted("https://one.example/a", LONG, day))
+        copy = save_article(
             session, fingerprinted("https://two.example/b", edited, day + timedelta(hours=3), "two")
         )
-        unrelated = queries.save_article(
+        unrelated = save_article(
             session, fingerprinted("https://one.example/c", other, day, "blog")
         )
     assert copy.status == "duplicate" and copy.duplicate_of == first.article_id
@@ -240,16 +243,14 @@ def test_near_duplicate_is_linked_to_the_earliest_copy(engine: Engine) -> None:
 def test_a_copy_published_earlier_becomes_the_original(engine: Engine) -> None:
     day = datetime(2026, 11, 20, tzinfo=UTC)
     with session_scope(engine) as session:
-        later = queries.save_article(
+        later = save_article(
             session, fingerprinted("https://mirror.example/x", LONG, day + timedelta(days=1))
         )
-        third = queries.save_article(
+        third = save_article(
             session,
             fingerprinted("https://mirror2.example/x", LONG + " Extra.", day + timedelta(days=2)),
         )
-        earlier = queries.save_article(
-            session, fingerprinted("https://origin.example/x", LONG, day)
-        )
+        earlier = save_article(session, fingerprinted("https://origin.example/x", LONG, day))
     assert third.duplicate_of == later.article_id
     assert earlier.status == "inserted" and earlier.duplicate_of is None
     with session_scope(engine) as session:

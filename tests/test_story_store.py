@@ -15,8 +15,7 @@ from starlette.testclient import TestClient
 from aggregator.cli import main
 from aggregator.dedup.stories import StoryArticle, StoryState, assign_story
 from aggregator.store.db import _alembic_config, open_store, session_scope
-from aggregator.store.queries import resolve_story
-from aggregator.store.stories import SqlStoryStore
+from aggregator.store.stories import SqlStoryStore, resolve_story
 from aggregator.web import create_app
 from tests.support import ACQUISITION, ACQUISITION_BRIDGE, EVENT, OTHER, PATCH_ONE, PATCH_TWO
 

@@ -35,6 +35,8 @@ _SENTENCE_ENDS = frozenset(".!?")
 _QUOTES = "\"'`\u201c\u201d"
 ENTITY_PREFIX = "@"
 NUMBER_PREFIX = "#"
+# Story grouping compares the headline and about this much of the opening text
+STORY_LEAD_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,16 @@ def _term(word: str) -> str | None:
     if lowered in STOPWORDS or len(lowered) < 2:
         return None
     return _stem(lowered)
+
+
+def lead_paragraphs(text: str) -> str:
+    """The first paragraphs of a text, until they hold STORY_LEAD_CHARS characters."""
+    lead = ""
+    for paragraph in text.split("\n\n"):
+        lead = f"{lead}\n\n{paragraph}" if lead else paragraph
+        if len(lead) >= STORY_LEAD_CHARS:
+            break
+    return lead
 
 
 def content_terms(text: str) -> list[str]:

@@ -12,7 +12,7 @@ import click
 from aggregator.crawling import LOCAL_SITE_SETTINGS, run_crawl
 from aggregator.demo.server import SiteGroup
 from aggregator.humanize import plural
-from aggregator.store import queries
+from aggregator.store.articles import article_to_dict, list_articles
 from aggregator.store.db import open_store, session_scope
 
 SITES = Path(__file__).with_name("sites")
@@ -57,10 +57,10 @@ def _print_store(db_url: str, as_json: bool) -> None:
     engine = open_store(db_url)
     try:
         with session_scope(engine) as session:
-            stored = list(queries.list_articles(session))
+            stored = list(list_articles(session))
             if as_json:
                 for article in stored:
-                    click.echo(json.dumps(queries.article_to_dict(article), ensure_ascii=False))
+                    click.echo(json.dumps(article_to_dict(article), ensure_ascii=False))
                 return
             visible = [a for a in stored if a.duplicate_of is None]
             copies = [a for a in stored if a.duplicate_of is not None]

@@ -4,7 +4,7 @@ Discovery (feeds, sitemaps, listings) adds URLs as ``pending``; a crawl fetches 
 newest first, as many as its article limit allows, so nothing beyond the limit is forgotten
 when the feed later answers 304. A fetch ends as:
 
-- ``fetched``: stored (queries.save_article marks it, in the article's own transaction);
+- ``fetched``: stored (ingest.save_article marks it, in the article's own transaction);
 - ``failed``: a timeout, 5xx or connection error; tried again after a backoff that doubles
   with each attempt, and given up (no next attempt) after ``RetryPolicy.attempts``;
 - ``gone`` (404, 410), ``not_article`` (no article in the page, not HTML),

@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, joinedload
 
 from aggregator.exceptions import AggregatorError
+from aggregator.store.articles import article_to_dict
 from aggregator.store.models import Article
 from aggregator.store.pages import CursorError, check_offset, decode_cursor, encode_cursor
 
@@ -409,6 +410,33 @@ def optimize_text_index(connection: Any, budget_seconds: float = 30.0) -> int:
             if connection.total_changes - before < 2:  # nothing left to merge
                 break
     return steps
+
+
+def split_snippet(snippet: str) -> tuple[str, list[tuple[int, int]]]:
+    """Return a snippet's plain text and the [start, end) offsets of its highlighted matches."""
+    plain: list[str] = []
+    spans: list[tuple[int, int]] = []
+    position, start = 0, None
+    for char in snippet:
+        if char == SNIPPET_START:
+            start = position
+        elif char == SNIPPET_END:
+            if start is not None:
+                spans.append((start, position))
+            start = None
+        else:
+            plain.append(char)
+            position += 1
+    return "".join(plain), spans
+
+
+def hit_to_dict(hit: Hit) -> dict[str, Any]:
+    """The public JSON shape of a search result: its article's, with score, snippet and the
+    [start, end) offsets of the matches in the snippet (highlights)."""
+    snippet, spans = split_snippet(hit.snippet)
+    data = article_to_dict(hit.article)
+    data.update(score=round(hit.score, 6), snippet=snippet, highlights=spans)
+    return data
 
 
 def plain_snippet(snippet: str, start: str = "[", end: str = "]") -> str:

@@ -1,36 +1,40 @@
-"""Story grouping's storage in SQL: stories, their index keys and document frequencies."""
+"""Stories in SQL: grouping's storage (stories, keys, term counts), listing, regrouping."""
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Table,
     Text,
     bindparam,
     delete,
+    func,
     insert,
+    or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
-from sqlalchemy import (
-    cast as sql_cast,
-)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from aggregator.dedup.stories import StoryMember, StoryState
+from aggregator.dedup.stories import StoryDecision, StoryMember, StoryState
+from aggregator.store.articles import article_time
 from aggregator.store.db import chunked
-from aggregator.store.models import Story, StoryKey, TermFrequency
+from aggregator.store.models import Article, Story, StoryKey, TermFrequency
 
 # The row of term_frequencies that counts the documents themselves
 _DOCUMENTS = ""
@@ -237,3 +241,234 @@ def _state(
             for member_id, source, published, vector in profile.get("members", ())
         ),
     )
+
+
+def apply_story(session: Session, article: Article, decision: StoryDecision) -> int:
+    """Store story grouping's decision for an original article: its story, and the articles
+    a split or merge moved (see aggregator.dedup.stories.assign_story); return its story id."""
+    article.story_id = int(decision.story_id)
+    # Copies that already point at this article join its story too
+    session.execute(
+        update(Article)
+        .where(Article.duplicate_of == article.id)
+        .values(story_id=article.story_id)
+        .execution_options(synchronize_session=False)
+    )
+    if decision.split is not None:
+        # The articles (and their copies) of the part that became a story of its own
+        moved = [int(article_id) for article_id in decision.moved]
+        # A moved article may since have become the copy of an earlier one: that one moves too
+        originals = select(Article.duplicate_of).where(Article.id.in_(moved)).scalar_subquery()
+        session.execute(
+            update(Article)
+            .where(
+                or_(
+                    Article.id.in_(moved),
+                    Article.duplicate_of.in_(moved),
+                    Article.id.in_(originals),
+                    Article.duplicate_of.in_(originals),
+                )
+            )
+            .values(story_id=int(decision.split.id))
+            .execution_options(synchronize_session=False)
+        )
+    if decision.merged:
+        session.execute(
+            update(Article)
+            .where(Article.story_id.in_([int(story_id) for story_id in decision.merged]))
+            .values(story_id=article.story_id)
+            .execution_options(synchronize_session=False)
+        )
+    return article.story_id
+
+
+def resolve_story(session: Session, story_id: int) -> int | None:
+    """The story a story id leads to now (itself, or the one it was merged into), if any."""
+    row = session.execute(select(Story.id, Story.merged_into).where(Story.id == story_id)).first()
+    if row is None:
+        return None
+    return row.merged_into or row.id
+
+
+def list_stories(
+    session: Session, since: datetime | None, min_sources: int = 1, limit: int | None = None
+) -> list[tuple[Story, list[Article]]]:
+    """Stories seen since a time, most covered first, with their articles and copies."""
+    query = (
+        select(Story)
+        .where(Story.merged_into.is_(None))
+        .order_by(Story.source_count.desc(), Story.last_seen.desc(), Story.id)
+    )
+    if since is None:
+        query = query.where(Story.source_count >= min_sources)
+    else:
+        # The window's index (last_seen) picks the day's few thousand stories to sort; SQLite
+        # would walk a year of them by source_count instead, so that column is an expression
+        query = query.where(Story.last_seen >= since, Story.source_count + 0 >= min_sources)
+    if limit is not None:
+        query = query.limit(limit)
+    stories = list(session.scalars(query))
+    members = _story_articles(session, [story.id for story in stories])
+    return [(story, members[story.id]) for story in stories]
+
+
+def get_story(session: Session, story_id: int) -> tuple[Story, list[Article]] | None:
+    """A story and its articles and copies; an id merged into another story leads there."""
+    resolved = resolve_story(session, story_id)
+    story = session.get(Story, resolved) if resolved is not None else None
+    if story is None:
+        return None
+    return story, _story_articles(session, [story.id])[story.id]
+
+
+def _story_articles(session: Session, story_ids: list[int]) -> dict[int, list[Article]]:
+    """The articles of each story, originals first, then copies, oldest first."""
+    members: dict[int, list[Article]] = {story_id: [] for story_id in story_ids}
+    for chunk in chunked(story_ids):
+        ids = list(chunk)
+        for article in session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(Article.story_id.in_(ids))
+            .order_by(
+                Article.duplicate_of.is_not(None),
+                func.coalesce(Article.published, Article.fetched_at),
+                Article.id,
+            )
+        ):
+            members[article.story_id or 0].append(article)
+    return members
+
+
+def story_to_dict(story: Story, members: list[Article]) -> dict[str, Any]:
+    """The public JSON shape of a story: its articles, then the copies other outlets ran.
+
+    Counts are those of the articles listed: every outlet, a copy's included, once.
+    """
+    return {
+        "id": story.id,
+        "title": story.headline,
+        "first_seen": story.first_seen.isoformat(),
+        "last_seen": story.last_seen.isoformat(),
+        "article_count": sum(1 for a in members if a.duplicate_of is None),
+        "copy_count": sum(1 for a in members if a.duplicate_of is not None),
+        "source_count": len({a.source.name for a in members}),
+        "articles": [
+            {
+                "id": a.id,
+                "source": a.source.name,
+                "title": a.title,
+                "url": a.url,
+                "copy_of": a.duplicate_of,
+            }
+            for a in members
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Regrouping:
+    """What a regrouping covers: the stories it dissolves and their articles (None: all)."""
+
+    dissolved: list[int]
+    articles: list[int] | None
+
+    def chosen(self) -> ColumnElement[bool]:
+        """Whether an article is one of those regrouped."""
+        return true() if self.articles is None else Article.id.in_(self.articles)
+
+
+def to_regroup(session: Session, since: datetime | None = None) -> Regrouping:
+    """The stories seen since a time (or all) and the articles to group again: theirs and those
+    published (else fetched) since."""
+    if since is None:
+        return Regrouping(list(session.scalars(select(Story.id))), None)
+    dissolved = list(session.scalars(select(Story.id).where(Story.last_seen >= since)))
+    ids = list(
+        session.scalars(
+            select(Article.id).where(or_(Article.story_id.in_(dissolved), article_time() >= since))
+        )
+    )
+    return Regrouping(dissolved, ids)
+
+
+def grouped_originals(session: Session, regrouping: Regrouping) -> list[Article]:
+    """The originals of a regrouping that are in a story now (their terms are counted)."""
+    return list(
+        session.scalars(
+            select(Article).where(
+                regrouping.chosen(), Article.duplicate_of.is_(None), Article.story_id.is_not(None)
+            )
+        )
+    )
+
+
+def dissolve(session: Session, regrouping: Regrouping) -> list[Article]:
+    """Delete the stories of a regrouping and take its articles out of them; return its
+    originals in the order they are grouped again (oldest first).
+
+    Regrouping all of them forgets the term counts too; regrouping some, the caller subtracts
+    theirs first (see grouped_originals).
+    """
+    if regrouping.articles is None:
+        session.execute(delete(StoryKey))
+        session.execute(delete(Story))
+        session.execute(delete(TermFrequency))
+    else:
+        session.execute(delete(StoryKey).where(StoryKey.story_id.in_(regrouping.dissolved)))
+        session.execute(delete(Story).where(Story.id.in_(regrouping.dissolved)))
+    chosen = regrouping.chosen()
+    session.execute(
+        update(Article)
+        .where(chosen)
+        .values(story_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(chosen, Article.duplicate_of.is_(None))
+            .order_by(article_time(), Article.id)
+        ).all()
+    )
+
+
+def count_regrouped(session: Session, regrouping: Regrouping) -> int:
+    """How many stories the articles of a regrouping form."""
+    return session.scalars(
+        select(func.count(func.distinct(Article.story_id))).where(
+            regrouping.chosen(), Article.story_id.is_not(None)
+        )
+    ).one()
+
+
+def redirect_dissolved(session: Session, dissolved: list[int]) -> int:
+    """Keep each dissolved story id that names no story now as a pointer to its first article's."""
+    redirected = 0
+    for chunk in chunked(dissolved):
+        ids = list(chunk)
+        existing = set(session.scalars(select(Story.id).where(Story.id.in_(ids))))
+        rows = session.execute(
+            select(Article.id, Article.story_id, Story.first_seen, Story.last_seen)
+            .join(Story, Story.id == Article.story_id)
+            .where(Article.id.in_([i for i in ids if i not in existing]))
+        )
+        for old_id, story_id, first_seen, last_seen in rows:
+            session.add(
+                Story(
+                    id=old_id,
+                    headline="",
+                    first_seen=first_seen,
+                    last_seen=last_seen,
+                    article_count=0,
+                    source_count=0,
+                    sources=[],
+                    profile={},
+                    merged_into=story_id,
+                )
+            )
+            redirected += 1
+    session.flush()
+    return redirected

@@ -15,8 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -34,11 +33,22 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aggregator.export import atom_lines, split_snippet
+from aggregator.export import atom_lines
 from aggregator.humanize import parse_moment
-from aggregator.store import queries
+from aggregator.store.articles import (
+    MAX_ID,
+    ArticlePage,
+    article_to_dict,
+    articles_page,
+    copies_of,
+    get_article,
+    list_articles,
+    source_counts,
+    source_exists,
+    story_neighbours,
+)
 from aggregator.store.db import open_existing_store, session_scope
-from aggregator.store.models import Article, Source
+from aggregator.store.models import Article
 from aggregator.store.pages import CursorError
 from aggregator.store.search import (
     ORDERS,
@@ -46,9 +56,11 @@ from aggregator.store.search import (
     SNIPPET_START,
     Filters,
     SearchQueryError,
+    hit_to_dict,
     search,
     search_page,
 )
+from aggregator.store.stories import get_story, list_stories, story_to_dict
 from aggregator.web.openapi import OPENAPI
 
 HERE = Path(__file__).resolve().parent
@@ -156,7 +168,7 @@ def _filters(request: Request) -> Filters:
         source=_text(request, "source"),
         author=_text(request, "author"),
         tag=_text(request, "tag"),
-        story=_int(request, "story", 0, 0, queries.MAX_ID) or None,
+        story=_int(request, "story", 0, 0, MAX_ID) or None,
         since=_moment(request, "since"),
         until=_moment(request, "until"),
     )
@@ -238,7 +250,7 @@ def create_app(db_url: str) -> Starlette:
         return render(request, "article.html", **found)
 
     async def sources_page(request: Request) -> Response:
-        sources = await read(queries.source_counts)
+        sources = await read(source_counts)
         return render(request, "sources.html", sources=sources)
 
     async def source_page(request: Request) -> Response:
@@ -267,7 +279,7 @@ def create_app(db_url: str) -> Starlette:
 
     async def source_feed(request: Request) -> Response:
         name = request.path_params["name"]
-        if not await read(lambda s: _source_exists(s, name)):
+        if not await read(lambda s: source_exists(s, name)):
             raise HTTPException(404, f"no source {name!r}")
         return atom(f"Articles of {name}", lambda s: _latest(s, name, FEED_SIZE), request)
 
@@ -305,9 +317,7 @@ def create_app(db_url: str) -> Starlette:
         found = await read(lambda s: _article_view(s, article_id))
         if found is None:
             raise HTTPException(404, f"no article {article_id}")
-        data = queries.article_to_dict(found["article"])
-        data["also_published_at"] = [copy.url for copy in found["copies"]]
-        return JSONResponse(data)
+        return JSONResponse(article_to_dict(found["article"], copies=found["copies"]))
 
     async def api_search(request: Request) -> Response:
         query = _text(request, "q") or ""
@@ -317,17 +327,11 @@ def create_app(db_url: str) -> Starlette:
         hits, next_cursor = await read(
             lambda s: _hits(s, query, filters, limit, cursor, order, offset)
         )
-        results = []
-        for hit in hits:
-            snippet, spans = split_snippet(hit["snippet"])
-            results.append(
-                {**hit["data"], "score": hit["score"], "snippet": snippet, "highlights": spans}
-            )
         return JSONResponse(
             {
                 "query": query,
                 "order": order,
-                "results": results,
+                "results": [hit["data"] for hit in hits],
                 "limit": limit,
                 "offset": offset,
                 "next_cursor": next_cursor,
@@ -352,7 +356,7 @@ def create_app(db_url: str) -> Starlette:
         return JSONResponse(found)
 
     async def api_sources(request: Request) -> Response:
-        return JSONResponse({"sources": await read(queries.source_counts)})
+        return JSONResponse({"sources": await read(source_counts)})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
@@ -414,21 +418,21 @@ def create_app(db_url: str) -> Starlette:
 
 def _path_id(request: Request, kind: str = "article") -> int:
     value = str(request.path_params["id"])
-    if not value.isdigit() or len(value) > 10 or int(value) > queries.MAX_ID:
+    if not value.isdigit() or len(value) > 10 or int(value) > MAX_ID:
         raise HTTPException(404, f"no {kind} {value!r}")
     return int(value)
 
 
 def _story(session: Session, story_id: int) -> dict[str, Any] | None:
-    found = queries.get_story(session, story_id)
-    return queries.story_to_dict(*found) if found is not None else None
+    found = get_story(session, story_id)
+    return story_to_dict(*found) if found is not None else None
 
 
 def _stories(
     session: Session, since: datetime | None, min_sources: int, limit: int
 ) -> list[dict[str, Any]]:
-    found = queries.list_stories(session, since, min_sources, limit)
-    return [queries.story_to_dict(story, members) for story, members in found if members]
+    found = list_stories(session, since, min_sources, limit)
+    return [story_to_dict(story, members) for story, members in found if members]
 
 
 def _hits(
@@ -445,8 +449,7 @@ def _hits(
         {
             "article": hit.article,
             "source": hit.article.source.name,
-            "data": queries.article_to_dict(hit.article),
-            "score": round(hit.score, 6),
+            "data": hit_to_dict(hit),
             "snippet": hit.snippet,
         }
         for hit in found.hits
@@ -455,50 +458,28 @@ def _hits(
 
 
 def _article_view(session: Session, article_id: int) -> dict[str, Any] | None:
-    article = session.get(Article, article_id, options=[joinedload(Article.source)])
+    article = get_article(session, article_id)
     if article is None:
         return None
-    original = session.get(Article, article.duplicate_of) if article.duplicate_of else None
-    story: list[Article] = []
-    if article.story_id is not None:
-        story = list(
-            session.scalars(
-                select(Article)
-                .options(joinedload(Article.source))
-                .where(
-                    Article.story_id == article.story_id,
-                    Article.id != article.id,
-                    Article.duplicate_of.is_(None),
-                )
-                .order_by(Article.id)
-                .limit(50)
-            )
-        )
-    _ = article.source.name
+    original = get_article(session, article.duplicate_of) if article.duplicate_of else None
     return {
         "article": article,
-        "copies": queries.copies_of(session, article.id),
+        "copies": copies_of(session, article.id),
         "original": original,
-        "story": story,
+        "story": story_neighbours(session, article),
     }
-
-
-def _source_exists(session: Session, name: str) -> bool:
-    if "\x00" in name:
-        return False
-    return session.scalar(select(Source.id).where(Source.name == name)) is not None
 
 
 def _source_articles(
     session: Session, name: str, limit: int, cursor: str | None, offset: int
-) -> queries.ArticlePage | None:
-    if not _source_exists(session, name):
+) -> ArticlePage | None:
+    if not source_exists(session, name):
         return None
-    return queries.articles_page(session, name, None, False, limit, cursor, offset)
+    return articles_page(session, name, None, False, limit, cursor, offset)
 
 
 def _latest(session: Session, source: str | None, limit: int) -> list[Article]:
-    return list(queries.list_articles(session, source, None, include_duplicates=False, limit=limit))
+    return list(list_articles(session, source, None, include_duplicates=False, limit=limit))
 
 
 def _api_articles(
@@ -509,5 +490,5 @@ def _api_articles(
     cursor: str | None,
     offset: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    found = queries.articles_page(session, source, since, False, limit, cursor, offset)
-    return [queries.article_to_dict(a) for a in found.articles], found.next_cursor
+    found = articles_page(session, source, since, False, limit, cursor, offset)
+    return [article_to_dict(a) for a in found.articles], found.next_cursor

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aggregator.store.articles import ARTICLE_SCHEMA
+
 _STRING = {"type": "string"}
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_INT = {"type": "integer"}
-_NULLABLE_INT = {"type": ["integer", "null"]}
 _ERROR = {
     "description": "The request cannot be answered, and why",
     "content": {
@@ -53,23 +52,7 @@ _SOURCE = _param("source", "Only this source", _STRING)
 _ARTICLE = {
     "type": "object",
     "required": ["id", "url", "canonical_url", "source", "title", "authors", "published"],
-    "properties": {
-        "id": _INT,
-        "url": _STRING,
-        "canonical_url": _STRING,
-        "source": _STRING,
-        "title": _STRING,
-        "text": _STRING,
-        "authors": {"type": "array", "items": _STRING},
-        "tags": {"type": "array", "items": _STRING},
-        "published": _NULLABLE_STRING,
-        "fetched_at": _STRING,
-        "updated_at": _STRING,
-        "duplicate_of": _NULLABLE_INT,
-        "story_id": _NULLABLE_INT,
-        "language": _NULLABLE_STRING,
-        "image_url": _NULLABLE_STRING,
-    },
+    "properties": ARTICLE_SCHEMA,
 }
 
 
