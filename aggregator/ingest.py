@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -141,11 +141,40 @@ def save_article(
     """Store a cleaned page: upsert its article (a copy is linked to its original), put a new
     original into its story, and mark the URL the page was requested at fetched in the
     frontier, all in the session's transaction."""
-    result = upsert_article(session, page, keep_raw, threshold)
-    if result.new_original is not None:
-        group_article(session, result.new_original, page.source)
-    frontier.record_fetched(session, page.source, page.requested_url or page.url, result.article_id)
-    return result
+    return save_articles(session, [page], keep_raw, threshold)[0]
+
+
+def save_articles(
+    session: Session,
+    pages: Sequence[PageItem],
+    keep_raw: bool = True,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+) -> list[SaveResult]:
+    """Store cleaned pages in the session's transaction, as save_article does each.
+
+    Their new originals are put into stories last: story grouping holds a lock on the whole
+    store until the transaction ends (one writer groups at a time, on every machine), so it
+    is taken once every page of the batch is written, not while they are.
+    """
+    results = []
+    for page in pages:
+        result = upsert_article(session, page, keep_raw, threshold)
+        url = page.requested_url or page.url
+        frontier.record_fetched(session, page.source, url, result.article_id)
+        results.append(result)
+    for page, result in zip(pages, results, strict=True):
+        article, source = result.new_original, page.source
+        if article is None:
+            continue
+        if article.duplicate_of is not None:
+            # a page of this batch published earlier took over as the original: it is the
+            # one to place, unless it brought a story of its own
+            article = session.get(Article, article.duplicate_of)
+            if article is None or article.story_id is not None:
+                continue
+            source = article.source.name
+        group_article(session, article, source)
+    return results
 
 
 def story_lead(article: Article) -> str:

@@ -13,7 +13,7 @@ from scrapy.exceptions import DropItem
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.ingest import save_article
+from aggregator.ingest import save_articles
 from aggregator.items import PageItem
 from aggregator.store.articles import SaveResult, ensure_source
 from aggregator.store.db import open_store, session_scope
@@ -137,7 +137,7 @@ class StorePipeline:
     def _store(self, items: list[PageItem]) -> list[SaveResult]:
         assert self.engine is not None
         with session_scope(self.engine) as session:
-            return [save_article(session, item, self.keep_raw) for item in items]
+            return save_articles(session, items, self.keep_raw)
 
     def _failed(self, item: PageItem, exc: Exception) -> DropItem:
         assert self.crawler.stats is not None

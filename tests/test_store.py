@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.exceptions import StoreError
-from aggregator.ingest import save_article
+from aggregator.ingest import save_article, save_articles
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
 from aggregator.store import frontier
@@ -23,7 +23,7 @@ from aggregator.store.db import (
     open_store,
     session_scope,
 )
-from aggregator.store.models import Article, Base, CrawlRun
+from aggregator.store.models import Article, Base, CrawlRun, Story
 from aggregator.store.runs import finish_run, start_run
 
 BODY = "First paragraph of a real enough article.\n\nSecond paragraph, with more words."
@@ -102,6 +102,37 @@ def test_same_text_at_another_url_is_a_duplicate_of_the_first(engine: Engine) ->
         assert [a.url for a in copies_of(session, original.article_id)] == [
             "https://two.example/copy"
         ]
+
+
+def test_a_batch_places_its_originals_in_stories_after_writing_every_page(
+    engine: Engine,
+) -> None:
+    other = "Ferries of the harbour now run on batteries.\n\nThe port paid for the chargers."
+    title = "Harbour ferries switch to electric engines"
+    later = page("https://one.example/later", text=other, title=title)
+    earlier = page("https://two.example/earlier", text=other, title=title, source="other")
+    assert earlier.article is not None
+    earlier.article.published = datetime(2026, 11, 19, tzinfo=UTC)
+    batch = [
+        page("https://one.example/first"),
+        page("https://two.example/its-copy", source="other"),  # a copy of the page before
+        later,
+        earlier,  # the same text, published a day before: it takes over as the original
+    ]
+    with session_scope(engine) as session:
+        results = save_articles(session, batch)
+    assert [r.status for r in results] == ["inserted", "duplicate", "inserted", "inserted"]
+    with session_scope(engine) as session:
+        rows = {a.url: a for a in session.scalars(select(Article))}
+        first, copy = rows["https://one.example/first"], rows["https://two.example/its-copy"]
+        took_over, now_copy = rows[earlier.url], rows[later.url]
+        assert first.story_id is not None and copy.story_id == first.story_id
+        assert copy.duplicate_of == first.id
+        assert took_over.duplicate_of is None and now_copy.duplicate_of == took_over.id
+        assert took_over.story_id is not None and now_copy.story_id == took_over.story_id
+        assert took_over.story_id != first.story_id
+        # each story counts its original once: the copies are not grouped as articles
+        assert session.scalar(select(func.count(Story.id))) == 2
 
 
 def test_dates_come_back_aware_utc(engine: Engine) -> None:
