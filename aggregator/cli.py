@@ -763,7 +763,8 @@ def schedule(
       aggregator schedule --workers 4 --min-interval 5m --raw-html-retention 7d
       aggregator --db postgresql+psycopg://db/news schedule --queue redis://queue:6379/0
     """
-    from aggregator.scheduler import ScheduleConfig, Scheduler
+    from aggregator.planning import ScheduleConfig
+    from aggregator.scheduler import Scheduler
     from aggregator.sources import load_sources
 
     _settings(overrides)

@@ -39,22 +39,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from aggregator.planning import DB_RETRY_WAITS, ScheduleConfig, record_crawl
 from aggregator.sources import Source
 from aggregator.store.db import session_scope
 from aggregator.store.models import HostLease, SourceSchedule, WorkerState
 from aggregator.store.runs import record_run
 from aggregator.store.schedule import get_schedule
 from aggregator.worker import Task, host_of
-
-if TYPE_CHECKING:
-    from aggregator.scheduler import ScheduleConfig
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +63,6 @@ LEASE_SECONDS = 30.0
 HEARTBEAT_SECONDS = 5.0
 # How long a worker waits for a host another worker crawls before it asks again
 BUSY_RETRY_SECONDS = 1.0
-# Waits before trying again to record a crawl when the database is out of reach
-DB_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 T = TypeVar("T")
 
@@ -109,8 +105,6 @@ def message_source(message: dict[str, Any]) -> Source:
 
 
 def message_config(message: dict[str, Any]) -> ScheduleConfig:
-    from aggregator.scheduler import ScheduleConfig
-
     return ScheduleConfig(
         db_url="", sources_path="", time_limit=float(message["time_limit"]), **message["plan"]
     )
@@ -560,8 +554,6 @@ class QueueChannel:
 
     def _record(self, session: Session, held: _Held, report: dict[str, Any]) -> None:
         """End the lease of a task and record its crawl run and the source's next run."""
-        from aggregator.scheduler import record_crawl
-
         name, task = held.source.name, str(held.message["task"])
         if report["status"] == "interrupted":
             hand_back(session, name, task, self.owner)

@@ -28,13 +28,8 @@ from aggregator.demo.server import bytes_route, slow_route, status_route
 from aggregator.ingest import fingerprint_page, save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
-from aggregator.scheduler import (
-    CrawlOutcome,
-    ScheduleConfig,
-    apply_retention,
-    jittered,
-    next_delay,
-)
+from aggregator.planning import CrawlOutcome, ScheduleConfig, jittered, next_delay
+from aggregator.scheduler import apply_retention
 from aggregator.sources import Source
 from aggregator.store.articles import ensure_source
 from aggregator.store.db import open_store, session_scope
@@ -381,7 +376,7 @@ def test_status_shows_each_source(blog: LiveBlog, schedule: Callable[..., Schedu
     # the scheduler's log lines start with their time, in UTC
     crawled = [line for line in run.output().splitlines() if "crawl of" in line]
     assert crawled and all(
-        re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC INFO aggregator.scheduler: ", line)
+        re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC INFO aggregator.planning: ", line)
         for line in crawled
     )
 
