@@ -14,14 +14,13 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.dedup.urls import canonical_url
 from aggregator.demo.live import LiveBlog
-from aggregator.demo.server import bytes_route, status_route
 from aggregator.items import Article, PageItem
 from aggregator.store import frontier, queries
 from aggregator.store.db import _alembic_config, open_store, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
 from aggregator.store.models import FrontierUrl
-from tests.conftest import scrapy_crawl
-from tests.support import last_run, stored
+from tests.support import last_run, scrapy_crawl, stored
+from tests.support.routes import bytes_route, status_route
 
 
 def _states(db_url: str) -> dict[str, str]:
