@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import json
 import os
 import pstats
@@ -29,7 +30,14 @@ from aggregator.demo.server import SiteGroup
 from aggregator.extract import extract_article
 from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
-from benchmarks import postgres_database
+from benchmarks.common import (
+    become_subreaper,
+    descendants,
+    postgres_database,
+    proc_table,
+    progress,
+    tail,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -786,9 +794,7 @@ def generate_sites(root: Path, sites: int, posts: int, seed: int = 1) -> list[Si
     return made
 
 
-def _progress(message: str) -> None:
-    """Print a progress line on stderr."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+_progress = functools.partial(progress, "bench-crawl")
 
 
 def _article_hits(group: SiteGroup, paths: dict[str, set[str]]) -> int:
@@ -813,44 +819,11 @@ class ProcessResult:
     log: Path
 
 
-def _become_subreaper() -> bool:
-    """Adopt the orphans of our children (a pool's fork server), so their CPU time counts."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-PR_SET_CHILD_SUBREAPER = 36
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
 def _tree_rss(root: int) -> tuple[int, int, int]:
     """The summed RSS in bytes of a process and its descendants, their number, the largest."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_bytes()
-            fields = stat.rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        rss[int(entry.name)] = int(fields[21]) * _PAGE_SIZE
-    tree = {root}
-    grew = True
-    while grew:
-        grew = False
-        for pid, parent in parents.items():
-            if parent in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    sizes = [rss.get(pid, 0) for pid in tree]
+    table = proc_table()
+    tree = [root, *descendants(root, table)]
+    sizes = [table[pid][1] * 1024 if pid in table else 0 for pid in tree]
     return sum(sizes), len(tree), max(sizes)
 
 
@@ -876,7 +849,7 @@ def _run_process(
 ) -> ProcessResult:
     """Run a command to its end, with progress on stderr; measure its tree's CPU time and RSS."""
     on_linux = Path("/proc/self/stat").exists()
-    adopted = on_linux and _become_subreaper()
+    adopted = on_linux and become_subreaper()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     tree_rss = processes = largest = 0
@@ -913,11 +886,6 @@ def _run_process(
         processes,
         log,
     )
-
-
-def _tail(log: Path, lines: int = 30) -> str:
-    """Return the last lines of a log file."""
-    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 def _last_run(db_url: str) -> dict[str, Any]:
@@ -963,7 +931,7 @@ def crawl(
     _progress(f"{label}: scrapy crawl techblogs into {db_url}")
     result = _run_process(command, ROOT, env, log, label, group, paths)
     if result.returncode != 0:
-        raise RuntimeError(f"{label} exited with {result.returncode}:\n{_tail(log)}")
+        raise RuntimeError(f"{label} exited with {result.returncode}:\n{tail(log, 30)}")
     run = _last_run(db_url)
     article_hits = _article_hits(group, paths)
     pages_per_s = run["pages_fetched"] / run["elapsed_s"] if run["elapsed_s"] else 0.0
@@ -1040,7 +1008,7 @@ def reference_fetch(
         command, folder, env, workdir / "reference.log", "reference", group, paths
     )
     if result.returncode != 0 or not out.is_file():
-        raise RuntimeError(f"reference exited with {result.returncode}:\n{_tail(result.log)}")
+        raise RuntimeError(f"reference exited with {result.returncode}:\n{tail(result.log, 30)}")
     figures = json.loads(out.read_text(encoding="utf-8"))
     pages_per_s = figures["pages"] / figures["elapsed_s"] if figures["elapsed_s"] else 0.0
     _progress(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -61,16 +62,18 @@ from aggregator.store.models import (
 )
 from aggregator.store.queries import NEAR_DUPLICATE_THRESHOLD, save_article, story_lead
 from aggregator.store.stories import SqlStoryStore, story_profile
-from benchmarks import postgres_database
-from benchmarks.extract import (
-    EXTRACTION,
+from benchmarks.common import (
     BenchmarkError,
     devdata_dir,
-    load_extraction_pages,
+    input_error,
     percentile,
+    postgres_database,
+    progress,
     shared_data_dir,
     unpack,
+    verdict,
 )
+from benchmarks.extract import EXTRACTION, load_extraction_pages
 
 TEXT_CACHE = "dedup-texts.json"
 TEXT_CACHE_VERSION = 1
@@ -213,9 +216,7 @@ class LinkScore:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
-def _progress(message: str) -> None:
-    """Print a progress line on stderr."""
-    print(message, file=sys.stderr, flush=True)
+_progress = functools.partial(progress, "bench-dedup")
 
 
 # --- devset texts ------------------------------------------------------------------------
@@ -1435,10 +1436,6 @@ def cost_benchmark(
 # --- running -----------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def _near_report(near: dict[str, Any]) -> list[str]:
     kinds = near["kinds"]
     copies = sum(count for kind, count in kinds.items() if kind not in ("original", "negative"))
@@ -1472,7 +1469,7 @@ def _near_report(near: dict[str, Any]) -> list[str]:
         )
         lines.append(
             f"  {label:<31} {run['precision']:9.4f} {run['recall']:7.4f} {run['tp']:6d} "
-            f"{run['fp']:5d} {run['fn']:5d}{timing}  {_verdict(run['pass'])}"
+            f"{run['fp']:5d} {run['fn']:5d}{timing}  {verdict(run['pass'])}"
         )
     for name, run in near["backends"].items():
         by_edit = ", ".join(f"{k} {f}/{t}" for k, (f, t) in sorted(run["recall_by_edit"].items()))
@@ -1547,7 +1544,7 @@ def _cost_report(cost: dict[str, Any]) -> list[str]:
         lines.append(
             f"  {name}: ratio largest/smallest {backend['ratio']:.2f} "
             f"(p95 {backend['ratio_p95']:.2f}; "
-            f"plain INSERT {backend['plain_ratio']:.2f}) {_verdict(backend['pass'])}; "
+            f"plain INSERT {backend['plain_ratio']:.2f}) {verdict(backend['pass'])}; "
             f"peak RSS of the process {backend['peak_rss_mb']:.0f} MB"
         )
         largest = backend["sizes"][max(backend["sizes"], key=int)]
@@ -1598,8 +1595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.json:
                 print("\n".join(lines), flush=True)
     except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return input_error(exc)
     finally:
         if args.keep:
             _progress(f"kept {workdir}")

@@ -40,7 +40,7 @@ from aggregator.store import queries
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Source, Story
 from aggregator.store.search import optimize_text_index, search_page
-from benchmarks import PG_ADMIN, PG_URL, postgres_database
+from benchmarks.common import PG_ADMIN, PG_URL, postgres_database, progress
 
 TARGETS_MS = {"any": 50.0, "narrow": 20.0, "page500": 50.0, "front": 100.0}
 VOCABULARY = 30_000
@@ -393,11 +393,11 @@ def run(
     for label, url, empty in _engines(articles, postgres, keep, sqlite):
         engine = open_store(url)
         if empty:
-            print(f"search ({label}): filling {articles} articles", file=sys.stderr)
+            progress("bench-search", f"{label}: filling {articles} articles")
             seconds = fill(engine, articles)
         else:
             seconds = None
-            print(f"search ({label}): the kept store of {articles} articles", file=sys.stderr)
+            progress("bench-search", f"{label}: the kept store of {articles} articles")
         figures[label] = {"fill_seconds": round(seconds, 1) if seconds else None}
         figures[label]["queries"] = measure(engine, articles)
         engine.dispose()
