@@ -97,8 +97,8 @@ def test_failures_are_retried_and_gone_posts_never_requested_again(
     blog.server.routes[gone.path] = status_route(404, b"<h1>Not Found</h1>")
     sources = tmp_path / "sources.toml"
     sources.write_text(blog.source_toml(), encoding="utf-8")
-    # retries within a crawl are off (tests/conftest.py): each crawl tries each URL once, and
-    # the next crawl (seconds later) is past the 1 s backoff
+    # retries within a crawl are off (FAST_CRAWL, tests/support): each crawl tries each URL
+    # once, and the next crawl (seconds later) is past the 1 s backoff
     settings = {"AGGREGATOR_RETRY_BACKOFF": "1s", "DOWNLOAD_TIMEOUT": "60"}
     for crawl in range(3):
         result = scrapy_crawl(sources, db_url, settings=settings)
