@@ -8,13 +8,9 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
-import shutil
 import statistics
 import sys
-import tarfile
-import tempfile
 import time
 import unicodedata
 from collections import Counter
@@ -32,14 +28,20 @@ from trafilatura.settings import Document
 
 from aggregator.extract import extract_article
 from aggregator.items import Article
+from benchmarks.common import (
+    BenchmarkError,
+    devdata_dir,
+    input_error,
+    percentile,
+    progress,
+    shared_data_dir,
+    unpack,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DEVDATA = Path("/work/devdata")
 EXTRACTION = "extraction-devset"
 MODERN = "modern-devset"
 DATASETS = {"extraction": EXTRACTION, "modern": MODERN}
 # Marker written after a complete unpack, so an interrupted unpack is redone.
-UNPACKED_MARKER = ".unpacked"
 PROGRESS_EVERY = 50
 SHINGLE_SIZE = 4
 
@@ -300,64 +302,12 @@ def detection_scores(pairs: Iterable[tuple[bool, bool]]) -> tuple[float, float]:
     return precision, recall
 
 
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile (share in 0..1) of a non-empty sequence."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
-
-
 def accuracy(flags: Sequence[bool]) -> float:
     """Share of true flags, 0 for none."""
     return sum(flags) / len(flags) if flags else 0.0
 
 
 # --- data ------------------------------------------------------------------------------
-
-
-class BenchmarkError(Exception):
-    """A benchmark input is missing or unusable."""
-
-
-def shared_data_dir() -> Path:
-    """The shared data folder: $AGGREGATOR_SHARED or ../shared/data from the repo root."""
-    configured = os.environ.get("AGGREGATOR_SHARED")
-    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
-    if not path.is_dir():
-        raise BenchmarkError(
-            f"shared data folder {path} not found: set AGGREGATOR_SHARED to the folder "
-            "holding extraction-devset.tar.xz and modern-devset.tar.xz"
-        )
-    return path
-
-
-def devdata_dir() -> Path:
-    """The git-ignored unpack folder: $AGGREGATOR_DEVDATA or /work/devdata."""
-    configured = os.environ.get("AGGREGATOR_DEVDATA")
-    return Path(configured) if configured else DEFAULT_DEVDATA
-
-
-def unpack(name: str, shared: Path, devdata: Path) -> Path:
-    """Unpack <shared>/<name>.tar.xz into <devdata>/<name> once; return that folder."""
-    target = devdata / name
-    if (target / UNPACKED_MARKER).is_file():
-        return target
-    archive = shared / f"{name}.tar.xz"
-    if not archive.is_file():
-        raise BenchmarkError(f"archive {archive} not found")
-    devdata.mkdir(parents=True, exist_ok=True)
-    print(f"unpacking {archive} into {devdata}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(dir=devdata, prefix=f".{name}-") as scratch:
-        with tarfile.open(archive, "r:xz") as tar:
-            tar.extractall(scratch, filter="data")
-        unpacked = Path(scratch) / name
-        if not unpacked.is_dir():
-            raise BenchmarkError(f"archive {archive} holds no {name}/ folder")
-        if target.exists():
-            shutil.rmtree(target)
-        unpacked.rename(target)
-    (target / UNPACKED_MARKER).write_text("unpacked from " + str(archive) + "\n")
-    return target
 
 
 @dataclass(frozen=True)
@@ -604,7 +554,7 @@ def _progress(dataset: str, done: int, total: int, started: float) -> None:
     """Print a progress line on stderr every PROGRESS_EVERY pages."""
     if done % PROGRESS_EVERY == 0 or done == total:
         elapsed = time.perf_counter() - started
-        print(f"{dataset}: {done}/{total} pages, {elapsed:.0f} s", file=sys.stderr, flush=True)
+        progress("bench-extract", f"{dataset}: {done}/{total} pages, {elapsed:.0f} s")
 
 
 # --- evaluation per dataset --------------------------------------------------------------
@@ -1180,8 +1130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = [DATASETS[args.only]] if args.only else list(DATASETS.values())
         roots = {name: unpack(name, shared, devdata) for name in selected}
     except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return input_error(error)
 
     _set_up_process()
     results: dict[str, Any] = {

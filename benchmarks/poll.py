@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -57,7 +57,15 @@ from sqlalchemy import select
 from aggregator.humanize import parse_duration
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
-from benchmarks import postgres_database
+from benchmarks.common import (
+    become_subreaper,
+    descendants,
+    postgres_database,
+    proc_table,
+    progress,
+    tail,
+    verdict,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,7 +81,6 @@ SITES_PER_BLOCK = 250
 STOP_WAIT_S = 120.0
 SAMPLE_EVERY_S = 2.0
 PROGRESS_EVERY_S = 15.0
-PR_SET_CHILD_SUBREAPER = 36
 
 FEED_PATH = "/feed.xml"
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
@@ -442,15 +449,6 @@ def _not_modified(headers: dict[str, str], etag: str, modified: float) -> bool:
 # -- processes -------------------------------------------------------------------------
 
 
-def _become_subreaper() -> bool:
-    """Adopt orphaned descendants (Linux), so their CPU is reaped and counted here."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
-
-
 def _own_cpu_seconds(pid: int) -> float | None:
     """Return the CPU seconds a live process used itself (not its children), from /proc."""
     try:
@@ -458,36 +456,6 @@ def _own_cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _proc_table() -> dict[int, tuple[int, int]]:
-    """Return pid -> (parent pid, resident KiB) of every process."""
-    table = {}
-    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        table[int(entry.name)] = (int(fields[1]), int(fields[21]) * page_kib)
-    return table
-
-
-def descendants(pid: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
-    """Return the pids below pid (children, their children, ...)."""
-    table = table if table is not None else _proc_table()
-    children: dict[int, list[int]] = {}
-    for child, (parent, _) in table.items():
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _cpu_seconds(usage: Any) -> float:
@@ -591,8 +559,7 @@ def reference_check(sites: PollSites, workdir: Path) -> dict[str, Any]:
 # -- the run ---------------------------------------------------------------------------
 
 
-def _progress(message: str) -> None:
-    print(f"bench-poll: {message}", file=sys.stderr, flush=True)
+_progress = functools.partial(progress, "bench-poll")
 
 
 @contextlib.contextmanager
@@ -643,7 +610,7 @@ def _schedule(
             while pending and start + pending[0][0] <= now:
                 published.append(sites.publish(pending.pop(0)[1]))
             if now >= next_sample:
-                table = _proc_table()
+                table = proc_table()
                 tree = [process.pid, *descendants(process.pid, table)]
                 rss = sum(table[pid][1] for pid in tree if pid in table)
                 samples["tree_rss_kib"] = max(samples["tree_rss_kib"], rss)
@@ -750,10 +717,6 @@ def _store_figures(db_url: str, urls: list[str], since: datetime) -> dict[str, A
     }
 
 
-def _tail(path: str, lines: int = 20) -> str:
-    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-
-
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Run the benchmark and return its figures and verdicts."""
     interval_s = parse_duration(args.interval).total_seconds()
@@ -763,7 +726,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     plan = sorted(
         (rng.uniform(first, last), rng.randrange(args.sources)) for _ in range(args.posts)
     )
-    subreaper = _become_subreaper()
+    subreaper = become_subreaper()
     with PollSites(args.sources, seed=args.seed) as sites:
         _progress(
             f"{args.sources} sites on 127.0.0.2..{site_address(args.sources - 1)}:{sites.port}"
@@ -895,7 +858,6 @@ def _seconds(value: float | None) -> str:
 
 def report(f: dict[str, Any]) -> str:
     """Render the figures for a reader."""
-    ok = {True: "PASS", False: "FAIL"}
     t = f["targets"]
     workers = f"--workers {f['workers']}" if f["workers"] is not None else "its defaults"
     ref = f["reference"]
@@ -907,7 +869,7 @@ def report(f: dict[str, Any]) -> str:
         f"{f['database']}, aggregator schedule with {workers}",
         f"  due checks        {f['due_checks']} ({f['sources']} sources x {f['due_per_source']})",
         f"  checks made       {f['checks_made']} ({t['due_checks']['value']:.1%})"
-        f"   {ok[t['due_checks']['pass']]} (>= {MIN_DUE_SHARE:.0%})",
+        f"   {verdict(t['due_checks']['pass'])} (>= {MIN_DUE_SHARE:.0%})",
         f"  feed requests     {f['feed_requests']}: {f['feed_304']} answered 304, "
         f"{f['feed_200']} answered 200; robots.txt {f['robots_requests']}, "
         f"article pages {f['article_requests']}",
@@ -916,23 +878,23 @@ def report(f: dict[str, Any]) -> str:
         f"  crawl runs        {f['crawl_runs']} recorded ({statuses or 'none'}), "
         f"{f['runs_not_modified']} feeds not modified",
         f"  CPU, whole tree   {f['tree_cpu_s']:.1f} s = {per_check} per check"
-        f"   {ok[t['cpu_per_check']['pass']]} (<= {MAX_CPU_MS_PER_CHECK:g} ms)",
+        f"   {verdict(t['cpu_per_check']['pass'])} (<= {MAX_CPU_MS_PER_CHECK:g} ms)",
         f"                    of which the scheduler process itself {_seconds(own)} "
         "until SIGTERM, the rest its descendants",
         f"  posts             {f['posts_published']} published, {f['posts_stored']} stored, "
         f"{f['posts_late']} late; delay median {_seconds(f['delay_median_s'])}, max "
-        f"{_seconds(f['delay_max_s'])}   {ok[t['posts_in_time']['pass']]} "
+        f"{_seconds(f['delay_max_s'])}   {verdict(t['posts_in_time']['pass'])} "
         f"(<= {f['delay_limit_s']:g} s)",
         f"  memory            largest process {f['largest_process_rss_mib']} MiB; whole tree "
         f"{f['tree_rss_mib_peak']} MiB peak over {f['tree_processes_peak']} processes",
         f"  stop              exit {f['exit_code']} {f['stop_s']:.1f} s after SIGTERM, "
         f"{f['processes_left_behind']} processes left behind"
         f"{', killed' if f['killed_after_sigterm'] else ''}"
-        f"{', EXITED EARLY' if f['exited_early'] else ''}   {ok[t['clean_stop']['pass']]}",
+        f"{', EXITED EARLY' if f['exited_early'] else ''}   {verdict(t['clean_stop']['pass'])}",
         f"  reference         {ref['what']}: {ref['cpu_ms']} ms CPU, {ref['wall_s']} s, "
         f"{ref['peak_rss_mib']} MiB",
         f"  log               {f['log']}",
-        f"bench-poll: {ok[f['pass']]}",
+        f"bench-poll: {verdict(f['pass'])}",
     ]
     return "\n".join(lines)
 
@@ -970,7 +932,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(report(figures))
         if figures["exited_early"] or figures["exit_code"] not in (0, None):
-            print(f"last lines of {figures['log']}:\n{_tail(figures['log'])}")
+            print(f"last lines of {figures['log']}:\n{tail(figures['log'], 20)}")
     return 0 if figures["pass"] else 1
 
 

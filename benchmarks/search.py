@@ -41,7 +41,7 @@ from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Source, Story
 from aggregator.store.search import optimize_text_index, search_page
 from aggregator.store.stories import list_stories, story_to_dict
-from benchmarks import PG_ADMIN, PG_URL, postgres_database
+from benchmarks.common import PG_ADMIN, PG_URL, percentile, postgres_database, progress
 
 TARGETS_MS = {"any": 50.0, "narrow": 20.0, "page500": 50.0, "front": 100.0}
 VOCABULARY = 30_000
@@ -245,11 +245,6 @@ def _copy(engine: Engine, rows: list[dict[str, Any]], stories: list[dict[str, An
         raw.close()
 
 
-def _percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def _timed(work: Callable[[], Any], repeats: int = REPEATS) -> list[float]:
     work()  # warm the caches
     timings = []
@@ -262,8 +257,8 @@ def _timed(work: Callable[[], Any], repeats: int = REPEATS) -> list[float]:
 
 def _figures(timings: list[float], **extra: Any) -> dict[str, Any]:
     return {
-        "p50_ms": round(_percentile(timings, 0.50), 2),
-        "p95_ms": round(_percentile(timings, 0.95), 2),
+        "p50_ms": round(percentile(timings, 0.50), 2),
+        "p95_ms": round(percentile(timings, 0.95), 2),
         **extra,
     }
 
@@ -313,7 +308,7 @@ def measure(engine: Engine, articles: int, seed: int = 1) -> dict[str, Any]:
             condition = [Article.text.like(f"%{word}%") for word in query.split()[:2]]
             list(session.scalars(select(Article.id).where(*condition).limit(PAGE_SIZE)))
             like.append((time.perf_counter() - started) * 1000)
-        figures["narrow three-word queries"]["like_p50_ms"] = round(_percentile(like, 0.5), 1)
+        figures["narrow three-word queries"]["like_p50_ms"] = round(percentile(like, 0.5), 1)
 
         # page 500: walked to by following next_cursor from page 1, as a client does
         skip = (DEEP_PAGE - 1) * PAGE_SIZE
@@ -394,11 +389,11 @@ def run(
     for label, url, empty in _engines(articles, postgres, keep, sqlite):
         engine = open_store(url)
         if empty:
-            print(f"search ({label}): filling {articles} articles", file=sys.stderr)
+            progress("bench-search", f"{label}: filling {articles} articles")
             seconds = fill(engine, articles)
         else:
             seconds = None
-            print(f"search ({label}): the kept store of {articles} articles", file=sys.stderr)
+            progress("bench-search", f"{label}: the kept store of {articles} articles")
         figures[label] = {"fill_seconds": round(seconds, 1) if seconds else None}
         figures[label]["queries"] = measure(engine, articles)
         engine.dispose()

@@ -27,6 +27,7 @@ from aggregator.crawling import LOCAL_SITE_SETTINGS
 from aggregator.demo.live import LiveBlog
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
+from benchmarks.common import proc_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The scheduler's crawls of the local blogs: no politeness delays
@@ -50,16 +51,7 @@ def _rss_kib(pid: int) -> int:
 
 def child_pids(pid: int) -> list[int]:
     """Process ids whose parent is pid (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    return [child for child, (parent, _rss) in proc_table().items() if parent == pid]
 
 
 def soak(minutes: float, publish_every: float, workdir: Path) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import gc
 import hashlib
 import json
 import math
-import os
 import random
 import re
 import statistics
@@ -28,8 +27,8 @@ from aggregator.dedup.stories import (
     assign_story,
     lead_paragraphs,
 )
+from benchmarks.common import BenchmarkError, input_error, percentile, shared_data_dir, verdict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SHUFFLE_SEED = 20261126
 # Targets of issue 13, on the whole ECB+ dev file and on NeuS val, in both orders
 TARGET_ECB_F1 = 0.92
@@ -78,17 +77,6 @@ class DevArticle:
     story: str
     title: str
     text: str
-
-
-class BenchmarkError(Exception):
-    """A benchmark input is missing or unusable."""
-
-
-def shared_dir() -> Path:
-    """Return the story dev sets: $AGGREGATOR_SHARED/story-devset or ../shared/data."""
-    configured = os.environ.get("AGGREGATOR_SHARED")
-    shared = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
-    return shared / "story-devset"
 
 
 def load_devset(path: Path) -> list[DevArticle]:
@@ -251,10 +239,9 @@ def _score(articles: Sequence[DevArticle], labels: Sequence[str]) -> dict[str, f
 
 def _timing(seconds: Sequence[float]) -> dict[str, float]:
     """Return median and 95th percentile milliseconds per article."""
-    ordered = sorted(seconds)
     return {
-        "median_ms": 1000 * statistics.median(ordered),
-        "p95_ms": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
+        "median_ms": 1000 * statistics.median(seconds),
+        "p95_ms": 1000 * percentile(seconds, 0.95),
     }
 
 
@@ -348,7 +335,7 @@ def _hindsight(articles: Sequence[DevArticle]) -> tuple[float, float]:
 
 def corpora() -> dict[str, dict[str, list[DevArticle]]]:
     """Return each dev set as its tuning half, its held-out half (and ECB+ whole)."""
-    folder = shared_dir()
+    folder = shared_data_dir() / "story-devset"
     ecb = load_devset(folder / "ecbplus-dev.jsonl")
     ecb_tuning, ecb_held_out = halves(ecb)
     neus = load_devset(folder / "stories.jsonl")
@@ -491,8 +478,7 @@ def _print(figures: dict[str, Any]) -> None:
         )
         print(f"sweep {name:<14} tuning F1 ECB+/NeuS (mean of both orders)  {cells}")
     for target in figures["targets"]:
-        verdict = "PASS" if target["pass"] else "FAIL"
-        print(f"target {target['what']}: {target['figure']}  {verdict}")
+        print(f"target {target['what']}: {target['figure']}  {verdict(target['pass'])}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -506,8 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         figures = benchmark(sweep=args.sweep)
     except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return input_error(error)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -25,18 +25,15 @@ import numpy as np
 
 from aggregator.extract import page_type_features
 from aggregator.extract.pagetype import ARTICLE, MODEL_PATH, Model
+from benchmarks.common import BenchmarkError, devdata_dir, input_error, shared_data_dir, unpack
 from benchmarks.extract import (
     EXTRACTION,
     MODERN,
-    BenchmarkError,
-    devdata_dir,
     load_extraction_pages,
     load_modern_pages,
     page_half,
     page_site,
     read_page,
-    shared_data_dir,
-    unpack,
 )
 
 # modern-devset page types as the model's classes
@@ -194,8 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         examples = load_examples(tuple(args.halves))
     except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return input_error(error)
     names = sorted({name for example in examples for name in example.features})
     modern = [i for i, e in enumerate(examples) if e.weight == 1.0]
     labels = [e.label == ARTICLE for e in examples]

@@ -17,6 +17,7 @@ Target (issue 12): at least 1.7x with 2 workers, for both figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -38,7 +39,7 @@ from aggregator.store.articles import ensure_source
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
 from aggregator.store.schedule import save_schedule
-from benchmarks import postgres_database
+from benchmarks.common import postgres_database, progress, verdict
 from benchmarks.poll import PollSites
 
 QUEUE_URL = "redis://127.0.0.1:6379/15"
@@ -51,8 +52,7 @@ WORKER_SETTINGS = {
 }
 
 
-def _progress(message: str) -> None:
-    print(f"bench-workers: {message}", file=sys.stderr, flush=True)
+_progress = functools.partial(progress, "bench-workers")
 
 
 def _flush_queue() -> None:
@@ -199,18 +199,17 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     pages, checks, trip = results["pages"], results["checks"], results["round_trip"]
-    verdict = {True: "PASS", False: "FAIL"}
     return "\n".join(
         [
             f"bench-workers: queue workers held to one core each, {os.cpu_count()} cores in all "
             "(scheduler, PostgreSQL, Redis and the sites share them)",
             f"  pages/s         1 worker {pages[1]['pages_per_s']:6.1f}   2 workers "
             f"{pages[2]['pages_per_s']:6.1f}   = {pages['speedup']:.2f}x   "
-            f"{verdict[pages['pass']]} (>= {MIN_SPEEDUP}x; "
+            f"{verdict(pages['pass'])} (>= {MIN_SPEEDUP}x; "
             f"{args.sites} sites x {args.posts} posts)",
             f"  feed checks/s   1 worker {checks[1]['checks_per_s']:6.1f}   2 workers "
             f"{checks[2]['checks_per_s']:6.1f}   = {checks['speedup']:.2f}x   "
-            f"{verdict[checks['pass']]} (>= {MIN_SPEEDUP}x; {args.check_sites} sites, 304s)",
+            f"{verdict(checks['pass'])} (>= {MIN_SPEEDUP}x; {args.check_sites} sites, 304s)",
             f"  queue round trip per source check: {trip['redis_ms']:.2f} ms Redis alone, "
             f"{trip['with_store_ms']:.2f} ms with its leases in PostgreSQL "
             f"({args.rounds} checks)",

@@ -1,4 +1,4 @@
-"""Tests of the near-duplicate benchmark: edit generators, pair scorer, the cost fill."""
+"""Tests of the dedup benchmarks: edit generators, pair scorer (near), the cost fill (store)."""
 
 from __future__ import annotations
 
@@ -13,27 +13,27 @@ from aggregator.dedup.fingerprints import content_hash, minhash_signature
 from aggregator.ingest import save_article
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, Story, StoryKey, TermFrequency
-from benchmarks.dedup import (
+from benchmarks.dedup import LinkScore, exact_hash_roots, score_links
+from benchmarks.dedup_store import (
     STORY_PARAMS,
     Corpus,
     FillState,
-    LinkScore,
     StorySnapshot,
     _create_sources,
     _FastFingerprints,
     _fill_chunk,
     _restore,
     _store_terms,
+    fill_store,
+    generate_text,
+    make_probes,
+)
+from benchmarks.dedup_texts import (
     add_boilerplate,
     change_words,
     drop_paragraph,
     droppable,
-    exact_hash_roots,
-    fill_store,
-    generate_text,
-    make_probes,
     paragraphs,
-    score_links,
     sentences,
     swap_sentences,
     syndication_lines,

@@ -17,10 +17,10 @@ import feedparser
 import pytest
 
 from aggregator.sources import load_sources
+from benchmarks.common import descendants
 from benchmarks.poll import (
     PollSites,
     checks_made,
-    descendants,
     due_per_source,
     publish_window,
     site_address,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.common import percentile
 from benchmarks.extract import (
     ShingleCounts,
     SnippetCounts,
@@ -20,7 +21,6 @@ from benchmarks.extract import (
     normalise_title,
     page_half,
     page_site,
-    percentile,
     shingle_counts,
     shingles,
     snippet_counts,

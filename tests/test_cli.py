@@ -15,19 +15,13 @@ from aggregator.cli import main
 from aggregator.sources import slug_from_url
 from aggregator.store.db import head_revision, open_store, session_scope
 from aggregator.store.models import Article
+from tests.support import ROOT, invoke
 
 PARAGRAPH = (
     "The storage team rewrote the compaction scheduler so that large tenants no longer "
     "starve small ones, and the change cut tail latency by a third in production. "
 )
 ARTICLE_TEXT = f"{PARAGRAPH * 3}\n\n{PARAGRAPH * 2}Engineers plan to publish the design notes."
-
-
-def invoke(db_url: str, *args: str, sources: Path | None = None) -> click.testing.Result:
-    options = ["--db", db_url]
-    if sources is not None:
-        options += ["--sources", str(sources)]
-    return CliRunner().invoke(main, [*options, *args], catch_exceptions=False)
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -661,8 +655,6 @@ def test_runs_and_status_show_why_crawls_failed(db_url: str, tmp_path: Path) -> 
 
 
 # -- the README's quick start and the deploy/ units ---------------------------------------
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _quick_start() -> list[str]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 SYLLABLES = ["ka", "ro", "mi", "ten", "zu", "vel", "dor", "pa", "qui", "lon", "sar", "bex"]
 EVENTS = 30

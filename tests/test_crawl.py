@@ -16,15 +16,22 @@ from sqlalchemy import select
 
 from aggregator.crawling import scrapy_crawl_command
 from aggregator.demo.run import SITES as DEMO_SITES
-from aggregator.demo.server import SiteGroup, slow_route, status_route
+from aggregator.demo.server import SiteGroup
 from aggregator.sources import slug_from_url
 from aggregator.store import frontier
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun, Source
-from tests.conftest import FAST_CRAWL, ROOT, SITES, scrapy_crawl
-from tests.support import CLUTTER_LINES, last_run, stored
-
-SEED = Path(__file__).resolve().parent / "sites" / "seed" / "techblog-page-sample.txt"
+from tests.support import (
+    CLUTTER_LINES,
+    FAST_CRAWL,
+    ROOT,
+    SEED_SAMPLE,
+    SITES,
+    last_run,
+    scrapy_crawl,
+    stored,
+)
+from tests.support.routes import slow_route, status_route
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +83,7 @@ def test_demo_blogs_are_stored_clean_and_once(
         if a["title"] == "Microsoft is continuing its fight against warrants overseas data"
     ]
     assert len(seed) == 1
-    paragraphs = SEED.read_text(encoding="utf-8").split("\n\n")[2:4]
+    paragraphs = SEED_SAMPLE.read_text(encoding="utf-8").split("\n\n")[2:4]
     assert seed[0]["text"] == "\n\n".join(p.strip() for p in paragraphs)
     assert seed[0]["authors"] == ["Connor Livingston"]
     copies = [a for a in articles if a["duplicate_of"] is not None]

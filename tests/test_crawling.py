@@ -15,7 +15,7 @@ from aggregator.demo.server import SiteGroup
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun
 from aggregator.store.runs import start_run
-from tests.conftest import ROOT, scrapy_crawl
+from tests.support import ROOT, scrapy_crawl
 
 # run_crawl starts a CrawlerProcess, which a process can do once: each call is its own process
 RUN_CRAWL = """

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.support import CLUTTER_LINES
+from tests.support import CLUTTER_LINES, ROOT
 
 
 def test_demo_prints_every_blog_clean_and_the_republished_post_once() -> None:

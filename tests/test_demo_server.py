@@ -19,10 +19,9 @@ import feedparser
 import pytest
 from lxml import etree, html
 
-from aggregator.demo.server import (
-    DEMO_SITES,
-    SiteGroup,
-    SiteServer,
+from aggregator.demo.server import DEMO_SITES, SiteGroup, SiteServer
+from tests.support import SEED_SAMPLE, SEED_TITLE
+from tests.support.routes import (
     bytes_route,
     redirect_route,
     reset_route,
@@ -31,11 +30,9 @@ from aggregator.demo.server import (
 )
 
 FAULTY = Path(__file__).resolve().parent / "sites" / "faulty"
-SEED = Path(__file__).resolve().parent / "sites" / "seed" / "techblog-page-sample.txt"
 TEXT_SUFFIXES = {".html", ".xml", ".json", ".txt", ".toml", ".atom", ".rss"}
 SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
 
-SEED_TITLE = "Microsoft is continuing its fight against warrants overseas data"
 SEED_PATH = "/2026/11/20/microsoft-continuing-fight-warrants-overseas-data/"
 REPAIR_ORIGINAL = "/2026/11/23/europe-right-to-repair-phones-tablets/"
 REPAIR_COPY = "/news/2026/11/eu-right-to-repair-rules-cover-smartphones-tablets.html"
@@ -388,7 +385,7 @@ def test_kernelnotes_needs_its_listing_pages_and_autodiscovery(group: SiteGroup)
 
 def test_seed_post_is_the_seed_article_with_its_clutter(group: SiteGroup) -> None:
     page = fetch(group["techpulse"].url(SEED_PATH))[2]
-    seed_paragraphs = SEED.read_text(encoding="utf-8").split("\n\n")[2:4]
+    seed_paragraphs = SEED_SAMPLE.read_text(encoding="utf-8").split("\n\n")[2:4]
     assert paragraphs(page, ARTICLE_BODY["techpulse"]) == [p.strip() for p in seed_paragraphs]
     tree = html.fromstring(page)
     assert tree.xpath("string(//h1[@class='entry-title'])") == SEED_TITLE

@@ -14,15 +14,14 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.dedup.urls import canonical_url
 from aggregator.demo.live import LiveBlog
-from aggregator.demo.server import bytes_route, status_route
 from aggregator.ingest import save_article
 from aggregator.items import Article, PageItem
 from aggregator.store import frontier
 from aggregator.store.db import _alembic_config, open_store, session_scope
 from aggregator.store.frontier import Discovered, RetryPolicy
 from aggregator.store.models import FrontierUrl
-from tests.conftest import scrapy_crawl
-from tests.support import last_run, stored
+from tests.support import last_run, scrapy_crawl, stored
+from tests.support.routes import bytes_route, status_route
 
 
 def _states(db_url: str) -> dict[str, str]:
@@ -99,8 +98,8 @@ def test_failures_are_retried_and_gone_posts_never_requested_again(
     blog.server.routes[gone.path] = status_route(404, b"<h1>Not Found</h1>")
     sources = tmp_path / "sources.toml"
     sources.write_text(blog.source_toml(), encoding="utf-8")
-    # retries within a crawl are off (tests/conftest.py): each crawl tries each URL once, and
-    # the next crawl (seconds later) is past the 1 s backoff
+    # retries within a crawl are off (FAST_CRAWL, tests/support): each crawl tries each URL
+    # once, and the next crawl (seconds later) is past the 1 s backoff
     settings = {"AGGREGATOR_RETRY_BACKOFF": "1s", "DOWNLOAD_TIMEOUT": "60"}
     for crawl in range(3):
         result = scrapy_crawl(sources, db_url, settings=settings)

@@ -26,7 +26,7 @@ from aggregator.store.search import (
     search_page,
 )
 from aggregator.web import create_app
-from tests.conftest import postgres_database
+from tests.support import postgres_database
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 # Made-up words both engines' stemmers (Porter, Snowball English) leave as they are

@@ -24,9 +24,9 @@ from aggregator.store.models import Article, CrawlRun
 from pipelines.clean import CleanPipeline
 from pipelines.dedup import DedupPipeline
 from pipelines.store import StorePipeline
+from tests.support import SEED, SEED_TITLE
 
-SEED_PAGE = Path(__file__).parent / "sites" / "seed" / "wordpress.html"
-TITLE = "Microsoft is continuing its fight against warrants overseas data"
+SEED_PAGE = SEED / "wordpress.html"
 
 
 class FakeSourcesSpider(Spider):
@@ -81,7 +81,7 @@ def test_seed_page_is_stored_as_headline_free_body(crawler: Crawler, db_url: str
     engine = open_store(db_url)
     with session_scope(engine) as session:
         article = session.scalars(select(Article)).one()
-        assert article.title == TITLE
+        assert article.title == SEED_TITLE
         assert article.authors == ["Connor Livingston"]
         paragraphs = article.text.split("\n\n")
         assert len(paragraphs) == 2
@@ -192,7 +192,7 @@ def test_clean_extracts_in_another_process(crawler: Crawler, tmp_path: Path) -> 
         page = cleaned(clean, item)
     finally:
         clean.close_spider()
-    assert page.article is not None and page.article.title == TITLE
+    assert page.article is not None and page.article.title == SEED_TITLE
     assert page.content_hash and page.canonical_url and page.minhash
     worker = int((tmp_path / "pid").read_text())
     assert worker != os.getpid()
@@ -230,7 +230,7 @@ def test_a_page_that_breaks_the_extractor_is_dropped_and_the_others_go_on(
     assert "die/?utm_source=feed&fbclid=abc: extraction process died" in str(died)
     for page in (one, two, three):
         assert isinstance(page, PageItem) and page.article is not None
-        assert page.article.title == TITLE
+        assert page.article.title == SEED_TITLE
     assert crawler.stats is not None
     assert crawler.stats.get_value("aggregator/clean/failed") == 2
     assert crawler.stats.get_value("aggregator/clean/articles") == 3
@@ -249,7 +249,7 @@ def test_a_page_is_cleaned_when_the_boilerplate_cannot_be_learned(
         page = cleaned(clean, seed_item())
     finally:
         clean.close_spider()
-    assert page.article is not None and page.article.title == TITLE
+    assert page.article is not None and page.article.title == SEED_TITLE
     assert "Boilerplate of seedblog not learnt" in caplog.text
 
 

@@ -24,7 +24,6 @@ from sqlalchemy import Engine, func, select
 
 from aggregator.cli import main
 from aggregator.demo.live import LiveBlog
-from aggregator.demo.server import bytes_route, slow_route, status_route
 from aggregator.ingest import fingerprint_page, save_article
 from aggregator.items import Article as CleanArticle
 from aggregator.items import PageItem
@@ -36,7 +35,8 @@ from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import Article, CrawlRun, MinhashBand, SourceSchedule
 from aggregator.store.schedule import get_schedule
 from benchmarks.soak import child_pids
-from tests.conftest import FAST_CRAWL, ROOT
+from tests.support import FAST_CRAWL, ROOT
+from tests.support.routes import bytes_route, slow_route, status_route
 
 FAST = [arg for key, value in FAST_CRAWL.items() for arg in ("-s", f"{key}={value}")]
 CONFIG = ScheduleConfig(db_url="sqlite://", sources_path="sources.toml")

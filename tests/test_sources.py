@@ -904,7 +904,8 @@ NO_ARTICLES = b"<!DOCTYPE html><html><body><p>Hi</p><a href='/about/'>About</a><
 @pytest.fixture
 def odd_blogs(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Blogs a crawl gets nothing from, though each answers: their base URLs by name."""
-    from aggregator.demo.server import SiteGroup, bytes_route
+    from aggregator.demo.server import SiteGroup
+    from tests.support.routes import bytes_route
 
     for name in ("pngblog", "brokenfeed", "noarticles"):
         (tmp_path / name).mkdir()

@@ -58,7 +58,12 @@ def normalise_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """Return the SHA-256 hex digest of the normalised text."""
-    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+    return normalised_hash(normalise_text(text))
+
+
+def normalised_hash(normalised: str) -> str:
+    """Return the content hash of a text already normalised by normalise_text."""
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 
 # Near-duplicates: MinHash over word shingles, with LSH bands to find candidates by index.
@@ -83,7 +88,11 @@ def _shingles(words: list[str], size: int = SHINGLE_WORDS) -> set[bytes]:
 
 def minhash_signature(text: str) -> bytes | None:
     """The MinHash signature of a text (NUM_PERM uint32, little-endian), or None if too short."""
-    words = normalise_text(text).split()
+    return words_minhash(normalise_text(text).split())
+
+
+def words_minhash(words: list[str]) -> bytes | None:
+    """The MinHash signature of a text given as its normalised words, or None if too short."""
     if len(words) < MIN_SHINGLE_WORDS:
         return None
     minhash = _TEMPLATE_MINHASH.copy()

@@ -1,25 +1,5 @@
 """Bundled demo blogs and the small HTTP server that serves them on 127.0.0.1."""
 
-from aggregator.demo.server import (
-    DEMO_SITES,
-    Route,
-    SiteGroup,
-    SiteServer,
-    bytes_route,
-    redirect_route,
-    reset_route,
-    slow_route,
-    status_route,
-)
+from aggregator.demo.server import DEMO_SITES, Route, SiteGroup, SiteServer
 
-__all__ = [
-    "DEMO_SITES",
-    "Route",
-    "SiteGroup",
-    "SiteServer",
-    "bytes_route",
-    "redirect_route",
-    "reset_route",
-    "slow_route",
-    "status_route",
-]
+__all__ = ["DEMO_SITES", "Route", "SiteGroup", "SiteServer"]

@@ -6,8 +6,6 @@ import hashlib
 import json
 import logging
 import re
-import socket
-import struct
 import sys
 import threading
 import time
@@ -104,14 +102,14 @@ def _is_json_feed(body: bytes) -> bool:
     return isinstance(version, str) and version.startswith("https://jsonfeed.org/version/")
 
 
-def _send(
+def respond(
     handler: BaseHTTPRequestHandler,
     status: int,
     body: bytes,
     content_type: str,
     headers: Mapping[str, str] | None = None,
 ) -> None:
-    """Write a complete response; HEAD gets the headers only."""
+    """Write a complete response; HEAD gets the headers only (routes answer through it too)."""
     _answered(handler)
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
@@ -121,66 +119,6 @@ def _send(
     handler.end_headers()
     if handler.command != "HEAD":
         handler.wfile.write(body)
-
-
-def bytes_route(
-    body: bytes | str,
-    content_type: str = "text/html; charset=utf-8",
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> Route:
-    """Return a route that answers with these bytes, status and extra headers."""
-    data = body.encode() if isinstance(body, str) else body
-
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        _send(handler, status, data, content_type, headers)
-
-    return route
-
-
-def status_route(code: int, body: bytes | str = b"") -> Route:
-    """Return a route that answers with this HTTP status and body."""
-    return bytes_route(body, "text/html; charset=utf-8", status=code)
-
-
-def slow_route(
-    seconds: float,
-    body: bytes | str = b"<html><body><p>Finally.</p></body></html>",
-    content_type: str = "text/html; charset=utf-8",
-) -> Route:
-    """Return a route that waits before answering; other requests are served meanwhile."""
-    answer = bytes_route(body, content_type)
-
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        stopping = getattr(handler.server, "stopping", None)
-        if isinstance(stopping, threading.Event):
-            # Wake up early when the server stops, so stop() never waits on a sleeper
-            if stopping.wait(seconds):
-                return
-        else:
-            time.sleep(seconds)
-        answer(handler)
-
-    return route
-
-
-def redirect_route(location: str, status: int = 301) -> Route:
-    """Return a route that redirects to location (absolute URL or path)."""
-    return bytes_route(
-        b"", "text/html; charset=utf-8", status=status, headers={"Location": location}
-    )
-
-
-def reset_route() -> Route:
-    """Return a route that drops the connection with a TCP reset and no response."""
-
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        # SO_LINGER with a zero timeout turns close() into an RST instead of a FIN
-        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        handler.connection.close()
-        handler.close_connection = True
-
-    return route
 
 
 class _SiteHTTPServer(ThreadingHTTPServer):
@@ -375,13 +313,13 @@ class SiteServer:
             return
         found = self._find(path)
         if found is None:
-            _send(handler, 404, _NOT_FOUND_PAGE, "text/html; charset=utf-8")
+            respond(handler, 404, _NOT_FOUND_PAGE, "text/html; charset=utf-8")
             return
         file, is_index = found
         if file.is_dir():
             query = urlsplit(handler.path).query
             location = path + "/" + (f"?{query}" if query else "")
-            _send(handler, 301, b"", "text/html; charset=utf-8", {"Location": location})
+            respond(handler, 301, b"", "text/html; charset=utf-8", {"Location": location})
             return
         body = file.read_bytes()
         if file.suffix.lower() in TEXT_SUFFIXES:
@@ -394,10 +332,10 @@ class SiteServer:
             "If-None-Match" not in handler.headers
             and handler.headers.get("If-Modified-Since") == modified
         ):
-            _send(handler, 304, b"", content_type_for(file, body), validators)
+            respond(handler, 304, b"", content_type_for(file, body), validators)
             return
         content_type = content_type_for(file, body, directory_index=is_index)
-        _send(handler, 200, body, content_type, validators)
+        respond(handler, 200, body, content_type, validators)
 
     def _find(self, path: str) -> tuple[Path, bool] | None:
         """Map a URL path to (file or directory to redirect, is a directory index), or None."""

@@ -1,12 +1,45 @@
-"""Material several test modules share: sample stories, clutter lines, reading the store."""
+"""What several test modules share: paths, the local crawl settings and runner, a PostgreSQL
+database, the CLI runner, reading the store, sample stories and clutter lines.
+
+The fault routes of the test sites are in tests.support.routes; fixtures in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from aggregator.crawling import LOCAL_SITE_SETTINGS, scrapy_crawl_command
 from aggregator.store.articles import article_to_dict, list_articles
 from aggregator.store.db import open_store, session_scope
 from aggregator.store.models import CrawlRun
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SITES = ROOT / "tests" / "sites"
+# Saved pages of one real article (a WordPress post), its title and its text as a sample
+SEED = SITES / "seed"
+SEED_TITLE = "Microsoft is continuing its fight against warrants overseas data"
+SEED_SAMPLE = SEED / "techblog-page-sample.txt"
+PG_ADMIN_URL = os.environ.get(
+    "AGGREGATOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+# Crawls of local sites in tests: no delays, and a failed request fails at once
+FAST_CRAWL = {
+    **LOCAL_SITE_SETTINGS,
+    "RETRY_ENABLED": "False",
+    "DOWNLOAD_TIMEOUT": "5",
+    "LOG_LEVEL": "INFO",
+}
 
 # Lines of the seed page's clutter that no stored article may keep
 CLUTTER_LINES = (
@@ -45,6 +78,61 @@ def last_run(db_url: str) -> dict[str, object]:
             }
     finally:
         engine.dispose()
+
+
+def _postgres_admin() -> tuple[object, str | None]:
+    """A psycopg connection to the maintenance database, or the reason there is none."""
+    import psycopg
+
+    try:
+        dsn = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=3), None
+    except psycopg.OperationalError as exc:
+        return None, str(exc).strip()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; fails in CI when none answers."""
+    conn, reason = _postgres_admin()
+    if conn is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and does not answer: {reason}")
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 does not answer: {reason}")
+    name = f"aggtest_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        conn.close()  # type: ignore[attr-defined]
+
+
+def scrapy_crawl(
+    sources: Path | None,
+    db_url: str,
+    *args: str,
+    settings: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `scrapy crawl techblogs` in a subprocess, as a user would, and return its result."""
+    env = {**os.environ, "AGGREGATOR_DB_URL": db_url}
+    if sources is not None:
+        env["AGGREGATOR_SOURCES"] = str(sources)
+    command = scrapy_crawl_command(settings={**FAST_CRAWL, **(settings or {})}) + list(args)
+    return subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def invoke(db_url: str, *args: str, sources: Path | None = None) -> click.testing.Result:
+    """Run the `aggregator` command on db_url (and a sources file) through click's CliRunner."""
+    from aggregator.cli import main
+
+    options = ["--db", db_url]
+    if sources is not None:
+        options += ["--sources", str(sources)]
+    return CliRunner().invoke(main, [*options, *args], catch_exceptions=False)
 
 
 # Two emergency patches of one company for one browser, years apart: the same subject, two
