@@ -158,6 +158,22 @@ def descendants(pid: int, table: dict[int, tuple[int, int]] | None = None) -> li
     return found
 
 
+def own_cpu_seconds(pid: int) -> float | None:
+    """Return the CPU seconds a live process used itself (not its children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU seconds the whole machine has been busy since it started (/proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def tail(path: str | Path, lines: int) -> str:
     """The last lines of a log file."""
     text = Path(path).read_text(encoding="utf-8", errors="replace")

@@ -60,6 +60,7 @@ from aggregator.store.models import Article, CrawlRun
 from benchmarks.common import (
     become_subreaper,
     descendants,
+    own_cpu_seconds,
     postgres_database,
     proc_table,
     progress,
@@ -449,15 +450,6 @@ def _not_modified(headers: dict[str, str], etag: str, modified: float) -> bool:
 # -- processes -------------------------------------------------------------------------
 
 
-def _own_cpu_seconds(pid: int) -> float | None:
-    """Return the CPU seconds a live process used itself (not its children), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_seconds(usage: Any) -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
@@ -615,7 +607,7 @@ def _schedule(
                 rss = sum(table[pid][1] for pid in tree if pid in table)
                 samples["tree_rss_kib"] = max(samples["tree_rss_kib"], rss)
                 samples["processes"] = max(samples["processes"], len(tree))
-                scheduler_cpu = _own_cpu_seconds(process.pid) or scheduler_cpu
+                scheduler_cpu = own_cpu_seconds(process.pid) or scheduler_cpu
                 next_sample = now + SAMPLE_EVERY_S
             if now >= next_progress:
                 with sites.lock:
@@ -637,7 +629,7 @@ def _schedule(
             time.sleep(max(0.01, min(0.5, wake - time.monotonic())))
         stopped_at = time.monotonic()
         if exited is None:
-            scheduler_cpu = _own_cpu_seconds(process.pid) or scheduler_cpu
+            scheduler_cpu = own_cpu_seconds(process.pid) or scheduler_cpu
         killed = False
         if exited is None:
             process.send_signal(signal.SIGTERM)

@@ -1,1 +1,1 @@
-"""The SQL store: models, engine and sessions, and the queries the rest of the code may call."""
+"""The SQL store: models, engine and sessions, and one module of queries per table group."""
