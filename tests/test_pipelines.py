@@ -284,7 +284,7 @@ def test_pages_are_stored_in_batches_and_a_page_that_fails_costs_only_itself(
 
     async def store_all() -> tuple[list[PageItem | BaseException], list[int]]:
         tasks = [asyncio.ensure_future(store.process_item(page)) for page in pages]
-        await asyncio.sleep(0.5)
+        await asyncio.wait(tasks[:3], timeout=60)
         # the first batch of three was full and is stored; two pages wait for the next one
         waiting = [n for n, task in enumerate(tasks) if not task.done()]
         store._flush()
