@@ -27,7 +27,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
@@ -107,10 +106,19 @@ def _candidate_ids(keys: int, per_key: int) -> CompoundSelect:
     )
 
 
+# PostgreSQL: every term of an article counted in one statement, rows locked in term order
+_PG_UPSERT_TERMS = text(
+    "INSERT INTO term_frequencies (term, documents)"
+    " SELECT term, :step FROM unnest(CAST(:terms AS text[])) AS term ORDER BY term"
+    " ON CONFLICT (term) DO UPDATE"
+    " SET documents = term_frequencies.documents + excluded.documents"
+)
+
+
 @cache
-def _upsert_terms(postgres: bool) -> Any:
+def _upsert_terms() -> Any:
     """Add :documents to a term's count, creating the row when it is missing (executemany)."""
-    statement = (pg_insert if postgres else sqlite_insert)(cast(Table, TermFrequency.__table__))
+    statement = sqlite_insert(cast(Table, TermFrequency.__table__))
     return statement.on_conflict_do_update(
         index_elements=[TermFrequency.term],
         set_={"documents": TermFrequency.documents + statement.excluded.documents},
@@ -147,12 +155,15 @@ class SqlStoryStore:
     def add_document_terms(self, terms: Collection[str], step: int = 1) -> None:
         """Count one more (or, with step=-1, one less) document containing each term."""
         # Sorted: writers serialised by lock() would not need it, but rows then lock in order
-        rows = [
-            {"term": term, "documents": step} for term in sorted({*_fitting(terms), _DOCUMENTS})
-        ]
+        ordered = sorted({*_fitting(terms), _DOCUMENTS})
+        if self.postgres:
+            # One statement over an array: one execution on the server, not one per term
+            self.session.execute(_PG_UPSERT_TERMS, {"terms": ordered, "step": step})
+            return
         # One executemany of one compiled statement (a multi-row VALUES is compiled anew for
         # every row count, which cost more than the upserts themselves)
-        self.session.connection().execute(_upsert_terms(self.postgres), rows)
+        rows = [{"term": term, "documents": step} for term in ordered]
+        self.session.connection().execute(_upsert_terms(), rows)
 
     def candidate_stories(
         self, keys: Collection[str], since: datetime, per_key: int
