@@ -159,7 +159,8 @@ def ceiling(worker_ms: float, rest_ms: float, cores: int) -> float:
     """The most 2 workers can add to 1 on this machine, from the CPU a page costs.
 
     A worker is held to one core (1000 / worker_ms pages/s at most); the rest of the cost
-    (PostgreSQL, Redis, the scheduler, the sites) runs on the same cores as the workers.
+    (PostgreSQL, Redis, the scheduler, the sites, this benchmark's polling) runs on the same
+    cores as the workers.
     """
 
     def most(workers: int) -> float:
@@ -251,7 +252,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
             f"{args.sites} sites x {args.posts} posts)",
             f"    CPU per page with 1 worker: {pages[1]['worker_cpu_ms_per_page']:.1f} ms in the "
             f"worker, {pages[1]['rest_cpu_ms_per_page']:.1f} ms in the rest (PostgreSQL, Redis, "
-            f"scheduler, sites) on the same cores: at most {pages['ceiling']:.2f}x here",
+            f"scheduler, sites, polling) on the same cores: at most {pages['ceiling']:.2f}x here",
             f"  feed checks/s   1 worker {checks[1]['checks_per_s']:6.1f}   2 workers "
             f"{checks[2]['checks_per_s']:6.1f}   = {checks['speedup']:.2f}x   "
             f"{verdict(checks['pass'])} (>= {MIN_SPEEDUP}x; {args.check_sites} sites, 304s)",
